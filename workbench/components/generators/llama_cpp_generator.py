@@ -1,0 +1,124 @@
+"""Generate in-process with llama.cpp (llama-cpp-python): GGUF models, streaming, chat templates."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from haystack import component, default_from_dict, default_to_dict
+
+from workbench.components.generators.reply import clean_reply
+from workbench.errors import GeneratorError, ModelNotFoundError
+from workbench.models import is_chat_model, resolve_gguf
+
+__all__ = ["LlamaCppGenerator"]
+
+
+@component
+class LlamaCppGenerator:
+    """A GGUF model through llama.cpp: a bundled name (``gemma-3-270m``, ``smollm2-135m``) or a .gguf path.
+
+    Base models get the plain ``prompt``; chat models (``chat=True``, or auto for bundled instruct
+    models) get ``messages`` through the model's own chat template. One llama.cpp context serves one
+    call at a time (a lock guards it); run several instances for parallel generation.
+
+    ```python
+    gen = LlamaCppGenerator("gemma-3-270m", max_tokens=32); gen.warm_up()
+    gen.run(prompt="...Answer:")["replies"][0]
+    ```
+    """
+
+    def __init__(self, model: str = "gemma-3-270m", *, max_tokens: int = 48, temperature: float = 0.0,
+                 threads: int | None = 2, context_window: int = 2048, stop: list[str] | None = None,
+                 chat: bool | None = None, seed: int = 0) -> None:
+        if max_tokens < 1:
+            raise ValueError("max_tokens must be >= 1")
+        self.model, self.max_tokens, self.temperature = model, max_tokens, temperature
+        self.threads, self.context_window, self.seed = threads, context_window, seed
+        self.stop = list(stop) if stop is not None else ["\n"]
+        self.chat = is_chat_model(model) if chat is None else chat
+        self._llm: Any = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load the model (once; ~0.5 s for Gemma-3-270M)."""
+        if self._llm is not None:
+            return
+        path = resolve_gguf(self.model)
+        try:
+            import llama_cpp
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelNotFoundError("llama-cpp-python is not installed: run `bash scripts/setup.sh`") from exc
+        self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=self.context_window, n_threads=self.threads,
+                                    seed=self.seed, verbose=False)
+
+    @property
+    def llm(self) -> Any:
+        """The underlying ``llama_cpp.Llama`` (loaded on first use)."""
+        self.warm_up()
+        return self._llm
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` under this model's tokenizer."""
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False)
+
+    def stream(self, prompt: str = "", messages: list[dict[str, str]] | None = None) -> Iterator[str]:
+        """Yield text chunks as they are generated (the caller owns the lock; see :meth:`run`)."""
+        kwargs = {"max_tokens": self.max_tokens, "temperature": self.temperature, "stop": self.stop, "stream": True}
+        if self.chat:
+            if not messages:
+                messages = [{"role": "user", "content": prompt}]
+            for chunk in self.llm.create_chat_completion(messages=messages, **kwargs):
+                piece = chunk["choices"][0].get("delta", {}).get("content")
+                if piece:
+                    yield piece
+        else:
+            if not prompt:
+                raise GeneratorError("a base model needs a prompt (connect the prompt builder's 'prompt' output)")
+            for chunk in self.llm.create_completion(prompt=prompt, **kwargs):
+                piece = chunk["choices"][0].get("text")
+                if piece:
+                    yield piece
+
+    @component.output_types(replies=list[str], meta=list[dict[str, Any]])
+    def run(self, prompt: str = "", messages: list[dict[str, str]] | None = None, question: str = "",
+            documents: list[Any] | None = None,
+            streaming_callback: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Generate one reply; ``streaming_callback`` receives each chunk as it arrives."""
+        self.warm_up()
+        start = time.perf_counter_ns()
+        first_ns = None
+        pieces: list[str] = []
+        with self._lock:
+            try:
+                for piece in self.stream(prompt, messages):
+                    if first_ns is None:
+                        first_ns = time.perf_counter_ns()
+                    pieces.append(piece)
+                    if streaming_callback is not None:
+                        streaming_callback(piece)
+            except GeneratorError:
+                raise
+            except Exception as exc:  # llama.cpp raises plain errors (context overflow, ...)
+                raise GeneratorError(f"llama.cpp generation failed: {exc}") from exc
+        raw = "".join(pieces)
+        end = time.perf_counter_ns()
+        meta = {
+            "model": self.model,
+            "completion_tokens": len(self.tokenize(raw)) if raw else 0,
+            "ttft_ms": (first_ns - start) / 1e6 if first_ns else None,
+            "total_ms": (end - start) / 1e6,
+            "raw": raw,
+        }
+        return {"replies": [clean_reply(raw, self.stop)], "meta": [meta]}
+
+    def to_dict(self) -> dict[str, Any]:
+        return default_to_dict(self, model=self.model, max_tokens=self.max_tokens, temperature=self.temperature,
+                               threads=self.threads, context_window=self.context_window, stop=self.stop,
+                               chat=self.chat, seed=self.seed)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LlamaCppGenerator:
+        return default_from_dict(cls, data)

@@ -1,0 +1,307 @@
+"""Everything a run is made of, as one declarative :class:`PipelineConfig`.
+
+A config is a tree of small frozen pydantic sections, read from and written to YAML, with a stable
+content hash. Presets live in the repository's ``configs/`` folder::
+
+    cfg = PipelineConfig.load("fast")                 # a preset name, or a path to a YAML file
+    cfg2 = cfg.with_overrides({"retriever.mode": "bm25", "retriever.top_k": 10})
+    cfg2.hash != cfg.hash                             # True: every knob is in the hash
+    cfg2.to_yaml("my.yaml")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from workbench.errors import ConfigError
+
+__all__ = [
+    "EmbedderConfig",
+    "GeneratorConfig",
+    "IndexConfig",
+    "KnowledgeBaseConfig",
+    "LimitsConfig",
+    "PRESETS_DIR",
+    "PipelineConfig",
+    "PromptConfig",
+    "RerankerConfig",
+    "RetrieverConfig",
+    "SplitterConfig",
+    "list_presets",
+]
+
+#: Where preset YAML files live (``configs/`` at the repository root).
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KnowledgeBaseConfig(_Section):
+    """What to index."""
+
+    dataset: str | None = "meridian_bank"
+    """A dataset name under ``datasets/`` (or a path to a dataset folder); ``None`` to index only ``paths``."""
+    paths: tuple[str, ...] = ()
+    """Extra files or folders to index: ``.txt``, ``.md``, ``.jsonl``, ``.csv``."""
+    languages: tuple[Literal["en", "zh"], ...] | None = None
+    """Keep only documents in these languages (``None``: all)."""
+    tenant: str = "default"
+    """Tenant tag written into every document's metadata; retrieval filters by it."""
+
+    @model_validator(mode="after")
+    def _something_to_index(self) -> KnowledgeBaseConfig:
+        if self.dataset is None and not self.paths:
+            raise ValueError("nothing to index: set knowledge_base.dataset or knowledge_base.paths")
+        return self
+
+
+class SplitterConfig(_Section):
+    """How documents are cut into passages (sentence-aware, Chinese and English)."""
+
+    enabled: bool = True
+    max_chars: int = Field(600, ge=50, le=20_000)
+    """A passage holds whole sentences up to this many characters."""
+    overlap_sentences: int = Field(1, ge=0, le=10)
+    """Sentences repeated at the start of the next passage."""
+
+
+class EmbedderConfig(_Section):
+    """The dense embedding model, for documents and queries."""
+
+    model: str = "e5-small"
+    """A bundled model name (``minilm``, ``e5-small``) or a local sentence-transformers folder."""
+    batch_size: int = Field(32, ge=1, le=4096)
+    threads: int | None = Field(1, ge=1, le=256)
+    """Torch intra-op threads for this model; 1 is fastest for single queries on 2 cores (measured)."""
+
+
+class IndexConfig(_Section):
+    """The FAISS vector index."""
+
+    kind: Literal["flat", "hnsw", "ivf"] = "flat"
+    metric: Literal["cosine", "ip", "l2"] = "cosine"
+    hnsw_m: int = Field(32, ge=4, le=256)
+    hnsw_ef_construction: int = Field(80, ge=8, le=4096)
+    hnsw_ef_search: int = Field(64, ge=1, le=4096)
+    ivf_nlist: int = Field(64, ge=1, le=1_000_000)
+    """Number of IVF cells; capped at (number of vectors / 39) so training has enough points."""
+    ivf_nprobe: int = Field(8, ge=1, le=1_000_000)
+
+
+class RetrieverConfig(_Section):
+    """Dense, BM25 or hybrid retrieval."""
+
+    mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    top_k: int = Field(5, ge=1, le=1000)
+    candidates: int = Field(20, ge=1, le=10_000)
+    """How many candidates each retriever passes to fusion or the reranker."""
+    bm25_tokenizer: Literal["auto", "jieba", "bigram", "whitespace"] = "auto"
+    """``auto``: jieba words for Chinese runs, lower-cased words for the rest."""
+    bm25_k1: float = Field(1.5, gt=0)
+    bm25_b: float = Field(0.75, ge=0, le=1)
+    rrf_k: int = Field(60, ge=1)
+    """Reciprocal rank fusion constant: score = sum(weight / (rrf_k + rank))."""
+    weights: dict[Literal["dense", "bm25"], float] = Field(default_factory=lambda: {"dense": 1.0, "bm25": 1.0})
+
+
+class RerankerConfig(_Section):
+    """Optional second-stage rescoring of the retrieved passages."""
+
+    kind: Literal["none", "embedding", "cross-encoder"] = "none"
+    model: str | None = None
+    """``embedding``: a bundled embedder name or folder; ``cross-encoder``: a local cross-encoder folder."""
+    top_k: int = Field(3, ge=1, le=1000)
+    blend: float = Field(0.5, ge=0, le=1)
+    """``embedding``: weight of the new score against the first-stage rank (1 = new score only)."""
+
+    @model_validator(mode="after")
+    def _model_required(self) -> RerankerConfig:
+        if self.kind == "cross-encoder" and not self.model:
+            raise ValueError("reranker.kind 'cross-encoder' needs reranker.model: the path of a local cross-encoder folder")
+        return self
+
+
+class PromptConfig(_Section):
+    """How retrieved passages and the question become a prompt."""
+
+    style: Literal["few-shot", "instruction"] = "few-shot"
+    """``few-shot``: two worked examples in the question's language (small base models need them)."""
+    examples: int = Field(2, ge=0, le=4)
+    max_passages: int = Field(3, ge=1, le=50)
+    max_context_chars: int = Field(1500, ge=100, le=200_000)
+
+
+class GeneratorConfig(_Section):
+    """The answer generator."""
+
+    kind: Literal["extractive", "llama-cpp", "transformers", "openai"] = "extractive"
+    model: str | None = None
+    """``llama-cpp``: a bundled name (``gemma-3-270m``, ``smollm2-135m``) or a .gguf path;
+    ``transformers``: the same names, or a local Hugging Face model folder; ``openai``: the model
+    name the server expects."""
+    max_tokens: int = Field(48, ge=1, le=8192)
+    temperature: float = Field(0.0, ge=0, le=2)
+    threads: int | None = Field(2, ge=1, le=256)
+    context_window: int = Field(2048, ge=256, le=1_000_000)
+    base_url: str | None = None
+    """``openai``: the server's base URL, e.g. ``http://127.0.0.1:8001/v1``."""
+    api_key: str | None = None
+    timeout_s: float = Field(30.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+    stop: tuple[str, ...] = ("\n",)
+    """Generation stops at any of these strings (a base model never stops on its own)."""
+    chat: bool | None = None
+    """Use the model's chat template (``None``: decided by the model, e.g. SmolLM2 yes, Gemma base no)."""
+
+    @model_validator(mode="after")
+    def _backend_fields(self) -> GeneratorConfig:
+        if self.kind in ("llama-cpp", "transformers") and not self.model:
+            raise ValueError(f"generator.kind {self.kind!r} needs generator.model (e.g. 'gemma-3-270m' or a path)")
+        if self.kind == "openai" and not self.base_url:
+            raise ValueError("generator.kind 'openai' needs generator.base_url, e.g. http://127.0.0.1:8001/v1")
+        return self
+
+
+class LimitsConfig(_Section):
+    """Input limits enforced before any work is done."""
+
+    max_question_chars: int = Field(2000, ge=1, le=1_000_000)
+
+
+class PipelineConfig(_Section):
+    """One whole pipeline: what to index, how to retrieve, rerank, prompt and generate."""
+
+    name: str = "default"
+    description: str = ""
+    knowledge_base: KnowledgeBaseConfig = KnowledgeBaseConfig()
+    splitter: SplitterConfig = SplitterConfig()
+    embedder: EmbedderConfig = EmbedderConfig()
+    index: IndexConfig = IndexConfig()
+    retriever: RetrieverConfig = RetrieverConfig()
+    reranker: RerankerConfig = RerankerConfig()
+    prompt: PromptConfig = PromptConfig()
+    generator: GeneratorConfig = GeneratorConfig()
+    limits: LimitsConfig = LimitsConfig()
+    index_dir: str = ".workbench/indexes"
+    """Where built indexes are saved (relative paths are relative to the working directory)."""
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> PipelineConfig:
+        """Validate a plain dict; errors name the field and the allowed values."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise _config_error(exc, source) from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> PipelineConfig:
+        """Read a YAML file."""
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {str(p)!r} does not exist; presets: {', '.join(list_presets())}")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+        return cls.from_dict(data, source=str(p))
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> PipelineConfig:
+        """A preset name from ``configs/`` (``default``, ``fast``, ``quality``, ...) or a YAML path."""
+        text = str(name_or_path)
+        preset = PRESETS_DIR / f"{text}.yaml"
+        if "/" not in text and not text.endswith((".yaml", ".yml")) and preset.is_file():
+            return cls.from_yaml(preset)
+        if not Path(text).exists() and not text.endswith((".yaml", ".yml")):
+            raise ConfigError(f"unknown preset {text!r}; presets: {', '.join(list_presets())}, or give a YAML path")
+        return cls.from_yaml(text)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> PipelineConfig:
+        """A copy with dotted-path overrides applied, e.g. ``{"retriever.top_k": 10}``."""
+        data = self.model_dump(mode="json")
+        for dotted, value in overrides.items():
+            node = data
+            *parents, leaf = dotted.split(".")
+            for part in parents:
+                if not isinstance(node.get(part), dict):
+                    raise ConfigError(f"no config section {part!r} in {dotted!r}", field=dotted)
+                node = node[part]
+            if leaf not in node:
+                raise ConfigError(f"no config field {leaf!r}; fields here: {', '.join(sorted(node))}", field=dotted)
+            node[leaf] = value
+        return PipelineConfig.from_dict(data, source="overrides")
+
+    # -- output ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible dict."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        """YAML text; also written to ``path`` when given."""
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def hash(self) -> str:
+        """Stable content hash of every knob that changes results (not ``name``/``description``)."""
+        data = self.to_dict()
+        for key in ("name", "description", "index_dir"):
+            data.pop(key)
+        return _digest(data)
+
+    @property
+    def index_hash(self) -> str:
+        """Hash of what the built index depends on: the knowledge base, splitter, embedder, index, BM25."""
+        d = self.to_dict()
+        r = d["retriever"]
+        return _digest(
+            {
+                "knowledge_base": d["knowledge_base"],
+                "splitter": d["splitter"],
+                "embedder": {"model": d["embedder"]["model"]},
+                "index": d["index"],
+                "bm25": {k: r[k] for k in ("bm25_tokenizer", "bm25_k1", "bm25_b")},
+            }
+        )
+
+
+def _digest(data: Any) -> str:
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _config_error(exc: ValidationError, source: str) -> ConfigError:
+    lines = []
+    first_field = None
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        first_field = first_field or field
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see configs/default.yaml for every field)"
+        elif err["type"] == "literal_error":
+            msg = f"{msg}; got {err.get('input')!r}"
+        lines.append(f"{field}: {msg}")
+    text = f"invalid {source}: {lines[0]}" if len(lines) == 1 else f"invalid {source}:\n  " + "\n  ".join(lines)
+    error = ConfigError(text)
+    error.field = first_field
+    return error
+
+
+def list_presets() -> list[str]:
+    """Names of the preset configs in ``configs/``."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
