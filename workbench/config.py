@@ -22,17 +22,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from workbench.errors import ConfigError
 
 __all__ = [
+    "PRESETS_DIR",
+    "CacheConfig",
     "EmbedderConfig",
+    "ExactCacheConfig",
     "GeneratorConfig",
+    "HotspotConfig",
     "IndexConfig",
     "KnowledgeBaseConfig",
     "LimitsConfig",
-    "PRESETS_DIR",
+    "MemoryConfig",
+    "NormalizerConfig",
     "PipelineConfig",
     "PromptConfig",
     "RerankerConfig",
     "RetrieverConfig",
+    "SemanticCacheConfig",
     "SplitterConfig",
+    "ToolsConfig",
+    "UserSnapshotConfig",
     "list_presets",
 ]
 
@@ -137,6 +145,9 @@ class PromptConfig(_Section):
     examples: int = Field(2, ge=0, le=4)
     max_passages: int = Field(3, ge=1, le=50)
     max_context_chars: int = Field(1500, ge=100, le=200_000)
+    context: Literal["passages", "sentences"] = "passages"
+    """``sentences``: only the ``max_sentences`` best-ranked sentences of the passages (short prompts for small models)."""
+    max_sentences: int = Field(3, ge=1, le=100)
 
 
 class GeneratorConfig(_Section):
@@ -158,6 +169,8 @@ class GeneratorConfig(_Section):
     retries: int = Field(2, ge=0, le=10)
     stop: tuple[str, ...] = ("\n",)
     """Generation stops at any of these strings (a base model never stops on its own)."""
+    grounding: Literal["off", "extractive"] = "off"
+    """``extractive``: replace a reply that does not occur in its context with the extractive answer."""
     chat: bool | None = None
     """Use the model's chat template (``None``: decided by the model, e.g. SmolLM2 yes, Gemma base no)."""
 
@@ -176,6 +189,105 @@ class LimitsConfig(_Section):
     max_question_chars: int = Field(2000, ge=1, le=1_000_000)
 
 
+class NormalizerConfig(_Section):
+    """Query normalization before cache lookups."""
+
+    intent_map: str | None = None
+    """A YAML/JSON file mapping phrasings to a canonical question (e.g. "我有多少额度" → "查询信用卡可用额度")."""
+    strip_punctuation: bool = True
+
+
+class ExactCacheConfig(_Section):
+    """Exact-match result cache (key: tenant, knowledge-base version, config hash, normalized query)."""
+
+    enabled: bool = True
+    ttl_s: float = Field(300.0, gt=0)
+    max_entries: int = Field(10_000, ge=1)
+    max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+
+
+class SemanticCacheConfig(_Section):
+    """Nearest-neighbour cache over query embeddings, with a similarity threshold and a verifier."""
+
+    enabled: bool = True
+    threshold: float = Field(0.92, ge=-1.0, le=1.0)
+    """Cosine similarity at or above which a cached answer may be served."""
+    model: str | None = None
+    """Embedding model for the cache (``None``: the pipeline's embedder)."""
+    verifier: Literal["none", "rules"] = "rules"
+    """``rules``: reject hits whose numbers, negations, antonyms or entities differ from the query's."""
+    ttl_s: float = Field(300.0, gt=0)
+    max_entries: int = Field(10_000, ge=1)
+
+
+class UserSnapshotConfig(_Section):
+    """Per-user data (tool results such as a card limit), never shared across users."""
+
+    enabled: bool = True
+    ttl_s: float = Field(120.0, gt=0)
+    max_entries: int = Field(100_000, ge=1)
+
+
+class HotspotConfig(_Section):
+    """Hot-question detection and background refresh before TTL expiry."""
+
+    enabled: bool = False
+    window_s: float = Field(300.0, gt=0)
+    top_k: int = Field(20, ge=1)
+    refresh_ahead_s: float = Field(60.0, ge=0)
+    """Refresh a hot entry when it has less than this many seconds to live."""
+    max_refreshes_per_s: float = Field(2.0, gt=0)
+
+
+class CacheConfig(_Section):
+    """The multi-layer cache in front of the pipeline (off by default)."""
+
+    enabled: bool = False
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "wb"
+    normalizer: NormalizerConfig = NormalizerConfig()
+    exact: ExactCacheConfig = ExactCacheConfig()
+    semantic: SemanticCacheConfig = SemanticCacheConfig()
+    user_snapshot: UserSnapshotConfig = UserSnapshotConfig()
+    hotspot: HotspotConfig = HotspotConfig()
+
+
+class MemoryConfig(_Section):
+    """Conversation memory per session (off by default)."""
+
+    enabled: bool = False
+    store: Literal["memory", "sqlite", "redis", "postgres"] = "sqlite"
+    url: str | None = None
+    """sqlite: a file path (default ``.workbench/sessions.sqlite3``); redis: ``redis://...``; postgres: a DSN."""
+    window_turns: int = Field(5, ge=1, le=1000)
+    max_tokens: int = Field(1024, ge=16)
+    """Token cap on the history passed to the model (counted with the generator's tokenizer)."""
+    summarize: bool = False
+    """Compress turns that fall out of the window into a running summary (the summary hook)."""
+    idle_ttl_s: float = Field(86_400.0, gt=0)
+    rewrite_followups: bool = True
+    """Rewrite a follow-up ("and for the platinum one?") into a standalone question before retrieval."""
+
+
+class ToolsConfig(_Section):
+    """Tool plugins: registry, tenant policy, executor limits and audit log (off by default)."""
+
+    enabled: bool = False
+    plugins_dir: str | None = None
+    """A folder of plugin modules (``None``: the bundled bank plugins)."""
+    hot_reload: bool = True
+    policy: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {"default": ("*",)})
+    """tenant → allowed tool names (``*`` allows all)."""
+    timeout_s: float = Field(2.0, gt=0)
+    breaker_failures: int = Field(5, ge=1)
+    breaker_reset_s: float = Field(30.0, gt=0)
+    max_concurrency: int = Field(8, ge=1)
+    audit_log: str | None = ".workbench/audit.sqlite3"
+    router: Literal["intent", "llm"] = "intent"
+    """How a tool is chosen: a deterministic intent router, or the LLM's structured output."""
+
+
 class PipelineConfig(_Section):
     """One whole pipeline: what to index, how to retrieve, rerank, prompt and generate."""
 
@@ -190,6 +302,9 @@ class PipelineConfig(_Section):
     prompt: PromptConfig = PromptConfig()
     generator: GeneratorConfig = GeneratorConfig()
     limits: LimitsConfig = LimitsConfig()
+    cache: CacheConfig = CacheConfig()
+    memory: MemoryConfig = MemoryConfig()
+    tools: ToolsConfig = ToolsConfig()
     index_dir: str = ".workbench/indexes"
     """Where built indexes are saved (relative paths are relative to the working directory)."""
 

@@ -111,11 +111,18 @@ def tokenize(text: str, mode: Tokenizer = "auto", *, stopwords: bool = True) -> 
     return tokens
 
 
+def _fold(word: str) -> str:
+    """Light plural folding ("fees" → "fee", "charges" → "charge"); digits and short words are left alone."""
+    if len(word) > 3 and word.isalpha() and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
 def _latin_words(chunk: str, stopwords: bool) -> list[str]:
     words = _WORD.findall(chunk)
     if stopwords:
         words = [w for w in words if w not in _EN_STOP]
-    return words
+    return [_fold(w) for w in words]
 
 
 def get_tokenizer(mode: Tokenizer = "auto") -> Callable[[str], list[str]]:

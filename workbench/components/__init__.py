@@ -4,6 +4,7 @@ from workbench.components.builders.prompt_builder import PromptBuilder
 from workbench.components.embedders.document_embedder import DocumentEmbedder
 from workbench.components.embedders.query_embedder import QueryEmbedder
 from workbench.components.generators.extractive import ExtractiveAnswerer
+from workbench.components.generators.grounding_guard import GroundingGuard
 from workbench.components.generators.llama_cpp_generator import LlamaCppGenerator
 from workbench.components.generators.openai_generator import OpenAICompatibleGenerator
 from workbench.components.generators.transformers_generator import TransformersGenerator
@@ -26,6 +27,7 @@ __all__ = [
     "ExtractiveAnswerer",
     "FaissRetriever",
     "FileLoader",
+    "GroundingGuard",
     "IndexWriter",
     "LlamaCppGenerator",
     "OpenAICompatibleGenerator",

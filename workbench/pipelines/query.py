@@ -25,6 +25,7 @@ from workbench.components import (
     EmbeddingReranker,
     ExtractiveAnswerer,
     FaissRetriever,
+    GroundingGuard,
     LlamaCppGenerator,
     OpenAICompatibleGenerator,
     PromptBuilder,
@@ -128,8 +129,11 @@ class QueryPipeline:
             self.reranker = CrossEncoderReranker(rr.model, top_k=rr.top_k)
         p = cfg.prompt
         self.prompt_builder = PromptBuilder(style=p.style, examples=p.examples, max_passages=p.max_passages,
-                                            max_context_chars=p.max_context_chars)
+                                            max_context_chars=p.max_context_chars, context=p.context,
+                                            max_sentences=p.max_sentences)
         self.generator = make_generator(cfg.generator, max_passages=p.max_passages)
+        self.guard = GroundingGuard(max_passages=p.max_passages) \
+            if cfg.generator.grounding == "extractive" and cfg.generator.kind != "extractive" else None
         self._warm = False
 
     def warm_up(self) -> None:
@@ -189,6 +193,11 @@ class QueryPipeline:
         out = self.generator.run(prompt=built["prompt"], messages=built["messages"], question=question, documents=docs,
                                  streaming_callback=streaming_callback)
         timings["generate"] = (time.perf_counter_ns() - t) / 1e6
+        if self.guard is not None:
+            t = time.perf_counter_ns()
+            out = self.guard.run(replies=out["replies"], meta=out.get("meta"), question=question, documents=docs,
+                                 context=built["context"])
+            timings["guard"] = (time.perf_counter_ns() - t) / 1e6
         timings["total"] = (time.perf_counter_ns() - start) / 1e6
         meta = out["meta"][0] if out.get("meta") else {}
         return RAGAnswer(
@@ -237,6 +246,12 @@ class QueryPipeline:
         p.connect(f"{head}.documents", "generator.documents")
         p.connect("prompt_builder.prompt", "generator.prompt")
         p.connect("prompt_builder.messages", "generator.messages")
+        if self.guard is not None:
+            p.add_component("guard", self.guard)
+            p.connect("generator.replies", "guard.replies")
+            p.connect("generator.meta", "guard.meta")
+            p.connect("prompt_builder.context", "guard.context")
+            p.connect(f"{head}.documents", "guard.documents")
         return p
 
     def haystack_inputs(self, question: str, tenant: str | None = None) -> dict[str, dict[str, Any]]:
@@ -250,6 +265,8 @@ class QueryPipeline:
             data["bm25"] = {"query": question, "filters": filters}
         if self.reranker is not None:
             data["reranker"] = {"query": question}
+        if self.guard is not None:
+            data["guard"] = {"question": question}
         return data
 
 

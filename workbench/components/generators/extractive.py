@@ -11,13 +11,14 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict
 
 from workbench.text import detect_language, split_sentences, tokenize
 
-__all__ = ["ExtractiveAnswerer", "answer_type"]
+__all__ = ["ExtractiveAnswerer", "ScoredSentence", "answer_type", "rank_sentences"]
 
 _NUM = r"\d[\d,]*(?:\.\d+)?"
 _SPANS: dict[str, re.Pattern[str]] = {
@@ -47,12 +48,86 @@ _TYPE_CUES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+_YES_NO = re.compile(r"^\s*(?:is|are|can|do|does|did|will|should|could|would)\b|吗\s*[？?]?\s*$|能不能|可不可以|是不是|有没有|要不要",
+                     re.I)
+_WH = re.compile(r"how much|how many|how long|what|which|when|多少|几|多久|多长|什么|哪", re.I)
+
+
 def answer_type(question: str) -> str | None:
-    """The kind of span a question asks for (``money``, ``duration``, ``rate``...), or None for free text."""
+    """The kind of span a question asks for (``money``, ``duration``, ``rate``...), or None for free text.
+
+    A yes/no question ("is the gold card free the first year?", "金卡首年免年费吗") gets no span type
+    unless it also asks "how much/what/多少...": the whole sentence answers it better than a number.
+    """
+    if _YES_NO.search(question) and not _WH.search(question):
+        return None
     for kind, cue in _TYPE_CUES:
         if cue.search(question):
             return kind
     return None
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """A sentence of a retrieved passage with its relevance score for a question."""
+
+    text: str
+    score: float
+    doc_id: str
+    rank: int
+    """Retrieval rank of the passage it comes from (0 = first)."""
+
+
+def _passage_sentences(doc: Document) -> list[tuple[str, str]]:
+    """(sentence, context) pairs: the context is the title and the section heading above the sentence."""
+    body = doc.content or ""
+    title = doc.meta.get("title") or ""
+    if title and body.startswith(f"{title}\n"):
+        body = body[len(title) + 1 :]
+    out: list[tuple[str, str]] = []
+    heading = ""
+    for line in body.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if len(line) <= 40 and not line.endswith((".", "。", "!", "！", "?", "？", ";", "；", ":", "：")):
+            heading = line  # a section heading such as "Annual fee"
+            continue
+        out.extend((sentence, f"{title} {heading}") for sentence in split_sentences(line))
+    return out
+
+
+def rank_sentences(question: str, documents: list[Document], *, max_passages: int = 3) -> list[ScoredSentence]:
+    """Sentences of the first ``max_passages`` passages, best first.
+
+    Score = IDF-weighted overlap of question and sentence tokens + 0.6 x the overlap with the
+    sentence's title and section heading (words the sentence itself leaves implicit) + 0.5/(1+rank)
+    of its passage + 1 when it contains the span type the question asks for.
+    """
+    candidates: list[tuple[int, str, Document, set[str]]] = []
+    for rank, doc in enumerate(documents[:max_passages]):
+        for sentence, context in _passage_sentences(doc):
+            candidates.append((rank, sentence, doc, set(tokenize(context, "auto"))))
+    if not candidates:
+        return []
+    q_tokens = set(tokenize(question, "auto"))
+    sent_tokens = [set(tokenize(s, "auto")) for _, s, _, _ in candidates]
+    df = Counter(t for toks in sent_tokens for t in toks)
+    n = len(candidates)
+    kind = answer_type(question)
+
+    def idf(t: str) -> float:
+        return math.log(1 + n / (df[t] or 1))
+
+    scored = []
+    for (rank, sentence, doc, context), toks in zip(candidates, sent_tokens, strict=True):
+        own = q_tokens & toks
+        score = sum(idf(t) for t in own) + 0.6 * sum(idf(t) for t in (q_tokens & context) - own) + 0.5 / (1 + rank)
+        if kind and _SPANS[kind].search(sentence):
+            score += 1.0
+        scored.append(ScoredSentence(sentence, score, str(doc.meta.get("doc_id", doc.id)), rank))
+    scored.sort(key=lambda s: -s.score)  # stable: earlier passages and sentences win ties
+    return scored
 
 
 @component
@@ -76,34 +151,16 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, documents: list[Document]) -> tuple[str, dict[str, Any]]:
         """(answer, details) for ``question`` over ``documents``."""
-        candidates: list[tuple[int, str, Document]] = []
-        for rank, doc in enumerate(documents[: self.max_passages]):
-            body = doc.content or ""
-            title = doc.meta.get("title")
-            if title and body.startswith(f"{title}\n"):
-                body = body[len(title) + 1 :]
-            candidates.extend((rank, s, doc) for s in split_sentences(body))
-        if not candidates:
+        ranked = rank_sentences(question, documents, max_passages=self.max_passages)
+        if not ranked:
             return "", {"sentence": None, "doc_id": None, "span_type": None}
-        q_tokens = set(tokenize(question, "auto"))
-        sent_tokens = [set(tokenize(s, "auto")) for _, s, _ in candidates]
-        df = Counter(t for toks in sent_tokens for t in toks)
-        n = len(candidates)
+        best = ranked[0]
         kind = answer_type(question)
-        best, best_score = 0, -math.inf
-        for i, ((rank, sentence, _), toks) in enumerate(zip(candidates, sent_tokens, strict=True)):
-            overlap = sum(math.log(1 + n / df[t]) for t in q_tokens & toks)
-            score = overlap + 0.5 / (1 + rank)
-            if kind and _SPANS[kind].search(sentence):
-                score += 1.0
-            if score > best_score:
-                best, best_score = i, score
-        _, sentence, doc = candidates[best]
         span = None
         if kind and not self.return_sentence:
-            span = self._best_span(kind, sentence, q_tokens)
-        answer = span or sentence
-        return answer, {"sentence": sentence, "doc_id": doc.meta.get("doc_id", doc.id), "span_type": kind if span else None}
+            span = self._best_span(kind, best.text, set(tokenize(question, "auto")))
+        answer = span or best.text
+        return answer, {"sentence": best.text, "doc_id": best.doc_id, "span_type": kind if span else None}
 
     @staticmethod
     def _best_span(kind: str, sentence: str, q_tokens: set[str]) -> str | None:

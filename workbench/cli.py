@@ -1,0 +1,194 @@
+"""The ``workbench`` command line.
+
+Every command takes a CONFIG: a preset name from ``configs/`` (default, fast, quality, ...) or a
+path to a YAML file. Run ``workbench COMMAND --help`` for the options of each command.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from workbench.errors import WorkbenchError
+
+__all__ = ["main"]
+
+
+def _load_config(config: str, overrides: tuple[str, ...] = ()) -> Any:
+    import yaml
+
+    from workbench.config import PipelineConfig
+
+    cfg = PipelineConfig.load(config)
+    if overrides:
+        pairs = {}
+        for item in overrides:
+            if "=" not in item:
+                raise click.BadParameter(f"--set expects FIELD=VALUE, got {item!r}", param_hint="--set")
+            key, value = item.split("=", 1)
+            pairs[key.strip()] = yaml.safe_load(value)
+        cfg = cfg.with_overrides(pairs)
+    return cfg
+
+
+_set_option = click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
+                           help="Override a config field, e.g. --set retriever.mode=bm25 (repeatable).")
+
+
+class _Group(click.Group):
+    """Turns WorkbenchErrors into one clear line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WorkbenchError as exc:
+            click.secho(f"error ({exc.type}): {exc}", fg="red", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="rag-serving-workbench", prog_name="workbench")
+def main() -> None:
+    """RAG Serving Workbench: build, load-test, evaluate and compare RAG pipelines, offline.
+
+    \b
+    Typical session:
+      workbench index default              # embed and index the knowledge base (cached on disk)
+      workbench ask quality "金卡年费多少"   # one answer with sources and stage timings
+    CONFIG is a preset (see `workbench presets`) or a YAML file.
+    """
+
+
+@main.command()
+def presets() -> None:
+    """List the preset configs in configs/ with their descriptions."""
+    from workbench.config import PipelineConfig, list_presets
+
+    for name in list_presets():
+        cfg = PipelineConfig.load(name)
+        click.echo(f"{name:12s} {cfg.hash}  {cfg.description}")
+
+
+@main.command()
+@click.argument("config")
+@click.option("--rebuild", is_flag=True, help="Rebuild even if a saved index exists.")
+@_set_option
+def index(config: str, rebuild: bool, overrides: tuple[str, ...]) -> None:
+    """Embed and index CONFIG's knowledge base (FAISS + BM25), saved for reuse.
+
+    The index is saved under index_dir/<index hash>-<data hash>; a second run loads it in milliseconds.
+    """
+    from workbench.pipelines import load_knowledge_base
+
+    cfg = _load_config(config, overrides)
+    t0 = time.perf_counter()
+    kb = load_knowledge_base(cfg, rebuild=rebuild, progress=True)
+    took = time.perf_counter() - t0
+    verb = "built" if "load_s" not in kb.stats else "loaded"
+    click.echo(f"{verb} knowledge base {kb.version}: {kb.stats.get('documents')} documents, "
+               f"{kb.store.count} passages, {cfg.embedder.model} / {cfg.index.kind} in {took:.1f} s -> {kb.path}")
+
+
+@main.command()
+@click.argument("config")
+@click.argument("question")
+@click.option("--tenant", default=None, help="Tenant whose documents are searched (default: the config's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON (same fields as the HTTP API).")
+@click.option("--stream/--no-stream", default=True, help="Print the answer as it is generated.")
+@_set_option
+def ask(config: str, question: str, tenant: str | None, as_json: bool, stream: bool, overrides: tuple[str, ...]) -> None:
+    """Answer QUESTION with CONFIG: the answer, its sources and per-stage timings."""
+    from workbench.pipelines import build_query_pipeline, validate_question
+
+    cfg = _load_config(config, overrides)
+    question = validate_question(question, cfg.limits.max_question_chars)  # before any heavy work
+    qp = build_query_pipeline(cfg, progress=not as_json)
+    printed = []
+
+    def on_chunk(piece: str) -> None:
+        printed.append(piece)
+        click.echo(piece, nl=False)
+
+    if not as_json and stream:
+        click.secho("answer: ", bold=True, nl=False)
+    result = qp.run(question, tenant=tenant, streaming_callback=on_chunk if (stream and not as_json) else None)
+    if as_json:
+        click.echo(json.dumps(_http_shape(result), ensure_ascii=False, indent=2))
+        return
+    if stream:
+        click.echo()
+        if "".join(printed).strip() != result.answer:
+            click.secho(f"        (trimmed to: {result.answer})", dim=True)
+    else:
+        click.secho("answer: ", bold=True, nl=False)
+        click.echo(result.answer)
+    click.secho("sources:", bold=True)
+    for i, s in enumerate(result.sources, start=1):
+        click.echo(f"  [{i}] {s.id:38s} {s.score:7.4f}  {s.title}")
+    click.secho("timings (ms): ", bold=True, nl=False)
+    click.echo("  ".join(f"{k}={v:.1f}" for k, v in result.timings_ms.items()))
+    click.echo(f"tokens: {result.tokens}   config: {cfg.name} ({result.config_hash})   kb: {result.kb_version}")
+
+
+def _http_shape(result: Any) -> dict[str, Any]:
+    """The HTTP response fields of a pipeline result (no cache, variant or memory on the CLI path)."""
+    return {
+        "answer": result.answer,
+        "sources": [{"id": s.id, "title": s.title, "text": s.text, "score": s.score} for s in result.sources],
+        "cache_layer": None,
+        "variant": None,
+        "degradation_level": 0,
+        "timings_ms": result.timings_ms,
+        "tokens": result.tokens,
+        "session": None,
+        "memory_turns": 0,
+        "language": result.language,
+        "config_hash": result.config_hash,
+        "kb_version": result.kb_version,
+    }
+
+
+@main.command()
+@click.option("--prepare/--no-prepare", default=True, help="Assemble model files that need it (Gemma GGUF).")
+def models(prepare: bool) -> None:
+    """List the bundled offline models and where they are."""
+    from workbench.models import main as models_main
+
+    sys.exit(models_main(["--prepare"] if prepare else []))
+
+
+@main.group()
+def dataset() -> None:
+    """Build and validate the project's own datasets."""
+
+
+@dataset.command("build")
+@click.argument("name", default="meridian_bank")
+def dataset_build(name: str) -> None:
+    """Merge NAME's source parts into its published files and manifest."""
+    from workbench.datasets.build import build_dataset
+
+    manifest = build_dataset(name)
+    click.echo(json.dumps(manifest["counts"], indent=2))
+
+
+@dataset.command("validate")
+@click.argument("name", default="meridian_bank")
+def dataset_validate(name: str) -> None:
+    """Check every rule of the dataset's AUTHORING.md; exit 1 on problems."""
+    from workbench.datasets import load_dataset, validate_dataset
+
+    ds = load_dataset(name)
+    problems = validate_dataset(ds)
+    for line in problems:
+        click.echo(line)
+    click.echo(f"{ds!r}: {'OK' if not problems else f'{len(problems)} problems'}")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
