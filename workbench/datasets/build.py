@@ -2,7 +2,8 @@
 
 ``python -m workbench.datasets.build [NAME]`` reads ``datasets/NAME/source/*/`` (one folder per
 authored topic family), writes ``documents.jsonl``, ``questions.jsonl``, ``paraphrases.jsonl``,
-``near_misses.jsonl`` sorted by id, and ``manifest.json`` (counts per language and a content hash).
+``near_misses.jsonl``, ``conversations.jsonl``, ``personalized.jsonl`` sorted by id, and
+``manifest.json`` (counts per language and a content hash).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from workbench.datasets.catalog import content_hash, dataset_dir, read_records
-from workbench.datasets.schema import KBDocument, KBQuestion, NearMissPair, ParaphraseGroup
+from workbench.datasets.schema import (
+    Conversation,
+    KBDocument,
+    KBQuestion,
+    NearMissPair,
+    ParaphraseGroup,
+    PersonalizedQuestion,
+)
 
 __all__ = ["build_dataset"]
 
@@ -23,6 +31,8 @@ _PARTS = {
     "questions.jsonl": (KBQuestion, lambda r: r.id),
     "paraphrases.jsonl": (ParaphraseGroup, lambda r: (r.intent, r.lang, r.paraphrases[0])),
     "near_misses.jsonl": (NearMissPair, lambda r: r.id),
+    "conversations.jsonl": (Conversation, lambda r: r.id),
+    "personalized.jsonl": (PersonalizedQuestion, lambda r: r.id),
 }
 
 
@@ -83,6 +93,9 @@ def build_dataset(name_or_path: str | Path = "meridian_bank") -> dict:
             "cross_lingual_questions": sum(q.cross_lingual for q in questions),
             "paraphrase_groups": counts["paraphrases"],
             "near_misses": counts["near_misses"],
+            "conversations": counts["conversations"],
+            "conversation_turns": sum(len(c.turns) for c in read_records(root / "conversations.jsonl", Conversation)),
+            "personalized_questions": counts["personalized"],
         },
         "by_lang": {k.removesuffix("_by_lang"): v for k, v in counts.items() if k.endswith("_by_lang")},
         "content_hash": content_hash(root),

@@ -11,7 +11,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from workbench.datasets.schema import KBDocument, KBQuestion, NearMissPair, ParaphraseGroup
+from workbench.datasets.schema import (
+    Conversation,
+    KBDocument,
+    KBQuestion,
+    NearMissPair,
+    ParaphraseGroup,
+    PersonalizedQuestion,
+)
 from workbench.errors import DatasetError
 
 __all__ = [
@@ -25,7 +32,8 @@ __all__ = [
 
 #: The repository's ``datasets/`` folder.
 DATASETS_DIR = Path(__file__).resolve().parent.parent.parent / "datasets"
-FILES = ("documents.jsonl", "questions.jsonl", "paraphrases.jsonl", "near_misses.jsonl")
+FILES = ("documents.jsonl", "questions.jsonl", "paraphrases.jsonl", "near_misses.jsonl", "conversations.jsonl",
+         "personalized.jsonl")
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -38,7 +46,8 @@ def dataset_dir(name_or_path: str | Path) -> Path:
     candidate = DATASETS_DIR / str(name_or_path)
     if candidate.is_dir():
         return candidate
-    names = sorted(p.name for p in DATASETS_DIR.iterdir() if (p / "documents.jsonl").is_file()) if DATASETS_DIR.is_dir() else []
+    names = sorted(p.name for p in DATASETS_DIR.iterdir() if (p / "documents.jsonl").is_file()) \
+        if DATASETS_DIR.is_dir() else []
     raise DatasetError(f"no dataset {str(name_or_path)!r}; known datasets: {', '.join(names) or 'none'}")
 
 
@@ -56,7 +65,8 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DatasetError(f"not valid JSON: {exc.msg} at column {exc.colno}", path=str(p), line=number) from None
+                raise DatasetError(f"not valid JSON: {exc.msg} at column {exc.colno}", path=str(p),
+                                   line=number) from None
             if not isinstance(obj, dict):
                 raise DatasetError(f"expected a JSON object, got {type(obj).__name__}", path=str(p), line=number)
             yield number, obj
@@ -76,7 +86,8 @@ def read_records(path: str | Path, model: type[R]) -> list[R]:
 
 
 class BankDataset:
-    """A project dataset: documents, questions, paraphrase groups, near-miss pairs and its manifest."""
+    """A project dataset: documents, questions, paraphrase groups, near-miss pairs, multi-turn conversations,
+    personalized questions and its manifest."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -88,6 +99,10 @@ class BankDataset:
         self.paraphrases = read_records(p, ParaphraseGroup) if p.is_file() else []
         n = root / "near_misses.jsonl"
         self.near_misses = read_records(n, NearMissPair) if n.is_file() else []
+        c = root / "conversations.jsonl"
+        self.conversations = read_records(c, Conversation) if c.is_file() else []
+        pq = root / "personalized.jsonl"
+        self.personalized = read_records(pq, PersonalizedQuestion) if pq.is_file() else []
         m = root / "manifest.json"
         self.manifest: dict[str, Any] = json.loads(m.read_text(encoding="utf-8")) if m.is_file() else {}
         self.doc_by_id = {d.id: d for d in self.documents}
@@ -99,7 +114,8 @@ class BankDataset:
 
     def __repr__(self) -> str:
         return (f"BankDataset({self.name!r}, documents={len(self.documents)}, questions={len(self.questions)}, "
-                f"paraphrase_groups={len(self.paraphrases)}, near_misses={len(self.near_misses)})")
+                f"paraphrase_groups={len(self.paraphrases)}, near_misses={len(self.near_misses)}, "
+                f"conversations={len(self.conversations)}, personalized={len(self.personalized)})")
 
 
 def content_hash(root: Path) -> str:

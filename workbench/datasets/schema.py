@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["KBDocument", "KBQuestion", "NearMissPair", "ParaphraseGroup"]
+__all__ = [
+    "Conversation",
+    "ConversationTurn",
+    "KBDocument",
+    "KBQuestion",
+    "NearMissPair",
+    "ParaphraseGroup",
+    "PersonalizedQuestion",
+]
 
 _ID = r"^[a-z0-9][a-z0-9-]*$"
 INTENT_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
@@ -71,3 +79,45 @@ class NearMissPair(_Record):
     intent_a: str
     intent_b: str
     kind: Literal["antonym", "entity", "number", "negation", "scope"]
+
+
+class ConversationTurn(_Record):
+    """One turn of a multi-turn conversation; later turns are follow-ups that need the earlier ones."""
+
+    question: str = Field(min_length=1)
+    """What the customer typed in this turn (elliptical for follow-ups: "and the platinum one?")."""
+    gold_doc_ids: tuple[str, ...] = Field(min_length=1)
+    """Documents that answer the turn's (standalone) question."""
+    answers: tuple[str, ...] = Field(min_length=1, max_length=5)
+    """Short gold answers copied verbatim; ``answers[0]`` occurs in ``gold_doc_ids[0]``."""
+    intent: str
+    """Dotted intent id of the standalone question."""
+    standalone: str | None = None
+    """A reference rewrite of a follow-up into a standalone question (``None`` for the first turn)."""
+
+
+class Conversation(_Record):
+    """A multi-turn conversation (memory evaluation: answer accuracy on the later turns)."""
+
+    id: str = Field(pattern=_ID)
+    lang: Literal["en", "zh"]
+    turns: tuple[ConversationTurn, ...] = Field(min_length=2)
+
+
+class PersonalizedQuestion(_Record):
+    """A question about the customer's own data: the tool and arguments it needs, and the expected result."""
+
+    id: str = Field(pattern=_ID)
+    lang: Literal["en", "zh"]
+    tenant: str = Field(min_length=1)
+    user: str = Field(min_length=1)
+    """The fake customer asking (a user id of the seeded fixture, ``workbench.tools.bank_fixture``)."""
+    question: str = Field(min_length=1)
+    tool: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    """Model-facing arguments (``user``/``tenant`` come from the request context, never from here)."""
+    expected: dict[str, Any] = Field(min_length=1)
+    """Fields the tool's output must contain, with these values (checked against the fixture)."""
+    answers: tuple[str, ...] = Field(min_length=1, max_length=5)
+    """Short strings the final answer must contain (rendered by the tool's answer template)."""
+    intent: str

@@ -17,7 +17,8 @@ __all__ = ["MIN_COUNTS", "validate_dataset"]
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 #: The dataset's required sizes (issue: at least 120 documents and 250 questions, both languages).
-MIN_COUNTS = {"documents": 120, "questions": 250, "paraphrase_groups": 60, "near_misses": 80}
+MIN_COUNTS = {"documents": 120, "questions": 250, "paraphrase_groups": 60, "near_misses": 80,
+              "conversations": 20, "personalized": 30}
 
 
 def _length_problem(lang: str, text: str) -> str | None:
@@ -72,11 +73,14 @@ def validate_dataset(ds: BankDataset, *, min_counts: dict[str, int] | None = Non
         for side in (p.intent_a, p.intent_b):
             if side not in intents:
                 problems.append(f"near miss {p.id}: intent {side!r} not used by any question")
+    problems += _conversation_problems(ds)
+    problems += _personalized_problems(ds)
     langs = {d.lang for d in ds.documents} | {q.lang for q in ds.questions}
     if langs != {"en", "zh"} and ds.documents:
         problems.append(f"both languages expected, found {sorted(langs)}")
     counts = {"documents": len(ds.documents), "questions": len(ds.questions),
-              "paraphrase_groups": len(ds.paraphrases), "near_misses": len(ds.near_misses)}
+              "paraphrase_groups": len(ds.paraphrases), "near_misses": len(ds.near_misses),
+              "conversations": len(ds.conversations), "personalized": len(ds.personalized)}
     for key, minimum in (min_counts if min_counts is not None else MIN_COUNTS).items():
         if counts[key] < minimum:
             problems.append(f"{counts[key]} {key}, at least {minimum} expected")
@@ -87,6 +91,78 @@ def validate_dataset(ds: BankDataset, *, min_counts: dict[str, int] | None = Non
             problems.append("manifest.json counts are stale")
     else:
         problems.append("no manifest.json: build with `python -m workbench.datasets.build`")
+    return problems
+
+
+def _conversation_problems(ds: BankDataset) -> list[str]:
+    problems: list[str] = []
+    docs = ds.doc_by_id
+    ids = Counter(c.id for c in ds.conversations)
+    problems += [f"duplicate conversation id {i}" for i, n in ids.items() if n > 1]
+    for c in ds.conversations:
+        for n, t in enumerate(c.turns, start=1):
+            where = f"conversation {c.id} turn {n}"
+            if not INTENT_RE.match(t.intent):
+                problems.append(f"{where}: intent {t.intent!r} is not a dotted id")
+            missing = [g for g in t.gold_doc_ids if g not in docs]
+            if missing:
+                problems.append(f"{where}: gold documents {missing} do not exist")
+                continue
+            if t.answers[0] not in docs[t.gold_doc_ids[0]].text:
+                problems.append(f"{where}: answers[0] {t.answers[0]!r} does not occur in {t.gold_doc_ids[0]}")
+            if n > 1 and not t.standalone:
+                problems.append(f"{where}: a follow-up needs its reference 'standalone' question")
+    if ds.conversations and {c.lang for c in ds.conversations} != {"en", "zh"}:
+        problems.append("conversations: both languages expected")
+    return problems
+
+
+def _personalized_problems(ds: BankDataset) -> list[str]:
+    """Tool exists, arguments validate, and ``expected`` matches the tool's output on the seeded fixture."""
+    if not ds.personalized:
+        return []
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from workbench.tools.bank_fixture import build_bank_fixture
+    from workbench.tools.errors import WorkbenchError
+    from workbench.tools.registry import ToolRegistry
+
+    problems: list[str] = []
+    ids = Counter(p.id for p in ds.personalized)
+    problems += [f"duplicate personalized question id {i}" for i, n in ids.items() if n > 1]
+    registry = ToolRegistry.from_folder(check_interval_s=float("inf"))
+    previous = os.environ.get("WB_BANK_DB")
+    with tempfile.TemporaryDirectory(prefix="wb-validate-") as tmp:
+        os.environ["WB_BANK_DB"] = str(build_bank_fixture(Path(tmp) / "bank.sqlite3"))
+        try:
+            for p in ds.personalized:
+                where = f"personalized {p.id}"
+                if p.tool not in registry.names():
+                    problems.append(f"{where}: tool {p.tool!r} is not a bundled plugin")
+                    continue
+                spec = registry.get(p.tool)
+                try:
+                    args = spec.validate(p.arguments)
+                    context = {"user": p.user, "tenant": p.tenant}
+                    output = spec.fn(**args, **{k: context[k] for k in spec.context})
+                except WorkbenchError as exc:
+                    problems.append(f"{where}: the tool call fails on the fixture: {exc}")
+                    continue
+                for key, value in p.expected.items():
+                    if output.get(key) != value:
+                        problems.append(f"{where}: expected {key}={value!r}, the fixture gives {output.get(key)!r}")
+                template = spec.answer.get(p.lang, "")
+                rendered = template.format(**output) if template else ""
+                for ans in p.answers:
+                    if ans not in rendered:
+                        problems.append(f"{where}: answer {ans!r} is not in the tool's rendered answer {rendered!r}")
+        finally:
+            if previous is None:
+                os.environ.pop("WB_BANK_DB", None)
+            else:
+                os.environ["WB_BANK_DB"] = previous
     return problems
 
 
