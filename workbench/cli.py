@@ -152,6 +152,40 @@ def _http_shape(result: Any) -> dict[str, Any]:
     }
 
 
+@main.command("serve-llm")
+@click.option("--backend", type=click.Choice(["llama-cpp", "simulated"]), default="llama-cpp", show_default=True)
+@click.option("--model", default="gemma-3-270m", show_default=True, help="llama-cpp: a bundled name or a .gguf path.")
+@click.option("--instances", default=1, show_default=True, help="llama-cpp: parallel model instances.")
+@click.option("--threads", default=1, show_default=True, help="llama-cpp: threads per instance.")
+@click.option("--ttft-ms", default=200.0, show_default=True, help="simulated: time to first token.")
+@click.option("--tpot-ms", default=20.0, show_default=True, help="simulated: time per output token.")
+@click.option("--slots", default=8, show_default=True, help="simulated: generations in parallel.")
+@click.option("--jitter", default=0.1, show_default=True, help="simulated: relative timing jitter.")
+@click.option("--failure-rate", default=0.0, show_default=True, help="simulated: share of requests failing with 503.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True)
+def serve_llm(backend: str, model: str, instances: int, threads: int, ttft_ms: float, tpot_ms: float, slots: int,
+              jitter: float, failure_rate: float, host: str, port: int) -> None:
+    """Run a generator as an OpenAI-compatible LLM service (/v1/completions, /v1/chat/completions).
+
+    Point a config at it with generator.kind=openai and generator.base_url=http://HOST:PORT/v1.
+    The simulated backend streams the extractive answer with LLM-like timing, for load tests.
+    """
+    import uvicorn
+
+    from workbench.serving.llm_server import LlamaCppBackend, SimulatedBackend, SimulatedLLM, create_llm_app
+
+    if backend == "simulated":
+        spec = SimulatedLLM(ttft_ms=ttft_ms, tpot_ms=tpot_ms, slots=slots, jitter=jitter, failure_rate=failure_rate)
+        app = create_llm_app(SimulatedBackend(spec))
+        click.echo(f"simulated LLM service: {spec!r}")
+    else:
+        app = create_llm_app(LlamaCppBackend(model, instances=instances, threads=threads))
+        click.echo(f"llama.cpp LLM service: {model} x {instances} instance(s), {threads} thread(s) each")
+    click.echo(f"base_url: http://{host}:{port}/v1")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 @main.command()
 @click.option("--prepare/--no-prepare", default=True, help="Assemble model files that need it (Gemma GGUF).")
 def models(prepare: bool) -> None:
@@ -189,6 +223,40 @@ def dataset_validate(name: str) -> None:
     click.echo(f"{ds!r}: {'OK' if not problems else f'{len(problems)} problems'}")
     sys.exit(1 if problems else 0)
 
+
+@main.command()
+@click.option("--presets", default="fast,default,quality", show_default=True, help="Comma-separated presets.")
+@click.option("--questions", default=150, show_default=True, help="Questions per extractive preset (seeded sample).")
+@click.option("--llm-questions", default=40, show_default=True, help="Questions per LLM preset.")
+@click.option("--load-seconds", default=8.0, show_default=True, help="Load test length per preset.")
+@click.option("--load-rate", default=20.0, show_default=True, help="Offered load, requests/s.")
+@click.option("--out", default="reports/demo", show_default=True, help="Report folder.")
+def demo(presets: str, questions: int, llm_questions: int, load_seconds: float, load_rate: float, out: str) -> None:
+    """The main job: evaluate and load-test the presets on Meridian Bank, compare, and export a report."""
+    from workbench.demo import run_demo
+
+    run_demo(presets=[p.strip() for p in presets.split(",") if p.strip()], questions=questions,
+             llm_questions=llm_questions, load_seconds=load_seconds, load_rate=load_rate, out_dir=out,
+             echo=click.echo)
+
+
+@main.command()
+@click.argument("run_dir")
+@click.option("--out", default=None, help="Report folder (default: reports/<run name>).")
+def report(run_dir: str, out: str | None) -> None:
+    """Export an HTML/Markdown/CSV/JSON report from a folder of saved experiment runs."""
+    from workbench.reporting import report_from_run_dir
+
+    click.echo(str(report_from_run_dir(run_dir, out)))
+
+
+def _register_subcommands() -> None:
+    from workbench.loadtest.cli import loadtest
+
+    main.add_command(loadtest)
+
+
+_register_subcommands()
 
 if __name__ == "__main__":
     main()

@@ -20,10 +20,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from workbench.errors import ConfigError
+from workbench.text import TOKENIZER_VERSION
 
 __all__ = [
-    "PRESETS_DIR",
     "CacheConfig",
+    "DegradationConfig",
     "EmbedderConfig",
     "ExactCacheConfig",
     "GeneratorConfig",
@@ -33,14 +34,17 @@ __all__ = [
     "LimitsConfig",
     "MemoryConfig",
     "NormalizerConfig",
+    "PRESETS_DIR",
     "PipelineConfig",
     "PromptConfig",
     "RerankerConfig",
     "RetrieverConfig",
     "SemanticCacheConfig",
+    "ServingConfig",
     "SplitterConfig",
     "ToolsConfig",
     "UserSnapshotConfig",
+    "VariantConfig",
     "list_presets",
 ]
 
@@ -288,6 +292,59 @@ class ToolsConfig(_Section):
     """How a tool is chosen: a deterministic intent router, or the LLM's structured output."""
 
 
+class DegradationConfig(_Section):
+    """Graceful degradation: ordered levels switched by load, with hysteresis.
+
+    Levels: 0 full → 1 no reranker → 2 smaller generator → 3 extractive answers → 4 cache only.
+    """
+
+    enabled: bool = True
+    slo_p95_ms: float = Field(2000.0, gt=0)
+    """Escalate when the recent p95 latency exceeds this."""
+    queue_high: float = Field(0.5, gt=0, le=1)
+    """Escalate when the admission queue is fuller than this fraction."""
+    queue_low: float = Field(0.1, ge=0, lt=1)
+    """De-escalate only when the queue is emptier than this and p95 is back under the SLO."""
+    window_s: float = Field(10.0, gt=0)
+    """Window of the latency signal."""
+    cooldown_s: float = Field(5.0, ge=0)
+    """Minimum time between level changes (hysteresis)."""
+    max_level: int = Field(4, ge=0, le=4)
+    small_generator: GeneratorConfig | None = None
+    """The generator of level 2 (``None``: SmolLM2-135M through llama.cpp when the main generator is an LLM)."""
+
+
+class VariantConfig(_Section):
+    """One A/B or canary variant: another config with a share of the traffic."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    config: str
+    """A preset name or YAML path."""
+    share: float = Field(ge=0, le=1)
+
+
+class ServingConfig(_Section):
+    """The async engine and HTTP service."""
+
+    max_queue: int = Field(256, ge=1)
+    """Requests waiting for a pipeline slot; beyond it requests are shed at once (HTTP 429)."""
+    max_wait_ms: float = Field(2000.0, gt=0)
+    """A request that waited this long for a slot is shed instead of served late."""
+    max_concurrency: int = Field(8, ge=1)
+    """Pipeline requests in flight at once (cache hits do not take a slot)."""
+    embed_batch_size: int = Field(32, ge=1)
+    embed_max_wait_ms: float = Field(2.0, ge=0)
+    """Micro-batching: wait at most this long to fill a query-embedding batch."""
+    generator_workers: int = Field(2, ge=1)
+    """Threads for blocking (in-process) generators; remote generators are native async."""
+    request_timeout_s: float = Field(60.0, gt=0)
+    tenants: tuple[str, ...] = ("default",)
+    """Known tenants; a request for another tenant gets a 404."""
+    degradation: DegradationConfig = DegradationConfig()
+    variants: tuple[VariantConfig, ...] = ()
+    """A/B variants (the config itself is the control and takes the remaining share)."""
+
+
 class PipelineConfig(_Section):
     """One whole pipeline: what to index, how to retrieve, rerank, prompt and generate."""
 
@@ -305,6 +362,7 @@ class PipelineConfig(_Section):
     cache: CacheConfig = CacheConfig()
     memory: MemoryConfig = MemoryConfig()
     tools: ToolsConfig = ToolsConfig()
+    serving: ServingConfig = ServingConfig()
     index_dir: str = ".workbench/indexes"
     """Where built indexes are saved (relative paths are relative to the working directory)."""
 
@@ -390,6 +448,7 @@ class PipelineConfig(_Section):
                 "embedder": {"model": d["embedder"]["model"]},
                 "index": d["index"],
                 "bm25": {k: r[k] for k in ("bm25_tokenizer", "bm25_k1", "bm25_b")},
+                "tokenizer_version": TOKENIZER_VERSION,
             }
         )
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Literal
 
 __all__ = [
+    "TOKENIZER_VERSION",
     "Tokenizer",
     "contains_cjk",
     "detect_language",
@@ -27,10 +28,14 @@ __all__ = [
 
 Tokenizer = Literal["auto", "jieba", "bigram", "whitespace"]
 
+#: Bumped whenever :func:`tokenize` changes its output: saved BM25 indexes are keyed by it.
+TOKENIZER_VERSION = 2
+
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}]")
 _CJK_RUN = re.compile(f"[{_CJK}]+")
-_WORD = re.compile(r"[0-9a-zA-Z][0-9a-zA-Z'_.%-]*[0-9a-zA-Z%]|[0-9a-zA-Z]")
+_WORD = re.compile(r"[0-9a-zA-Z][0-9a-zA-Z'_.%]*[0-9a-zA-Z%]|[0-9a-zA-Z]")
+_THOUSANDS = re.compile(r"(\d),(\d{3})(?!\d)")
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?])\s*|(?<=[.])\s+(?=[A-Z0-9\"'(\[\u3400-\u9fff])|\n+")
 
 # Common English function words; dropping them keeps BM25 on the content words customers type.
@@ -93,7 +98,7 @@ def tokenize(text: str, mode: Tokenizer = "auto", *, stopwords: bool = True) -> 
     bigrams; ``whitespace`` splits on spaces only (what a naive BM25 does: one token per Chinese
     sentence). Latin runs become lower-cased words; English stopwords are dropped when ``stopwords``.
     """
-    text = text.lower()
+    text = _THOUSANDS.sub(r"\1\2", text.lower())  # "50,000" and "50000" are one token
     if mode == "whitespace":
         return text.split()
     tokens: list[str] = []

@@ -1,4 +1,10 @@
-"""Haystack components of the workbench, one per file, grouped by family."""
+"""Haystack components of the workbench, one per file, grouped by family.
+
+Importing this package adds ``workbench.components`` (and nothing wider) to Haystack's deserialization
+allowlist, so ``Pipeline.from_dict`` can rebuild pipelines made of these components.
+"""
+
+from haystack.core.serialization_security import allow_deserialization_module
 
 from workbench.components.builders.prompt_builder import PromptBuilder
 from workbench.components.embedders.document_embedder import DocumentEmbedder
@@ -37,3 +43,5 @@ __all__ = [
     "SentenceSplitter",
     "TransformersGenerator",
 ]
+
+allow_deserialization_module("workbench.components")

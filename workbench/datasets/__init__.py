@@ -13,10 +13,10 @@ from workbench.datasets.schema import (
 from workbench.datasets.validate import validate_dataset
 
 __all__ = [
-    "DATASETS_DIR",
     "BankDataset",
     "Conversation",
     "ConversationTurn",
+    "DATASETS_DIR",
     "KBDocument",
     "KBQuestion",
     "NearMissPair",

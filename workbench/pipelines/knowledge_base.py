@@ -117,7 +117,7 @@ def load_knowledge_base(cfg: PipelineConfig, *, rebuild: bool = False, progress:
     store, bm25 = _empty(cfg)
     pipeline = build_indexing_pipeline(cfg, store, bm25, progress=progress)
     t0 = time.perf_counter()
-    pipeline.run({})
+    pipeline.run({"file_loader": {"paths": list(cfg.knowledge_base.paths)}} if cfg.knowledge_base.paths else {})
     seconds = time.perf_counter() - t0
     stats = {"passages": store.count, "documents": len({d.meta.get("doc_id") for d in store.documents}),
              "build_s": round(seconds, 2), "embedder": cfg.embedder.model, "index": cfg.index.kind}
@@ -129,4 +129,5 @@ def load_knowledge_base(cfg: PipelineConfig, *, rebuild: bool = False, progress:
         (tmp / "kb.json").write_text(json.dumps(stats, indent=2))
         shutil.rmtree(folder, ignore_errors=True)
         tmp.replace(folder)  # a crash mid-save never leaves a half-written index behind
+        store.path = bm25.path = folder
     return KnowledgeBase(store, bm25, version, folder if save else None, stats)

@@ -151,6 +151,7 @@ class QueryPipeline:
         """The passages the generator would see (after fusion and reranking)."""
         timings = timings if timings is not None else {}
         filters = {"tenant": tenant or self.cfg.knowledge_base.tenant}
+        depth = max(self.first_k, top_k or 0)
         dense_docs: list[Document] = []
         bm25_docs: list[Document] = []
         if self.query_embedder is not None and self.dense is not None:
@@ -158,15 +159,15 @@ class QueryPipeline:
             vec = self.query_embedder.run(text=question)["embedding"]
             timings["embed"] = (time.perf_counter_ns() - t) / 1e6
             t = time.perf_counter_ns()
-            dense_docs = self.dense.run(query_embedding=vec, filters=filters)["documents"]
+            dense_docs = self.dense.run(query_embedding=vec, top_k=depth, filters=filters)["documents"]
             timings["retrieve_dense"] = (time.perf_counter_ns() - t) / 1e6
         if self.bm25 is not None:
             t = time.perf_counter_ns()
-            bm25_docs = self.bm25.run(query=question, filters=filters)["documents"]
+            bm25_docs = self.bm25.run(query=question, top_k=depth, filters=filters)["documents"]
             timings["retrieve_bm25"] = (time.perf_counter_ns() - t) / 1e6
         if self.fusion is not None:
             t = time.perf_counter_ns()
-            docs = self.fusion.run(dense=dense_docs, bm25=bm25_docs)["documents"]
+            docs = self.fusion.run(dense=dense_docs, bm25=bm25_docs, top_k=max(self.fusion.top_k, top_k or 0))["documents"]
             timings["fuse"] = (time.perf_counter_ns() - t) / 1e6
         else:
             docs = dense_docs or bm25_docs

@@ -34,6 +34,8 @@ class BM25Index:
         self.documents: list[Document] = []
         self._bm25: bm25s.BM25 | None = None
         self._masks: dict[str, np.ndarray] = {}
+        self.path: Path | None = None
+        """The folder this index was saved to or loaded from."""
 
     def write(self, documents: list[Document]) -> int:
         """Index ``documents`` (replaces any previous content: BM25 statistics are corpus-wide)."""
@@ -82,6 +84,7 @@ class BM25Index:
         with (folder / "bm25_documents.jsonl").open("w", encoding="utf-8") as out:
             for d in self.documents:
                 out.write(json.dumps({"id": d.id, "content": d.content, "meta": d.meta}, ensure_ascii=False) + "\n")
+        self.path = folder
 
     @classmethod
     def load(cls, path: str | Path) -> BM25Index:
@@ -93,4 +96,5 @@ class BM25Index:
         index._bm25 = bm25s.BM25.load(str(folder / "bm25"))
         with (folder / "bm25_documents.jsonl").open(encoding="utf-8") as handle:
             index.documents = [Document(**json.loads(line)) for line in handle if line.strip()]
+        index.path = folder
         return index

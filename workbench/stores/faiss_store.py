@@ -49,6 +49,9 @@ class FaissDocumentStore:
         self._index: faiss.Index | None = None
         self._pending: list[np.ndarray] = []
         self._selector_cache: dict[str, faiss.IDSelector] = {}
+        self._keep_alive: list[faiss.Index] = []
+        self.path: Path | None = None
+        """The folder this store was saved to or loaded from (how pipelines serialize a reference to it)."""
 
     # -- building ---------------------------------------------------------------------------
     def _faiss_metric(self) -> int:
@@ -78,7 +81,7 @@ class FaissDocumentStore:
         quantizer = faiss.IndexFlatIP(self.dim) if m == faiss.METRIC_INNER_PRODUCT else faiss.IndexFlatL2(self.dim)
         index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, m)
         index.nprobe = min(self.params["ivf_nprobe"], nlist)
-        index._quantizer_ref = quantizer  # keep the quantizer alive with the index
+        self._keep_alive.append(quantizer)  # the IVF index points into its quantizer
         return index
 
     def write(self, documents: list[Document], vectors: np.ndarray) -> int:
@@ -116,7 +119,6 @@ class FaissDocumentStore:
                 dtype=np.int64,
             )
             sel = faiss.IDSelectorBatch(ids) if len(ids) else faiss.IDSelectorRange(0, 0)
-            sel._ids_ref = ids  # the selector keeps a pointer into this array
             self._selector_cache[key] = sel
         return self._selector_cache[key]
 
@@ -169,6 +171,7 @@ class FaissDocumentStore:
                 out.write(json.dumps({"id": d.id, "content": d.content, "meta": d.meta}, ensure_ascii=False) + "\n")
         (folder / "store.json").write_text(json.dumps({"dim": self.dim, "kind": self.kind, "metric": self.metric,
                                                        **self.params}, indent=2))
+        self.path = folder
 
     @classmethod
     def load(cls, path: str | Path) -> FaissDocumentStore:
@@ -186,4 +189,5 @@ class FaissDocumentStore:
         if store._index.ntotal != len(store.documents):
             raise IndexNotBuiltError(f"{folder}: the index has {store._index.ntotal} vectors for {len(store.documents)} "
                                      "documents; rebuild it")
+        store.path = folder
         return store

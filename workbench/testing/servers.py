@@ -13,10 +13,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-__all__ = ["RedisServer", "free_port", "wait_for_port"]
+__all__ = ["RedisServer", "UvicornServer", "free_port", "wait_for_port"]
 
 
 def free_port() -> int:
@@ -93,3 +94,47 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class UvicornServer:
+    """Serve an ASGI app with real uvicorn on 127.0.0.1 in a background thread (tests, notebooks, benches).
+
+    ```python
+    with UvicornServer(app) as server:
+        httpx.get(f"{server.url}/healthz")
+    ```
+    """
+
+    def __init__(self, app: object, *, port: int | None = None, log_level: str = "warning") -> None:
+        import uvicorn
+
+        self.port = port or free_port()
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level=log_level,
+                                                     lifespan="on", access_log=False))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> UvicornServer:
+        self._thread = threading.Thread(target=self._server.run, name=f"uvicorn-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"uvicorn did not start on port {self.port}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> UvicornServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

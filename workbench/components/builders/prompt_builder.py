@@ -9,7 +9,7 @@ from haystack import Document, component, default_from_dict, default_to_dict
 from workbench.components.generators.extractive import rank_sentences
 from workbench.text import detect_language
 
-__all__ = ["FEW_SHOT_EXAMPLES", "PromptBuilder"]
+__all__ = ["FEW_SHOT_EXAMPLES", "PromptBuilder", "flatten_passage"]
 
 # Worked examples written for this project, about topics outside the knowledge base (a car park and
 # a library), so they show the answer format without leaking any fact the model is tested on.
@@ -36,6 +36,20 @@ _LABELS = {
     "zh": {"instruction": "请根据下面的资料回答问题，只用资料中的原文简短作答。", "context": "资料：", "question": "问题：",
            "answer": "答案："},
 }
+
+
+def flatten_passage(text: str) -> str:
+    """One line per passage for a numbered context, keeping section headings attached to their text:
+    "Annual fee\nThe main card costs RMB 600." → "Annual fee: The main card costs RMB 600."."""
+    out: list[str] = []
+    for line in (x.strip() for x in text.splitlines()):
+        if not line:
+            continue
+        if out and len(out[-1]) <= 40 and not out[-1].endswith((".", "。", "!", "！", "?", "？", ";", "；", ":", "：")):
+            out[-1] = f"{out[-1]}{'：' if any(ord(c) > 0x2E7F for c in out[-1]) else ':'} {line}"
+        else:
+            out.append(line)
+    return " ".join(" ".join(out).split())
 
 
 def _block(lang: str, passages: list[str], question: str, answer: str | None) -> str:
@@ -82,7 +96,7 @@ class PromptBuilder:
     def _passages(self, documents: list[Document]) -> list[str]:
         out, budget = [], self.max_context_chars
         for d in documents[: self.max_passages]:
-            text = " ".join((d.content or "").split())
+            text = flatten_passage(d.content or "")
             if budget <= 0:
                 break
             out.append(text[:budget])

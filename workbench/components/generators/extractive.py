@@ -20,7 +20,7 @@ from workbench.text import detect_language, split_sentences, tokenize
 
 __all__ = ["ExtractiveAnswerer", "ScoredSentence", "answer_type", "rank_sentences"]
 
-_NUM = r"\d[\d,]*(?:\.\d+)?"
+_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"  # "120,000" but not a trailing comma
 _SPANS: dict[str, re.Pattern[str]] = {
     "money": re.compile(
         rf"(?:RMB|CNY|USD|HKD|EUR|¥|￥|\$)\s?{_NUM}(?:\s?(?:million|thousand|万|千))?(?:\s?(?:yuan|dollars?))?"
@@ -101,7 +101,7 @@ def rank_sentences(question: str, documents: list[Document], *, max_passages: in
     """Sentences of the first ``max_passages`` passages, best first.
 
     Score = IDF-weighted overlap of question and sentence tokens + 0.6 x the overlap with the
-    sentence's title and section heading (words the sentence itself leaves implicit) + 0.5/(1+rank)
+    sentence's title and section heading (words the sentence itself leaves implicit) + 1/(1+rank)
     of its passage + 1 when it contains the span type the question asks for.
     """
     candidates: list[tuple[int, str, Document, set[str]]] = []
@@ -122,7 +122,7 @@ def rank_sentences(question: str, documents: list[Document], *, max_passages: in
     scored = []
     for (rank, sentence, doc, context), toks in zip(candidates, sent_tokens, strict=True):
         own = q_tokens & toks
-        score = sum(idf(t) for t in own) + 0.6 * sum(idf(t) for t in (q_tokens & context) - own) + 0.5 / (1 + rank)
+        score = sum(idf(t) for t in own) + 0.6 * sum(idf(t) for t in (q_tokens & context) - own) + 1.0 / (1 + rank)
         if kind and _SPANS[kind].search(sentence):
             score += 1.0
         scored.append(ScoredSentence(sentence, score, str(doc.meta.get("doc_id", doc.id)), rank))

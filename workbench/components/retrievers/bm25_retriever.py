@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from haystack import Document, component
+from haystack import Document, component, default_from_dict, default_to_dict
 
+from workbench.errors import ConfigError
 from workbench.stores.bm25_index import BM25Index
 
 __all__ = ["BM25Retriever"]
@@ -31,3 +32,17 @@ class BM25Retriever:
             filters: dict[str, Any] | None = None) -> dict[str, list[Document]]:
         """Search the index; passages that share no term with the query are not returned."""
         return {"documents": self.index.search(query, top_k=top_k or self.top_k, filters=filters)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize with a reference to the saved index folder (a store only in memory cannot be serialized)."""
+        if self.index.path is None:
+            raise ConfigError("this index was never saved; save it (or build it with load_knowledge_base) before "
+                              "serializing the pipeline")
+        return default_to_dict(self, index=str(self.index.path), top_k=self.top_k)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BM25Retriever:
+        """Load the referenced index folder."""
+        params = data["init_parameters"]
+        params["index"] = BM25Index.load(params["index"])
+        return default_from_dict(cls, data)

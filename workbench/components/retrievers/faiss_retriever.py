@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from haystack import Document, component
+from haystack import Document, component, default_from_dict, default_to_dict
 
+from workbench.errors import ConfigError
 from workbench.stores.faiss_store import FaissDocumentStore
 
 __all__ = ["FaissRetriever"]
@@ -32,3 +33,17 @@ class FaissRetriever:
             filters: dict[str, Any] | None = None) -> dict[str, list[Document]]:
         """Search the store; scores are similarities (higher is closer)."""
         return {"documents": self.store.search(query_embedding, top_k=top_k or self.top_k, filters=filters)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize with a reference to the saved store folder (a store only in memory cannot be serialized)."""
+        if self.store.path is None:
+            raise ConfigError("this store was never saved; save it (or build it with load_knowledge_base) before "
+                              "serializing the pipeline")
+        return default_to_dict(self, store=str(self.store.path), top_k=self.top_k)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaissRetriever:
+        """Load the referenced store folder."""
+        params = data["init_parameters"]
+        params["store"] = FaissDocumentStore.load(params["store"])
+        return default_from_dict(cls, data)

@@ -1,0 +1,33 @@
+import shutil
+from pathlib import Path
+
+from workbench.datasets import load_dataset, validate_dataset
+from workbench.datasets.build import build_dataset
+from workbench.datasets.catalog import DATASETS_DIR, content_hash
+
+
+def test_dataset_passes_its_validator() -> None:
+    ds = load_dataset("meridian_bank")
+    assert validate_dataset(ds) == []
+    assert len(ds.documents) >= 120 and len(ds.questions) >= 250
+    assert {d.lang for d in ds.documents} == {"en", "zh"}
+    assert any(q.cross_lingual for q in ds.questions)
+
+
+def test_published_files_are_what_the_build_produces(tmp_path: Path) -> None:
+    copy = tmp_path / "meridian_bank"
+    shutil.copytree(DATASETS_DIR / "meridian_bank", copy)
+    manifest = build_dataset(copy)
+    assert manifest["content_hash"] == load_dataset("meridian_bank").manifest["content_hash"]
+    assert content_hash(copy) == content_hash(DATASETS_DIR / "meridian_bank")
+
+
+def test_validator_catches_a_broken_answer(tmp_path: Path) -> None:
+    copy = tmp_path / "mb"
+    shutil.copytree(DATASETS_DIR / "meridian_bank", copy)
+    lines = (copy / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    lines[0] = lines[0].replace('"answers": ["', '"answers": ["NOT IN ANY DOCUMENT ', 1)
+    (copy / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    problems = validate_dataset(load_dataset(copy))
+    assert any("does not occur" in p for p in problems)
+    assert any("stale" in p for p in problems), "the manifest hash no longer matches"

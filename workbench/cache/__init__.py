@@ -1,0 +1,47 @@
+"""The multi-layer cache: normalize → exact (TTL) → semantic (threshold + verifier) → per-user layer,
+with hot-question refresh; in-process (default) or Redis backends.
+
+```python
+from workbench.cache import CacheStack
+stack = CacheStack.from_config(cfg, kb_version="v1")
+hit = stack.lookup("acme", "gold card annual fee?")       # CacheHit(layer="exact", ...) or None
+```
+"""
+
+from workbench.cache.backends import CacheBackend, MemoryBackend, RedisBackend
+from workbench.cache.exact import ExactCache
+from workbench.cache.hotspot import HotItem, HotspotDetector, HotspotRefresher, SpaceSaving
+from workbench.cache.keys import Namespace, answer_config_hash, namespace
+from workbench.cache.normalizer import QueryNormalizer, load_intent_map
+from workbench.cache.records import CacheEntry, CacheHit
+from workbench.cache.semantic import SemanticCache, SemanticMatch
+from workbench.cache.stack import CacheStack
+from workbench.cache.stats import LayerStats
+from workbench.cache.user_snapshot import UserSnapshotCache
+from workbench.cache.verifier import HitVerifier, NullVerifier, RuleVerifier
+
+__all__ = [
+    "CacheBackend",
+    "CacheEntry",
+    "CacheHit",
+    "CacheStack",
+    "ExactCache",
+    "HitVerifier",
+    "HotItem",
+    "HotspotDetector",
+    "HotspotRefresher",
+    "LayerStats",
+    "MemoryBackend",
+    "Namespace",
+    "NullVerifier",
+    "QueryNormalizer",
+    "RedisBackend",
+    "RuleVerifier",
+    "SemanticCache",
+    "SemanticMatch",
+    "SpaceSaving",
+    "UserSnapshotCache",
+    "answer_config_hash",
+    "load_intent_map",
+    "namespace",
+]

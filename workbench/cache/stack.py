@@ -1,0 +1,438 @@
+"""The multi-layer cache in front of the query pipeline: exact → semantic for shared answers, and a
+per-user layer for personalized ones. Every hit says which layer served it.
+
+```python
+stack = CacheStack.from_config(cfg.with_overrides({"cache.enabled": True}), kb_version=kb.version)
+hit = stack.lookup("acme", "what's the gold card annual fee?")
+if hit is None:
+    answer = pipeline.run(question).to_dict()
+    stack.store("acme", "what's the gold card annual fee?", answer)    # reuses the lookup's embedding
+else:
+    answer, layer = hit.payload, hit.layer                               # "exact" | "semantic" | "user"
+stack.stats()["layers"]["exact"]["hits"]
+```
+
+A personalized question (``personalized=True``) is looked up in and stored into the per-user layer
+only, keyed by tenant and user: it is never served from, nor written to, a shared layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from workbench.cache.backends.base import CacheBackend
+from workbench.cache.backends.memory import MemoryBackend
+from workbench.cache.backends.redis_backend import RedisBackend
+from workbench.cache.exact import ExactCache
+from workbench.cache.hotspot import HotItem, HotspotDetector, HotspotRefresher
+from workbench.cache.keys import Namespace, answer_config_hash, digest, namespace
+from workbench.cache.normalizer import QueryNormalizer
+from workbench.cache.records import CacheEntry, CacheHit, Layer
+from workbench.cache.semantic import SemanticCache
+from workbench.cache.stats import LayerStats
+from workbench.cache.user_snapshot import UserSnapshotCache, _check_user
+from workbench.cache.verifier import HitVerifier, NullVerifier, RuleVerifier
+from workbench.config import PipelineConfig
+from workbench.errors import InputError
+from workbench.models import EmbeddingModel, load_embedding_model
+
+__all__ = ["CacheStack"]
+
+_NS = time.perf_counter_ns
+#: Per-user answers are stored under this name prefix (tool snapshots use their own names).
+ANSWER = "answer:"
+
+
+def _wrong(entry: CacheEntry, intent: str | None) -> bool | None:
+    if intent is None or entry.intent is None:
+        return None
+    return entry.intent != intent
+
+
+class CacheStack:
+    """Exact, semantic and per-user layers composed in that order (see the module docstring).
+
+    Build it with :meth:`from_config`; the constructor takes ready layers (``None``: layer off).
+    """
+
+    def __init__(self, *, normalizer: QueryNormalizer, kb_version: str, config_hash: str,
+                 exact: ExactCache | None, semantic: SemanticCache | None, user: UserSnapshotCache | None,
+                 hotspot: HotspotDetector | None = None, enabled: bool = True, backend_name: str = "memory",
+                 prefix: str = "wb", max_question_chars: int = 2000, promote_semantic_hits: bool = True,
+                 refresh_ahead_s: float = 60.0, max_refreshes_per_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.normalizer = normalizer
+        self.config_hash = config_hash
+        self.exact = exact
+        self.semantic = semantic
+        self.user = user
+        self.hotspot = hotspot
+        self.enabled = enabled
+        self.backend_name = backend_name
+        self.prefix = prefix
+        self.max_question_chars = max_question_chars
+        self.promote_semantic_hits = promote_semantic_hits
+        self.refresh_ahead_s = refresh_ahead_s
+        self.max_refreshes_per_s = max_refreshes_per_s
+        self._clock = clock
+        self._namespaces: dict[str, Namespace] = {}
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._refresher: HotspotRefresher | None = None
+        self.requests = LayerStats("stack")
+        self.kb_version = kb_version
+        if self.semantic is not None:
+            self.semantic.kb_filter = digest(kb_version, size=12)
+
+    # -- construction ------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, cfg: PipelineConfig, *, kb_version: str, embedder: EmbeddingModel | None = None,
+                    clock: Callable[[], float] = time.monotonic, verifier: HitVerifier | None = None,
+                    backend: CacheBackend | None = None, redis_retry_interval_s: float = 1.0,
+                    semantic_sync_interval_s: float = 0.0) -> CacheStack:
+        """The stack ``cfg.cache`` describes, for one knowledge-base version.
+
+        ``embedder``: the semantic layer's model (default: ``cache.semantic.model`` or the pipeline's
+        embedder, loaded now). ``backend``: one backend for every layer instead of the configured
+        one (tests, benchmarks). ``clock``: seconds, for TTLs and hotspot windows (tests inject one).
+
+        ```python
+        stack = CacheStack.from_config(PipelineConfig.load("fast").with_overrides(
+            {"cache.enabled": True, "cache.backend": "redis", "cache.redis_url": url}), kb_version="v1")
+        ```
+        """
+        c = cfg.cache
+        if not isinstance(kb_version, str) or not kb_version:
+            raise InputError("kb_version must be a non-empty string (the knowledge base's version)")
+
+        def make(max_entries: int) -> CacheBackend:
+            if backend is not None:
+                return backend
+            if c.backend == "redis":
+                return shared_redis
+            return MemoryBackend(max_entries=max_entries, max_bytes=c.exact.max_bytes, clock=clock)
+
+        shared_redis: Any = None
+        if backend is None and c.backend == "redis":
+            shared_redis = RedisBackend(c.redis_url, retry_interval_s=redis_retry_interval_s)
+        exact = ExactCache(make(c.exact.max_entries), ttl_s=c.exact.ttl_s, prefix=c.key_prefix, clock=clock) \
+            if c.enabled and c.exact.enabled else None
+        semantic = None
+        if c.enabled and c.semantic.enabled:
+            model = embedder or load_embedding_model(c.semantic.model or cfg.embedder.model,
+                                                     threads=cfg.embedder.threads)
+            chosen = verifier or (RuleVerifier() if c.semantic.verifier == "rules" else NullVerifier())
+            semantic = SemanticCache(model, make(c.semantic.max_entries), threshold=c.semantic.threshold,
+                                     verifier=chosen, ttl_s=c.semantic.ttl_s, max_entries=c.semantic.max_entries,
+                                     prefix=c.key_prefix, clock=clock, sync_interval_s=semantic_sync_interval_s)
+        user = UserSnapshotCache(make(c.user_snapshot.max_entries), ttl_s=c.user_snapshot.ttl_s,
+                                 prefix=c.key_prefix, clock=clock) if c.enabled and c.user_snapshot.enabled else None
+        hotspot = HotspotDetector(window_s=c.hotspot.window_s, top_k=c.hotspot.top_k, clock=clock) \
+            if c.enabled and c.hotspot.enabled else None
+        return cls(normalizer=QueryNormalizer.from_config(c.normalizer), kb_version=kb_version,
+                   config_hash=answer_config_hash(cfg), exact=exact, semantic=semantic, user=user, hotspot=hotspot,
+                   enabled=c.enabled, backend_name=(backend.name if backend is not None else c.backend),
+                   prefix=c.key_prefix, max_question_chars=cfg.limits.max_question_chars,
+                   refresh_ahead_s=c.hotspot.refresh_ahead_s, max_refreshes_per_s=c.hotspot.max_refreshes_per_s,
+                   clock=clock)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def namespace(self, tenant: str) -> Namespace:
+        """The namespace of ``tenant`` under the current knowledge-base version."""
+        ns = self._namespaces.get(tenant)
+        if ns is None:
+            ns = self._namespaces[tenant] = namespace(tenant, kb_version=self.kb_version,
+                                                      config_hash=self.config_hash)
+        return ns
+
+    def _validate(self, tenant: Any, question: Any) -> str:
+        if not isinstance(tenant, str) or not tenant:
+            raise InputError("tenant must be a non-empty string")
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("question must be a non-empty string")
+        if len(question) > self.max_question_chars:
+            raise InputError(f"question is {len(question)} characters; the limit is {self.max_question_chars}")
+        return question
+
+    def normalize(self, question: str) -> str:
+        """The normalized form the keys and the cache embedding are made from."""
+        return self.normalizer(question)
+
+    def embed(self, question: str) -> np.ndarray:
+        """The semantic layer's embedding of ``question`` (normalized first); pass it back as ``embedding=``."""
+        if self.semantic is None:
+            raise InputError("the semantic layer is off: there is no cache embedding")
+        norm = self.normalizer(question)
+        return self._remember(norm, self.semantic.embed(norm))
+
+    def _remember(self, norm: str, vec: np.ndarray) -> np.ndarray:
+        self._recent[norm] = vec
+        self._recent.move_to_end(norm)
+        if len(self._recent) > 1024:
+            self._recent.popitem(last=False)
+        return vec
+
+    def _hit(self, entry: CacheEntry, layer: Layer, sim: float, t0: int) -> CacheHit:
+        return CacheHit(payload=entry.payload, layer=layer, similarity=sim, latency_ms=(_NS() - t0) / 1e6,
+                        intent=entry.intent, matched_question=entry.normalized)
+
+    # -- lookup ------------------------------------------------------------------------------------
+    def lookup(self, tenant: str, question: str, *, user: str | None = None, personalized: bool = False,
+               embedding: Any = None, intent: str | None = None) -> CacheHit | None:
+        """The cached response for ``question``, or ``None`` (a miss; also when a backend is down).
+
+        ``embedding``: the query's embedding if the caller already has one (see :meth:`embed`).
+        ``intent``: the request's true intent when known (evaluation: counts wrong hits).
+        """
+        t0 = _NS()
+        self._validate(tenant, question)
+        if not self.enabled:
+            return None
+        norm = self.normalizer(question)
+        ns = self.namespace(tenant)
+        if personalized:
+            u = _check_user(user)
+            if self.user is None:
+                return None
+            entry = self.user.get(ns, u, ANSWER + norm)
+            return self._finish_user(entry, intent, t0)
+        if self.hotspot is not None:
+            self.hotspot.record((tenant, norm), HotItem(tenant, question, intent))
+        if self.exact is not None:
+            t1 = _NS()
+            entry = self.exact.get(ns, norm)
+            self.exact.stats.record(hit=entry is not None, latency_ns=_NS() - t1,
+                                    wrong=_wrong(entry, intent) if entry else None)
+            if entry is not None:
+                return self._finish(self._hit(entry, "exact", 1.0, t0))
+        if self.semantic is not None:
+            t1 = _NS()
+            vec = self._remember(norm, self.semantic._vector(embedding) if embedding is not None
+                                 else self.semantic.embed(norm))
+            match = self.semantic.get(ns, norm, embedding=vec)
+            self.semantic.stats.record(hit=match is not None, latency_ns=_NS() - t1,
+                                       wrong=_wrong(match.entry, intent) if match else None)
+            if match is not None:
+                if self.exact is not None and self.promote_semantic_hits:
+                    self.exact.put(ns, norm, question=question, payload=match.entry.payload,
+                                   intent=match.entry.intent, ttl_s=match.entry.expires_at - self._clock())
+                return self._finish(self._hit(match.entry, "semantic", match.similarity, t0))
+        return self._finish(None, t0)
+
+    async def alookup(self, tenant: str, question: str, *, user: str | None = None, personalized: bool = False,
+                      embedding: Any = None, intent: str | None = None) -> CacheHit | None:
+        """Async twin of :meth:`lookup` (Redis via ``redis.asyncio``; the embedding runs in a thread)."""
+        t0 = _NS()
+        self._validate(tenant, question)
+        if not self.enabled:
+            return None
+        norm = self.normalizer(question)
+        ns = self.namespace(tenant)
+        if personalized:
+            u = _check_user(user)
+            if self.user is None:
+                return None
+            entry = await self.user.aget(ns, u, ANSWER + norm)
+            return self._finish_user(entry, intent, t0)
+        if self.hotspot is not None:
+            self.hotspot.record((tenant, norm), HotItem(tenant, question, intent))
+        if self.exact is not None:
+            t1 = _NS()
+            entry = await self.exact.aget(ns, norm)
+            self.exact.stats.record(hit=entry is not None, latency_ns=_NS() - t1,
+                                    wrong=_wrong(entry, intent) if entry else None)
+            if entry is not None:
+                return self._finish(self._hit(entry, "exact", 1.0, t0))
+        if self.semantic is not None:
+            t1 = _NS()
+            if embedding is None:
+                vec = await asyncio.to_thread(self.semantic.embed, norm)
+            else:
+                vec = self.semantic._vector(embedding)
+            self._remember(norm, vec)
+            match = await self.semantic.aget(ns, norm, embedding=vec)
+            self.semantic.stats.record(hit=match is not None, latency_ns=_NS() - t1,
+                                       wrong=_wrong(match.entry, intent) if match else None)
+            if match is not None:
+                if self.exact is not None and self.promote_semantic_hits:
+                    await self.exact.aput(ns, norm, question=question, payload=match.entry.payload,
+                                          intent=match.entry.intent, ttl_s=match.entry.expires_at - self._clock())
+                return self._finish(self._hit(match.entry, "semantic", match.similarity, t0))
+        return self._finish(None, t0)
+
+    def _finish_user(self, entry: CacheEntry | None, intent: str | None, t0: int) -> CacheHit | None:
+        assert self.user is not None
+        self.user.stats.record(hit=entry is not None, latency_ns=_NS() - t0,
+                               wrong=_wrong(entry, intent) if entry else None)
+        return self._finish(self._hit(entry, "user", 1.0, t0) if entry is not None else None, t0)
+
+    def _finish(self, hit: CacheHit | None, t0: int | None = None) -> CacheHit | None:
+        latency = int(hit.latency_ms * 1e6) if hit is not None else _NS() - (t0 or _NS())
+        self.requests.record(hit=hit is not None, latency_ns=latency)
+        return hit
+
+    # -- store -------------------------------------------------------------------------------------
+    def _store_args(self, tenant: str, question: str, payload: Any) -> tuple[str, Namespace]:
+        self._validate(tenant, question)
+        if not isinstance(payload, dict):
+            raise InputError(f"payload must be a dict (e.g. RAGAnswer.to_dict()), got {type(payload).__name__}")
+        return self.normalizer(question), self.namespace(tenant)
+
+    def store(self, tenant: str, question: str, payload: dict[str, Any], *, user: str | None = None,
+              personalized: bool = False, embedding: Any = None, intent: str | None = None) -> None:
+        """Cache ``payload`` as the answer to ``question`` (a no-op for a layer that is off or a backend that is down).
+
+        Personalized: only the per-user layer, keyed by tenant and ``user``. Otherwise the exact and
+        semantic layers (the semantic layer reuses the embedding of this question's lookup).
+        """
+        if not self.enabled:
+            return
+        norm, ns = self._store_args(tenant, question, payload)
+        if personalized:
+            u = _check_user(user)
+            if self.user is not None:
+                self.user.put(ns, u, ANSWER + norm, payload, question=question, intent=intent)
+            return
+        if self.exact is not None:
+            self.exact.put(ns, norm, question=question, payload=payload, intent=intent)
+        if self.semantic is not None:
+            vec = embedding if embedding is not None else self._recent.pop(norm, None)
+            self.semantic.put(ns, norm, question=question, payload=payload, intent=intent, embedding=vec)
+
+    async def astore(self, tenant: str, question: str, payload: dict[str, Any], *, user: str | None = None,
+                     personalized: bool = False, embedding: Any = None, intent: str | None = None) -> None:
+        """Async twin of :meth:`store`."""
+        if not self.enabled:
+            return
+        norm, ns = self._store_args(tenant, question, payload)
+        if personalized:
+            u = _check_user(user)
+            if self.user is not None:
+                await self.user.aput(ns, u, ANSWER + norm, payload, question=question, intent=intent)
+            return
+        if self.exact is not None:
+            await self.exact.aput(ns, norm, question=question, payload=payload, intent=intent)
+        if self.semantic is not None:
+            vec = embedding if embedding is not None else self._recent.pop(norm, None)
+            await self.semantic.aput(ns, norm, question=question, payload=payload, intent=intent, embedding=vec)
+
+    # -- per-user snapshots (tool results) -----------------------------------------------------------
+    def _snapshot_ns(self, tenant: str) -> Namespace:
+        if not isinstance(tenant, str) or not tenant:
+            raise InputError("tenant must be a non-empty string")
+        return namespace(tenant, kb_version="-", config_hash="-")  # user data does not depend on the KB
+
+    def get_snapshot(self, tenant: str, user: str, name: str) -> dict[str, Any] | None:
+        """A user's cached tool result (e.g. ``"card_limit"``), or ``None``."""
+        if self.user is None or not self.enabled:
+            return None
+        t0 = _NS()
+        entry = self.user.get(self._snapshot_ns(tenant), user, "tool:" + name)
+        self.user.stats.record(hit=entry is not None, latency_ns=_NS() - t0)
+        return entry.payload if entry is not None else None
+
+    def put_snapshot(self, tenant: str, user: str, name: str, value: dict[str, Any],
+                     *, ttl_s: float | None = None) -> None:
+        """Cache a user's tool result for ``ttl_s`` (default ``cache.user_snapshot.ttl_s``)."""
+        if self.user is not None and self.enabled:
+            self.user.put(self._snapshot_ns(tenant), user, "tool:" + name, value, ttl_s=ttl_s)
+
+    # -- invalidation --------------------------------------------------------------------------------
+    def set_kb_version(self, kb_version: str, *, purge: bool = True) -> int:
+        """Switch to a re-indexed knowledge base: nothing cached under the old version is served again.
+
+        Keys carry the version, so old entries simply stop matching; ``purge`` also deletes them
+        (in Redis: ``SCAN``/``UNLINK`` on the old version's key pattern). Returns entries removed.
+        """
+        if not isinstance(kb_version, str) or not kb_version:
+            raise InputError("kb_version must be a non-empty string")
+        old = digest(self.kb_version, size=12)
+        self.kb_version = kb_version
+        self._namespaces.clear()
+        self._recent.clear()
+        removed = 0
+        if self.semantic is not None:
+            self.semantic.kb_filter = digest(kb_version, size=12)
+            removed += self.semantic.drop_kb(old)
+        if purge and old != digest(kb_version, size=12):
+            for layer, name in ((self.exact, "exact"), (self.semantic, "sem"), (self.user, "user")):
+                if layer is not None:
+                    removed += layer.backend.delete_prefix(f"{self.prefix}:{name}:{old}:")
+        return removed
+
+    # -- hotspots ------------------------------------------------------------------------------------
+    def refresher(self, answer: Callable[[str, str], dict[str, Any]]) -> HotspotRefresher:
+        """A refresher that re-answers hot questions with ``answer(tenant, question)`` before their TTL ends."""
+        if self.hotspot is None:
+            raise InputError("hotspot detection is off: set cache.hotspot.enabled")
+
+        def remaining(key: Any) -> float | None:
+            tenant, norm = key
+            if self.exact is not None:
+                return self.exact.remaining_ttl(self.namespace(tenant), norm)
+            return None
+
+        def refresh(key: Any, info: HotItem) -> None:
+            self.store(info.tenant, info.question, answer(info.tenant, info.question), intent=info.intent)
+
+        if self._refresher is None:
+            self._refresher = HotspotRefresher(self.hotspot, remaining_ttl=remaining, refresh=refresh,
+                                               refresh_ahead_s=self.refresh_ahead_s,
+                                               max_refreshes_per_s=self.max_refreshes_per_s, clock=self._clock)
+        return self._refresher
+
+    # -- stats & lifecycle -----------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Per-layer counters (hits, misses, wrong hits, evictions, bytes, latency) and the totals."""
+        layers: dict[str, Any] = {}
+        for layer in (self.exact, self.semantic, self.user):
+            if layer is None:
+                continue
+            d = layer.stats.as_dict()
+            d["backend"] = layer.backend.stats()
+            if isinstance(layer, SemanticCache):
+                d["index"] = layer.local_stats()
+                d["evictions"] = layer.evictions
+            else:
+                d["evictions"] = d["backend"].get("evictions", 0)
+            d["bytes"] = d["backend"].get("bytes")
+            layers[layer.layer] = d
+        total = self.requests.as_dict()
+        out: dict[str, Any] = {"enabled": self.enabled, "backend": self.backend_name, "kb_version": self.kb_version,
+                               "requests": total["lookups"], "hits": total["hits"], "hit_rate": total["hit_rate"],
+                               "latency_ms": total["latency_ms"], "layers": layers}
+        if self.hotspot is not None:
+            out["hotspot"] = {"recorded": self.hotspot.recorded, "top": [
+                {"tenant": k[0], "question": k[1], "count": c} for k, c in self.hotspot.top()]}
+            if self._refresher is not None:
+                out["hotspot"].update(self._refresher.stats())
+        return out
+
+    def _backends(self) -> list[CacheBackend]:
+        seen: dict[int, CacheBackend] = {}
+        for layer in (self.exact, self.semantic, self.user):
+            if layer is not None:
+                seen.setdefault(id(layer.backend), layer.backend)
+        return list(seen.values())
+
+    def close(self) -> None:
+        """Stop the refresher and close the backends' connections."""
+        if self._refresher is not None:
+            self._refresher.stop()
+        for b in self._backends():
+            b.close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close` (also closes ``redis.asyncio`` clients)."""
+        if self._refresher is not None:
+            self._refresher.stop()
+        for b in self._backends():
+            if isinstance(b, RedisBackend):
+                await b.aclose()
+            else:
+                b.close()

@@ -1,0 +1,63 @@
+"""Evaluation metrics, one folder per family: ``retrieval``, ``answer``, ``latency``, ``cache``, and
+``ragas_adapter`` (imported on demand: ragas is heavy)."""
+
+from workbench.evaluation.metrics.answer import (
+    SemanticSimilarity,
+    answer_scores,
+    cmrc_em,
+    cmrc_f1,
+    exact_match,
+    f1_score,
+    rouge_l,
+    squad_em,
+    squad_f1,
+)
+from workbench.evaluation.metrics.cache import CacheEvent, cache_quality
+from workbench.evaluation.metrics.latency import (
+    PERCENTILE_METHOD,
+    latency_summary,
+    nearest_rank_percentile,
+    token_summary,
+)
+from workbench.evaluation.metrics.retrieval import (
+    average_precision,
+    dedupe,
+    hit_at_k,
+    ndcg_at_k,
+    precision_at_k,
+    rank_run,
+    recall_at_k,
+    reciprocal_rank,
+    retrieval_scores,
+)
+
+#: Bumped whenever a metric definition changes: it is part of every experiment's cache key.
+METRICS_VERSION = "1"
+
+__all__ = [
+    "METRICS_VERSION",
+    "PERCENTILE_METHOD",
+    "CacheEvent",
+    "SemanticSimilarity",
+    "answer_scores",
+    "average_precision",
+    "cache_quality",
+    "cmrc_em",
+    "cmrc_f1",
+    "dedupe",
+    "exact_match",
+    "f1_score",
+    "hit_at_k",
+    "latency_summary",
+    "ndcg_at_k",
+    "nearest_rank_percentile",
+    "precision_at_k",
+    "rank_run",
+    "recall_at_k",
+    "reciprocal_rank",
+    "retrieval_scores",
+    "rouge_l",
+    "squad_em",
+    "squad_f1",
+    "token_summary",
+]

@@ -1,0 +1,123 @@
+"""The HTTP sender: drives ``POST {base_url}/v1/chat`` of ``workbench serve`` (or any server of the contract).
+
+Non-streamed requests read the JSON ChatResponse; streamed ones (``"stream": true``) read the
+``text/event-stream``: the first ``data: {"token": ...}`` event is the time to first token, token events
+are counted, ``data: {"response": {...}}`` carries the final response, ``data: [DONE]`` ends it. HTTP 429
+is a shed (its ``Retry-After`` is kept in the error text); other 4xx/5xx and transport failures are
+errors. One pooled ``httpx.AsyncClient`` per event loop, created on first use; the runners call
+:meth:`HttpSender.aclose` at the end of a run.
+
+```python
+result = await OpenLoopRunner(HttpSender("http://127.0.0.1:8000"), Workload(), LoadProfile.steady(50, 10)).run()
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+
+from workbench.loadtest.senders import Outcome
+from workbench.loadtest.workload import WorkItem
+
+__all__ = ["HttpSender"]
+
+_NS = time.perf_counter_ns
+_HEADERS = {"content-type": "application/json"}
+
+
+class HttpSender:
+    """Sends work items to ``{base_url}/v1/chat`` over a pooled async HTTP/1.1 client.
+
+    ``max_connections`` bounds the pool (requests beyond it wait for a connection, and that wait counts
+    in open-loop latency); ``timeout_s`` is the per-request timeout (a timeout is an error outcome).
+    """
+
+    def __init__(self, base_url: str, *, timeout_s: float = 30.0, max_connections: int = 512,
+                 path: str = "/v1/chat") -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.max_connections = max_connections
+        self.path = path
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"HttpSender({self.base_url}{self.path})"
+
+    def _get_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
+            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s, limits=limits)
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the pool (a later :meth:`send` opens a new one)."""
+        if self._client is not None:
+            client, self._client, self._loop = self._client, None, None
+            await client.aclose()
+
+    async def __aenter__(self) -> HttpSender:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def send(self, item: WorkItem) -> Outcome:
+        client = self._get_client()
+        body = item.request.model_dump_json(exclude_none=True)
+        try:
+            if item.request.stream:
+                return await self._stream(client, body)
+            r = await client.post(self.path, content=body, headers=_HEADERS)
+            if r.status_code != 200:
+                return _failure(r.status_code, r.headers, r.content)
+            d = r.json()
+            return Outcome("ok", 0, int(d.get("tokens") or 0), d.get("cache_layer"), d.get("variant"),
+                           int(d.get("degradation_level") or 0), bool(d.get("simulated")), 200)
+        except httpx.HTTPError as exc:
+            return Outcome("error", error=f"{type(exc).__name__}: {exc}")
+        except ValueError as exc:
+            return Outcome("error", http_status=200, error=f"bad response body: {exc}")
+
+    async def _stream(self, client: httpx.AsyncClient, body: str) -> Outcome:
+        first = 0
+        n = 0
+        final: dict[str, Any] | None = None
+        async with client.stream("POST", self.path, content=body, headers=_HEADERS) as r:
+            if r.status_code != 200:
+                return _failure(r.status_code, r.headers, await r.aread())
+            async for line in r.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                ev = json.loads(data)
+                if ev.get("token") is not None:
+                    n += 1
+                    if not first:
+                        first = _NS()
+                if ev.get("response") is not None:
+                    final = ev["response"]
+        if final is None:
+            return Outcome("error", first, n, http_status=200, error="stream ended without a final response event")
+        return Outcome("ok", first, int(final.get("tokens") or n), final.get("cache_layer"), final.get("variant"),
+                       int(final.get("degradation_level") or 0), bool(final.get("simulated")), 200)
+
+
+def _failure(status: int, headers: httpx.Headers, content: bytes) -> Outcome:
+    try:
+        err = json.loads(content)["error"]
+        text = f"{err.get('type')}: {err.get('message')}"
+    except (ValueError, KeyError, TypeError):
+        text = content[:200].decode("utf-8", "replace")
+    if status == 429:
+        return Outcome("shed", http_status=429, error=f"{text} (Retry-After: {headers.get('retry-after')})")
+    return Outcome("error", http_status=status, error=f"HTTP {status} {text}")

@@ -1,0 +1,267 @@
+"""One load-test run: a row per request in a pandas DataFrame, a manifest, and the summary built from them.
+
+Columns (times in seconds from the run's start, durations in ms):
+
+``index, intent, kind, tenant, user, session, stream, worker`` what was sent, by which virtual user
+``scheduled_s, start_s, first_token_s, end_s``              when it was due, sent, first token, done
+``latency_ms``      end − **scheduled** start (open loop: no coordinated omission)
+``service_ms``      end − actual start;  ``wait_ms`` actual − scheduled start (client-side lateness)
+``ttft_ms``         first token − scheduled start (non-streamed: the whole response is the first token)
+``tokens, tpot_ms`` output tokens; time per output token after the first (streamed only)
+``status``          ``ok`` | ``shed`` (overloaded / HTTP 429) | ``error``;  ``http_status`` (HTTP runs)
+``cache_layer, variant, degradation_level, simulated, error``  from the response, or the error text
+
+```python
+result = await OpenLoopRunner(target, workload, profile).run()
+result.summary(slo=SLO(ttft_ms=300, e2e_ms=1000))["latency_ms"]["p99"]
+result.timeseries()            # one row per second
+result.save("runs/peak-cache-on"); LoadResult.load("runs/peak-cache-on")
+```
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import DatasetError
+from workbench.loadtest.stats import DEFAULT_PERCENTILES, SLO, PercentileMethod, latency_percentiles, slo_mask
+
+__all__ = ["COLUMNS", "LoadResult", "run_environment"]
+
+COLUMNS: tuple[str, ...] = (
+    "index", "intent", "kind", "tenant", "user", "session", "stream", "worker",
+    "scheduled_s", "start_s", "first_token_s", "end_s",
+    "latency_ms", "service_ms", "wait_ms", "ttft_ms", "tokens", "tpot_ms",
+    "status", "http_status", "cache_layer", "variant", "degradation_level", "simulated", "error",
+)
+CACHE_LAYERS = ("exact", "semantic", "user")
+
+
+def run_environment() -> dict[str, Any]:
+    """Versions and machine facts for a manifest."""
+    import importlib.metadata as md
+
+    versions = {"python": sys.version.split()[0]}
+    for pkg in ("rag-serving-workbench", "numpy", "pandas", "httpx", "locust", "uvicorn", "fastapi"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    import os
+
+    return {"versions": versions, "machine": {"platform": platform.platform(), "cpus": os.cpu_count()}}
+
+
+@dataclass
+class LoadResult:
+    """The rows of one run and its manifest (``meta``); everything else is computed from those.
+
+    ``meta`` holds the runner, target, profile, workload spec, rates, seed, start time, versions and
+    machine, and ``per_request`` (False when rows were reconstructed from aggregates, e.g. Locust's
+    JSON histogram).
+    """
+
+    df: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # -- construction --------------------------------------------------------------------------
+    @classmethod
+    def from_rows(cls, rows: list[tuple[Any, ...]] | list[dict[str, Any]] | pd.DataFrame,
+                  meta: dict[str, Any]) -> LoadResult:
+        """Rows as tuples in :data:`COLUMNS` order, dicts or a DataFrame; sorted by scheduled start."""
+        if isinstance(rows, pd.DataFrame):
+            df = rows.reindex(columns=list(COLUMNS))
+        elif rows and isinstance(rows[0], dict):
+            df = pd.DataFrame(rows).reindex(columns=list(COLUMNS))
+        else:
+            df = pd.DataFrame(rows, columns=list(COLUMNS))
+        df = df.sort_values(["scheduled_s", "index"], kind="stable").reset_index(drop=True)
+        for col in ("scheduled_s", "start_s", "first_token_s", "end_s", "latency_ms", "service_ms", "wait_ms",
+                    "ttft_ms", "tpot_ms"):
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+        for col in ("tokens", "degradation_level", "worker", "index"):
+            df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0).astype("int64")
+        df["http_status"] = pd.to_numeric(df["http_status"], errors="coerce").astype("Int64")
+        for col in ("stream", "simulated"):
+            df[col] = df[col].fillna(False).astype(bool)
+        for col in ("intent", "kind", "tenant", "user", "session", "status", "cache_layer", "variant", "error"):
+            df[col] = df[col].astype("object").where(df[col].notna(), None)
+        m = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"), "per_request": True, **meta}
+        m.setdefault("environment", run_environment())
+        return cls(df, m)
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"LoadResult({self.meta.get('runner')}, {s['requests']} requests, {s['throughput_rps']:.1f} req/s, "
+                f"p50 {s['latency_ms']['p50']:.1f} ms, p99 {s['latency_ms']['p99']:.1f} ms)")
+
+    # -- numbers -------------------------------------------------------------------------------
+    @property
+    def window_s(self) -> float:
+        """From the first scheduled start to the last end (the span throughput is divided by)."""
+        if self.df.empty:
+            return 0.0
+        return float(self.df["end_s"].max() - self.df["scheduled_s"].min())
+
+    def summary(self, slo: SLO | None = None, *, method: PercentileMethod = "linear",
+                percentiles: tuple[float, ...] = DEFAULT_PERCENTILES) -> dict[str, Any]:
+        """Throughput, goodput under ``slo``, latency percentiles, error/shed rates, cache hit rates.
+
+        Latency, TTFT, TPOT and service-time percentiles are over successful requests, by ``method``
+        (numpy ``linear`` by default; see :mod:`workbench.loadtest.stats`). Rates are per request sent.
+        """
+        if slo is None and self.meta.get("slo"):
+            slo = SLO(**self.meta["slo"])
+        df = self.df
+        n = len(df)
+        ok = (df["status"] == "ok").to_numpy()
+        okdf = df[ok]
+        window = self.window_s
+        sched = df["scheduled_s"]
+        offered_span = float(sched.max() - sched.min()) if n > 1 else 0.0
+        out: dict[str, Any] = {
+            "requests": n,
+            "ok": int(ok.sum()),
+            "shed": int((df["status"] == "shed").sum()),
+            "errors": int((df["status"] == "error").sum()),
+            "window_s": window,
+            "offered_rps": (n - 1) / offered_span if offered_span > 0 else math.nan,
+            "throughput_rps": float(ok.sum()) / window if window > 0 else math.nan,
+            "completed_rps": n / window if window > 0 else math.nan,
+            "tokens_per_s": float(okdf["tokens"].sum()) / window if window > 0 else math.nan,
+            "percentile_method": f"numpy {method if method == 'linear' else 'inverted_cdf (nearest rank)'}",
+            "latency_ms": latency_percentiles(okdf["latency_ms"].to_numpy(), percentiles, method=method),
+            "ttft_ms": latency_percentiles(okdf["ttft_ms"].to_numpy(), percentiles, method=method),
+            "tpot_ms": latency_percentiles(okdf["tpot_ms"].to_numpy(), percentiles, method=method),
+            "service_ms": latency_percentiles(okdf["service_ms"].to_numpy(), percentiles, method=method),
+            "wait_ms": latency_percentiles(df["wait_ms"].to_numpy(), (50.0, 99.0), method=method),
+            "latency_mean_ms": float(okdf["latency_ms"].mean()) if len(okdf) else math.nan,
+        }
+        out["error_rate"] = out["errors"] / n if n else math.nan
+        out["shed_rate"] = out["shed"] / n if n else math.nan
+        layers = okdf["cache_layer"].fillna("miss")
+        out["cache_hit_rate"] = {layer: float((layers == layer).mean()) if len(okdf) else math.nan
+                                 for layer in (*CACHE_LAYERS, "miss")}
+        out["cache_hit_rate"]["any"] = 1.0 - out["cache_hit_rate"]["miss"] if len(okdf) else math.nan
+        out["degradation_levels"] = {int(k): int(v) for k, v in okdf["degradation_level"].value_counts().items()}
+        out["variants"] = {str(k): int(v) for k, v in okdf["variant"].dropna().value_counts().items()}
+        if slo is not None:
+            m = slo_mask(ok, df["ttft_ms"].to_numpy(), df["latency_ms"].to_numpy(), slo)
+            out["slo"] = {"ttft_ms": slo.ttft_ms, "e2e_ms": slo.e2e_ms}
+            out["goodput_rps"] = float(m.sum()) / window if window > 0 else math.nan
+            out["slo_attainment"] = float(m.mean()) if n else math.nan
+        return out
+
+    def summary_row(self, slo: SLO | None = None, **extra: Any) -> dict[str, Any]:
+        """The summary flattened to one dict (``latency_ms.p99`` → ``latency_p99_ms``), for a comparison table."""
+        s = self.summary(slo)
+        row: dict[str, Any] = dict(extra)
+        for k, v in s.items():
+            if isinstance(v, dict) and k in ("latency_ms", "ttft_ms", "tpot_ms", "service_ms", "wait_ms"):
+                base = k[:-3]
+                row.update({f"{base}_{p}_ms": x for p, x in v.items()})
+            elif k == "cache_hit_rate":
+                row.update({f"hit_rate_{layer}": x for layer, x in v.items()})
+            elif k == "slo":
+                continue
+            elif not isinstance(v, dict):
+                row[k] = v
+        return row
+
+    def timeseries(self, bin_s: float = 1.0, *, method: PercentileMethod = "linear") -> pd.DataFrame:
+        """One row per ``bin_s`` seconds: offered (by scheduled start), completed/ok/shed/errors (by end),
+        throughput and tokens per second, and latency p50/p95/p99 of the requests that ended in the bin."""
+        df = self.df
+        if df.empty:
+            return pd.DataFrame(columns=["t_s", "offered", "completed", "ok", "shed", "errors", "throughput_rps",
+                                         "tokens_per_s", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"])
+        t0 = float(df["scheduled_s"].min())
+        nb = math.floor((float(df["end_s"].max()) - t0) / bin_s) + 1
+        sb = np.minimum(((df["scheduled_s"] - t0) // bin_s).astype(int).to_numpy(), nb - 1)
+        eb = np.minimum(((df["end_s"] - t0) // bin_s).astype(int).to_numpy(), nb - 1)
+        status = df["status"].to_numpy()
+        ok = status == "ok"
+        lat = df["latency_ms"].to_numpy()
+        tok = df["tokens"].to_numpy()
+        rows = []
+        for b in range(nb):
+            ended = eb == b
+            okb = ended & ok
+            p = latency_percentiles(lat[okb], (50, 95, 99), method=method)
+            rows.append({"t_s": t0 + b * bin_s, "offered": int((sb == b).sum()), "completed": int(ended.sum()),
+                         "ok": int(okb.sum()), "shed": int((ended & (status == "shed")).sum()),
+                         "errors": int((ended & (status == "error")).sum()),
+                         "throughput_rps": okb.sum() / bin_s, "tokens_per_s": tok[okb].sum() / bin_s,
+                         "latency_p50_ms": p["p50"], "latency_p95_ms": p["p95"], "latency_p99_ms": p["p99"]})
+        return pd.DataFrame(rows)
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, directory: str | Path, *, fmt: str = "parquet") -> Path:
+        """Write ``requests.parquet`` (or ``.csv``) and ``manifest.json`` (meta + summary) into ``directory``."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        if fmt == "parquet":
+            self.df.to_parquet(d / "requests.parquet", index=False)
+        elif fmt == "csv":
+            self.df.to_csv(d / "requests.csv", index=False)
+        else:
+            raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
+        manifest = _clean({"meta": self.meta, "summary": self.summary(), "rows_file": f"requests.{fmt}",
+                           "columns": list(COLUMNS)})
+        (d / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default, ensure_ascii=False,
+                                                    allow_nan=False),
+                                         encoding="utf-8")
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> LoadResult:
+        """Read a run written by :meth:`save`."""
+        d = Path(directory)
+        mf = d / "manifest.json"
+        if not mf.is_file():
+            raise DatasetError("no manifest.json: not a saved load-test run", path=str(d))
+        manifest = json.loads(mf.read_text(encoding="utf-8"))
+        rows = d / manifest["rows_file"]
+        df = pd.read_parquet(rows) if rows.suffix == ".parquet" else pd.read_csv(rows)
+        res = cls.from_rows(df, manifest["meta"])
+        res.meta = manifest["meta"]
+        return res
+
+    # -- plots (matplotlib, lazily) ------------------------------------------------------------
+    def plot(self, **kwargs: Any) -> Any:
+        """Throughput and latency over time, and the latency CDF (see :func:`workbench.loadtest.plots.plot_result`)."""
+        from workbench.loadtest.plots import plot_result
+
+        return plot_result(self, **kwargs)
+
+
+def _clean(o: Any) -> Any:
+    """NaN → None, recursively (strict JSON)."""
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_clean(v) for v in o]
+    if isinstance(o, float | np.floating) and math.isnan(o):
+        return None
+    return o
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer | np.floating):
+        return o.item()
+    if isinstance(o, float) and math.isnan(o):
+        return None
+    return str(o)

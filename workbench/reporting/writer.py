@@ -1,0 +1,137 @@
+"""Write a report folder from experiment results: ``index.html`` (self-contained), ``report.md``,
+``results.csv`` (every per-question row), ``results.json`` (summaries, by language, deltas) and
+``manifest.json`` (every run's manifest).
+
+```python
+path = write_report([fast, default], "reports/fast-vs-default")     # → reports/fast-vs-default/index.html
+report_from_run_dir(".workbench/experiments")                     # every saved run found below the folder
+```
+``main(["RUN_DIR", "--out", "reports/x"])`` is what ``workbench report RUN_DIR`` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import DatasetError
+from workbench.evaluation.experiment import ExperimentResult, SweepResult, is_result_dir
+from workbench.reporting.html_report import render_html
+from workbench.reporting.markdown_report import render_markdown
+from workbench.reporting.plots import latency_boxplot, pareto_scatter, quality_bars
+from workbench.reporting.tables import report_tables
+
+__all__ = ["DEFAULT_REPORTS_DIR", "find_runs", "main", "report_from_run_dir", "write_report"]
+
+#: Where reports go unless told otherwise.
+DEFAULT_REPORTS_DIR = Path("reports")
+
+
+def _results(runs: Any) -> list[ExperimentResult]:
+    if isinstance(runs, SweepResult):
+        return list(runs.results)
+    if isinstance(runs, ExperimentResult):
+        return [runs]
+    out = list(runs)
+    if not out or not all(isinstance(r, ExperimentResult) for r in out):
+        raise TypeError("runs must be ExperimentResults (a list, one result, or a SweepResult), and at least one")
+    return out
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, str):
+        return _clean(obj.item())
+    return obj
+
+
+def write_report(runs: Any, out_dir: str | Path, *, title: str | None = None) -> Path:
+    """Write the report folder and return the path of its ``index.html``."""
+    results = _results(runs)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = report_tables(results)
+    summary, rows, quality = tables["summary"], tables["rows"], tables["quality"]
+    title = title or f"Evaluation report: {', '.join(r.name for r in results)}"
+    figures: dict[str, bytes] = {}
+    metrics = [m for m in ("hit@1", "hit@5", "recall@5", "mrr", "ndcg@10", "em", "f1", "rouge_l") if m in summary]
+    if metrics:
+        figures["Quality by config"] = quality_bars(summary, metrics)
+    if "latency_total_ms" in rows and rows["latency_total_ms"].notna().any():
+        figures["Latency per question"] = latency_boxplot(rows)
+    if "latency_p50_ms" in summary and summary["latency_p50_ms"].notna().any():
+        figures[f"{quality} vs latency (Pareto front)"] = pareto_scatter(summary, quality=quality)
+    manifests = [r.manifest for r in results]
+    notes = [f"Generated {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} from {len(results)} run(s) on "
+             f"dataset(s) {sorted({str(m.get('dataset', {}).get('name')) for m in manifests})}."]
+    (out / "index.html").write_text(render_html(tables, figures=figures, manifests=manifests, title=title, notes=notes),
+                                    encoding="utf-8")
+    (out / "report.md").write_text(render_markdown(tables, title=title), encoding="utf-8")
+    csv_rows = rows.copy()
+    for col in csv_rows.columns:
+        if csv_rows[col].map(lambda v: isinstance(v, list | dict)).any():
+            csv_rows[col] = csv_rows[col].map(lambda v: json.dumps(v, ensure_ascii=False)
+                                              if isinstance(v, list | dict) else v)
+    csv_rows.to_csv(out / "results.csv", index=False)
+    payload = {
+        "title": title,
+        "quality_metric": quality,
+        "objectives": tables["objectives"],
+        "summary": tables["summary"].to_dict(orient="records"),
+        "by_language": tables["by_language"].to_dict(orient="records"),
+        "deltas": tables["deltas"].to_dict(orient="records"),
+    }
+    (out / "results.json").write_text(json.dumps(_clean(payload), ensure_ascii=False, indent=2), encoding="utf-8")
+    (out / "manifest.json").write_text(json.dumps(_clean({"runs": manifests}), ensure_ascii=False, indent=2),
+                                       encoding="utf-8")
+    return out / "index.html"
+
+
+def find_runs(run_dir: str | Path) -> list[Path]:
+    """Saved experiment folders: ``run_dir`` itself, or every one below it (sorted by creation time)."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise DatasetError("no such folder", path=str(root))
+    if is_result_dir(root):
+        return [root]
+    found = [p.parent for p in root.rglob("manifest.json") if is_result_dir(p.parent)]
+    found.sort(key=lambda p: (json.loads((p / "manifest.json").read_text(encoding="utf-8")).get("created_at", ""),
+                              str(p)))
+    if not found:
+        raise DatasetError("no saved experiments here (folders with rows.jsonl, summary.json, manifest.json)",
+                           path=str(root))
+    return found
+
+
+def report_from_run_dir(run_dir: str | Path, out_dir: str | Path | None = None, *, title: str | None = None) -> Path:
+    """A report of every saved experiment in ``run_dir``, written to ``out_dir`` (default
+    ``reports/<run_dir name>``); returns the ``index.html`` path."""
+    results = [ExperimentResult.load(p) for p in find_runs(run_dir)]
+    target = Path(out_dir) if out_dir is not None else DEFAULT_REPORTS_DIR / Path(run_dir).resolve().name
+    return write_report(results, target, title=title)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``workbench report RUN_DIR [--out DIR] [--title TEXT]``: prints the report path; 2 on a bad folder."""
+    parser = argparse.ArgumentParser(prog="workbench report", description="Write an evaluation report from saved runs.")
+    parser.add_argument("run_dir", help="a saved experiment folder, or a folder holding several")
+    parser.add_argument("--out", default=None, help="output folder (default: reports/<RUN_DIR name>)")
+    parser.add_argument("--title", default=None)
+    args = parser.parse_args(argv)
+    try:
+        path = report_from_run_dir(args.run_dir, args.out, title=args.title)
+    except DatasetError as exc:
+        print(f"error: {exc}")
+        return 2
+    print(path)
+    return 0

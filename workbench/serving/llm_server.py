@@ -1,0 +1,289 @@
+"""The LLM as its own OpenAI-compatible service (``workbench serve-llm``): the production shape, where the
+generator runs on its own nodes and the RAG service calls it over HTTP.
+
+Two backends:
+
+* ``llama-cpp``: a real GGUF model, a pool of ``instances`` llama.cpp contexts (one generation each
+  at a time), streamed token by token;
+* ``simulated``: for load tests of the serving architecture on a 2-core machine. It streams with a
+  configured time to first token, time per output token, number of parallel ``slots``, jitter and
+  failure rate, like an LLM tier on its own GPUs with continuous batching. Its answer text is the
+  real extractive answer to the prompt's last Question over its last Context, so quality metrics stay
+  meaningful. Every response from it carries ``"simulated": true``.
+
+```python
+app = create_llm_app(SimulatedBackend(SimulatedLLM(ttft_ms=150, tpot_ms=15, slots=32)))
+# uvicorn.run(app, host="127.0.0.1", port=8001)
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from haystack import Document
+
+from workbench.components.generators.extractive import ExtractiveAnswerer
+from workbench.components.generators.llama_cpp_generator import LlamaCppGenerator
+from workbench.errors import GeneratorError
+
+__all__ = ["LLMBackend", "LlamaCppBackend", "SimulatedBackend", "SimulatedLLM", "create_llm_app"]
+
+
+class LLMBackend(Protocol):
+    """What the LLM server needs from a backend."""
+
+    name: str
+    simulated: bool
+
+    def stream(self, *, prompt: str | None, messages: list[dict[str, str]] | None, max_tokens: int,
+               stop: list[str], temperature: float) -> AsyncIterator[str]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimulatedLLM:
+    """Timing and fault model of a simulated LLM tier."""
+
+    ttft_ms: float = 200.0
+    """Time to first token."""
+    tpot_ms: float = 20.0
+    """Time per output token after the first."""
+    slots: int = 8
+    """Generations served in parallel (continuous-batching slots); more requests wait for a slot."""
+    jitter: float = 0.1
+    """Relative uniform jitter on both times (0.1 = ±10%)."""
+    failure_rate: float = 0.0
+    """Probability that a request fails with HTTP 503 before its first token."""
+    seed: int = 0
+
+    def __repr__(self) -> str:
+        return (f"SimulatedLLM(ttft_ms={self.ttft_ms:g}, tpot_ms={self.tpot_ms:g}, slots={self.slots}, "
+                f"jitter={self.jitter:g}, failure_rate={self.failure_rate:g})")
+
+
+_BLOCK = re.compile(r"(?:Context:|资料：)\n(?P<ctx>.*?)\n(?:Question:|问题：)\s?(?P<q>[^\n]*)\n(?:Answer:|答案：)\s*$", re.S)
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+class _Overloaded(Exception):
+    pass
+
+
+class SimulatedBackend:
+    """Streams the extractive answer to the prompt with simulated LLM timing (see :class:`SimulatedLLM`)."""
+
+    name = "simulated"
+    simulated = True
+
+    def __init__(self, spec: SimulatedLLM | None = None) -> None:
+        self.spec = spec or SimulatedLLM()
+        self._slots = asyncio.Semaphore(self.spec.slots)
+        self._rng = random.Random(self.spec.seed)
+        self._answerer = ExtractiveAnswerer(max_passages=50)
+
+    def _answer(self, prompt: str | None, messages: list[dict[str, str]] | None) -> str:
+        text = prompt or (messages[-1]["content"] + "\nAnswer:" if messages else "")
+        m = None
+        for m in _BLOCK.finditer(text):
+            pass
+        if m is None:
+            return "I can only answer from a context."
+        passages = [re.sub(r"^\[\d+\]\s*", "", line) for line in m.group("ctx").splitlines() if line.strip()]
+        answer, _ = self._answerer.answer(m.group("q"), [Document(content=p) for p in passages])
+        return answer or "I don't know."
+
+    def _jit(self, ms: float) -> float:
+        j = self.spec.jitter
+        return max(0.0, ms * (1 + self._rng.uniform(-j, j))) / 1000.0
+
+    async def stream(self, *, prompt: str | None, messages: list[dict[str, str]] | None, max_tokens: int,
+                     stop: list[str], temperature: float) -> AsyncIterator[str]:
+        if self._rng.random() < self.spec.failure_rate:
+            raise _Overloaded("simulated failure")
+        answer = self._answer(prompt, messages)
+        tokens = _WORD.findall(answer)[:max_tokens] if " " in answer else list(answer)[:max_tokens]
+        async with self._slots:
+            await asyncio.sleep(self._jit(self.spec.ttft_ms))
+            for i, tok in enumerate(tokens):
+                if i:
+                    await asyncio.sleep(self._jit(self.spec.tpot_ms))
+                yield tok
+
+
+class LlamaCppBackend:
+    """A pool of llama.cpp instances of one GGUF model; each generates one stream at a time in a thread."""
+
+    simulated = False
+
+    def __init__(self, model: str = "gemma-3-270m", *, instances: int = 1, threads: int | None = 1,
+                 context_window: int = 2048) -> None:
+        if instances < 1:
+            raise ValueError("instances must be >= 1")
+        self.name = model
+        self._pool: asyncio.Queue[LlamaCppGenerator] | None = None
+        self._gens = [LlamaCppGenerator(model, threads=threads, context_window=context_window)
+                      for _ in range(instances)]
+        for g in self._gens:
+            g.warm_up()
+
+    def _queue(self) -> asyncio.Queue[LlamaCppGenerator]:
+        if self._pool is None:
+            self._pool = asyncio.Queue()
+            for g in self._gens:
+                self._pool.put_nowait(g)
+        return self._pool
+
+    async def stream(self, *, prompt: str | None, messages: list[dict[str, str]] | None, max_tokens: int,
+                     stop: list[str], temperature: float) -> AsyncIterator[str]:
+        pool = self._queue()
+        gen = await pool.get()
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def work() -> None:
+            try:
+                kwargs = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop, "stream": True}
+                if gen.chat:
+                    it = gen.llm.create_chat_completion(messages=messages or [{"role": "user", "content": prompt or ""}],
+                                                        **kwargs)
+                    pieces = (c["choices"][0].get("delta", {}).get("content") for c in it)
+                else:
+                    it = gen.llm.create_completion(prompt=prompt or "", **kwargs)
+                    pieces = (c["choices"][0].get("text") for c in it)
+                for piece in pieces:
+                    if cancelled.is_set():
+                        break
+                    if piece:
+                        loop.call_soon_threadsafe(chunks.put_nowait, piece)
+            except BaseException as exc:  # handed to the event loop side
+                loop.call_soon_threadsafe(chunks.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(chunks.put_nowait, None)
+
+        worker = loop.run_in_executor(None, work)
+        try:
+            while (item := await chunks.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise GeneratorError(f"llama.cpp failed: {item}")
+                yield item
+        finally:
+            cancelled.set()
+            await worker
+            pool.put_nowait(gen)
+
+
+def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status, headers=headers)
+
+
+def create_llm_app(backend: LLMBackend, *, model_name: str | None = None) -> FastAPI:
+    """An OpenAI-compatible app: ``/v1/completions``, ``/v1/chat/completions`` (both with ``stream``), ``/v1/models``."""
+    app = FastAPI(title="workbench LLM service", version="1")
+    name = model_name or backend.name
+
+    async def _parse(request: Request, chat: bool) -> dict[str, Any] | JSONResponse:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, "invalid_request", "the body is not valid JSON")
+        if not isinstance(body, dict):
+            return _error(400, "invalid_request", "the body must be a JSON object")
+        if chat:
+            msgs = body.get("messages")
+            if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) and isinstance(m.get("content"), str)
+                                                                 for m in msgs):
+                return _error(400, "invalid_request", "'messages' must be a non-empty list of {role, content}")
+        elif not isinstance(body.get("prompt"), str) or not body["prompt"]:
+            return _error(400, "invalid_request", "'prompt' must be a non-empty string")
+        max_tokens = body.get("max_tokens", 64)
+        if not isinstance(max_tokens, int) or not 1 <= max_tokens <= 8192:
+            return _error(400, "invalid_request", "'max_tokens' must be an integer in 1..8192")
+        stop = body.get("stop") or []
+        body["stop"] = [stop] if isinstance(stop, str) else list(stop)
+        body["max_tokens"] = max_tokens
+        return body
+
+    async def _serve(request: Request, chat: bool) -> Any:
+        body = await _parse(request, chat)
+        if isinstance(body, JSONResponse):
+            return body
+        rid = f"cmpl-{uuid.uuid4().hex[:12]}"
+        created = int(time.time())
+        gen = backend.stream(prompt=body.get("prompt"), messages=body.get("messages"), max_tokens=body["max_tokens"],
+                             stop=body["stop"], temperature=float(body.get("temperature") or 0.0))
+
+        def chunk(text: str, finish: str | None) -> dict[str, Any]:
+            choice: dict[str, Any] = {"index": 0, "finish_reason": finish}
+            if chat:
+                choice["delta"] = {"content": text} if text else {}
+            else:
+                choice["text"] = text
+            return {"id": rid, "object": "chat.completion.chunk" if chat else "text_completion", "created": created,
+                    "model": name, "choices": [choice], "simulated": backend.simulated}
+
+        try:
+            first = await gen.__anext__()
+        except StopAsyncIteration:
+            first = None
+        except _Overloaded as exc:
+            return _error(503, "overloaded", str(exc), {"Retry-After": "1"})
+        except GeneratorError as exc:
+            return _error(500, "generator_error", str(exc))
+
+        if body.get("stream"):
+            async def events() -> AsyncIterator[bytes]:
+                n = 0
+                if first is not None:
+                    n += 1
+                    yield f"data: {json.dumps(chunk(first, None), ensure_ascii=False)}\n\n".encode()
+                async for piece in gen:
+                    n += 1
+                    yield f"data: {json.dumps(chunk(piece, None), ensure_ascii=False)}\n\n".encode()
+                done = chunk("", "stop")
+                done["usage"] = {"completion_tokens": n}
+                yield f"data: {json.dumps(done)}\n\n".encode()
+                yield b"data: [DONE]\n\n"
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+
+        pieces = [first] if first is not None else []
+        pieces += [p async for p in gen]
+        text = "".join(pieces)
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+        if chat:
+            choice["message"] = {"role": "assistant", "content": text}
+        else:
+            choice["text"] = text
+        return {"id": rid, "object": "chat.completion" if chat else "text_completion", "created": created,
+                "model": name, "choices": [choice], "usage": {"completion_tokens": len(pieces)},
+                "simulated": backend.simulated}
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> Any:
+        return await _serve(request, chat=False)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Any:
+        return await _serve(request, chat=True)
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": name, "object": "model", "simulated": backend.simulated}]}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
