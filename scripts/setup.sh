@@ -55,14 +55,23 @@ if [ ! -f "$STAMP" ] || [ constraints.txt -nt "$STAMP" ] || [ pyproject.toml -nt
   touch "$STAMP"
 fi
 
+# the notebooks' kernel: the venv's own python, registered inside the venv
+if [ ! -d "$VENV/share/jupyter/kernels/python3" ]; then
+  "$VENV/bin/python" -m ipykernel install --sys-prefix >/dev/null
+fi
+
 # 5. models: assemble the Gemma GGUF once into the cache
 step "checking offline models"
 "$VENV/bin/workbench" models --prepare
 
-# 6. redis-server from Debian's packages (the tests start their own on a free port)
-if ! command -v redis-server >/dev/null 2>&1; then
-  step "installing redis-server (Debian)"
+# 6. Debian packages: redis-server (the tests start their own on a free port) and chromium (the
+#    real-browser notebook check, driven by Playwright with this browser; no browser download)
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing ${missing[*]} (Debian)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 step "set-up done in $(( $(date +%s) - t0 )) s"

@@ -229,14 +229,17 @@ def dataset_validate(name: str) -> None:
 @click.option("--questions", default=150, show_default=True, help="Questions per extractive preset (seeded sample).")
 @click.option("--llm-questions", default=40, show_default=True, help="Questions per LLM preset.")
 @click.option("--load-seconds", default=8.0, show_default=True, help="Load test length per preset.")
-@click.option("--load-rate", default=20.0, show_default=True, help="Offered load, requests/s.")
+@click.option("--load-rate", default=20.0, show_default=True, help="Offered load, requests/s (extractive presets).")
+@click.option("--llm-load-rate", default=1.0, show_default=True, help="Offered load for presets with an LLM.")
 @click.option("--out", default="reports/demo", show_default=True, help="Report folder.")
-def demo(presets: str, questions: int, llm_questions: int, load_seconds: float, load_rate: float, out: str) -> None:
+def demo(presets: str, questions: int, llm_questions: int, load_seconds: float, load_rate: float,
+         llm_load_rate: float, out: str) -> None:
     """The main job: evaluate and load-test the presets on Meridian Bank, compare, and export a report."""
     from workbench.demo import run_demo
 
     run_demo(presets=[p.strip() for p in presets.split(",") if p.strip()], questions=questions,
-             llm_questions=llm_questions, load_seconds=load_seconds, load_rate=load_rate, out_dir=out,
+             llm_questions=llm_questions, load_seconds=load_seconds, load_rate=load_rate,
+             llm_load_rate=llm_load_rate, out_dir=out,
              echo=click.echo)
 
 
@@ -251,9 +254,11 @@ def report(run_dir: str, out: str | None) -> None:
 
 
 def _register_subcommands() -> None:
+    from workbench.dashboards.cli import lab
     from workbench.loadtest.cli import loadtest
 
     main.add_command(loadtest)
+    main.add_command(lab)
 
 
 _register_subcommands()

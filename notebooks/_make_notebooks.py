@@ -1,0 +1,176 @@
+"""Write the numbered notebooks from the cell lists below (outputs empty, metadata minimal).
+
+Run ``.venv/bin/python notebooks/_make_notebooks.py`` after editing; commit the ``.ipynb`` files it writes.
+Each notebook: a title, a ``parameters`` cell (papermill-style tag, small defaults that run in CI),
+thin cells calling the library, markdown saying what is on screen, and a Cleanup section.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+SETUP = "from workbench.dashboards import enter_project_dir\n\nROOT = enter_project_dir()  # caches and reports live in the project folder"
+
+NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
+    "01_build_pipeline": [
+        ("md", "# 01 · Build a pipeline\n\nLoad a preset configuration, build its query pipeline (the knowledge "
+               "base index is built once and cached under `.workbench/indexes`), and answer one question."),
+        ("params", 'preset = "fast"  # fast | default | quality\nquestion = "how much is the gold card annual fee"'),
+        ("code", SETUP),
+        ("code", "from workbench import PipelineConfig\nfrom workbench.dashboards import show_answer\n"
+                 "from workbench.pipelines import build_query_pipeline"),
+        ("md", "## The configuration\n\nEvery knob of a run lives in one `PipelineConfig`; its hash identifies "
+               "the run in caches, experiments and reports. Below: the retriever and generator sections."),
+        ("code", "cfg = PipelineConfig.load(preset)\nprint(cfg.name, cfg.hash)\ncfg.retriever"),
+        ("code", "cfg.generator"),
+        ("md", "## Build the query pipeline\n\nembed → retrieve → rerank? → prompt → generate. The first build "
+               "of a knowledge base takes a minute on two cores; later builds load it from disk."),
+        ("code", "qp = build_query_pipeline(cfg, progress=False)\nqp.kb.version"),
+        ("md", "## Ask one question\n\nThe answer, its language and token count, the time spent per stage "
+               "(the bar), and the passages it was drawn from with their retrieval scores."),
+        ("code", "answer = qp.run(question)\nshow_answer(answer);"),
+        ("md", "## Cleanup"),
+        ("code", "del qp, answer"),
+    ],
+    "02_chat": [
+        ("md", "# 02 · Chat\n\nA chat widget over an in-process pipeline (or a served URL: set `url`). It shows "
+               "the answer as it streams, the sources with scores, which cache layer served it, the A/B variant "
+               "and degradation level, a stage-timing bar, and the conversation so far."),
+        ("params", 'preset = "fast"\nquestion = "how much is the gold card annual fee"\n'
+                   'follow_up = "and the platinum card?"\nurl = None  # e.g. "http://127.0.0.1:8000" for `workbench serve`'),
+        ("code", SETUP),
+        ("code", "from workbench import PipelineConfig\nfrom workbench.dashboards import ChatWidget\n"
+                 "from workbench.loadtest import make_inprocess_target"),
+        ("md", "## The chat widget\n\nType a question in the box and press Enter (or *Ask*). "
+               "Badges: `cache` (`miss` or the layer that answered), `variant`, `degradation`, `tokens`."),
+        ("code", "target = make_inprocess_target(PipelineConfig.load(preset)) if url is None else url\n"
+                 'chat = ChatWidget(target, user="notebook", session="notebook-chat")\nchat'),
+        ("md", "## Ask from code\n\nThe same as typing into the widget above: the widget updates in place."),
+        ("code", "resp = await chat.submit(question)\nresp.answer"),
+        ("code", "resp = await chat.submit(follow_up)\nresp.answer"),
+        ("md", "## The response object\n\nThe fields of the HTTP API's response (`POST /v1/chat`)."),
+        ("code", 'resp.model_dump(exclude={"sources"})'),
+        ("md", "## Cleanup"),
+        ("code", 'getattr(target, "close", lambda: None)()'),
+    ],
+    "03_load_test": [
+        ("md", "# 03 · Load test\n\nAn open-loop load test (requests arrive on a schedule, answered or not) "
+               "against the in-process pipeline with its cache in front. The dashboard shows throughput, latency "
+               "percentiles and cache hit rates while the test runs; *Stop* ends it early."),
+        ("params", 'preset = "fast"\nrate = 20.0  # requests per second\nduration_s = 3.0\ncache = True'),
+        ("code", SETUP),
+        ("code", "import pandas as pd\n\nfrom workbench import PipelineConfig\nfrom workbench.dashboards import "
+                 "LoadTestDashboard\nfrom workbench.loadtest import Workload, WorkloadSpec, make_inprocess_target"),
+        ("md", "## The target and the workload\n\nQuestions from the bank dataset, Zipf popularity over intents, "
+               "some paraphrased: the cache sees realistic repeats."),
+        ("code", 'cfg = PipelineConfig.load(preset).with_overrides({"cache.enabled": cache})\n'
+                 "target = make_inprocess_target(cfg)\nworkload = Workload(WorkloadSpec(seed=0))"),
+        ("md", "## The live dashboard\n\nSet the rate and duration, then *Start* (the next cell starts it too). "
+               "Numbers refresh twice a second; latency while live counts from each request's actual start."),
+        ("code", "dash = LoadTestDashboard(target, workload, rate=rate, duration_s=duration_s)\ndash"),
+        ("code", "dash.start();"),
+        ("md", "## The result\n\nWhen the run ends: the runner's own numbers (latency from the *scheduled* start, "
+               "so queueing shows), one row per second, and the plots."),
+        ("code", "result = await dash.wait()\npd.Series(result.summary_row())"),
+        ("code", "result.timeseries()"),
+        ("code", "result.plot();"),
+        ("md", "## Cleanup"),
+        ("code", "target.close()"),
+    ],
+    "04_compare_configs": [
+        ("md", "# 04 · Compare configurations\n\nOne base preset, one knob varied: every variant answers the same "
+               "questions; quality, latency and the Pareto front side by side. Results are cached under "
+               "`.workbench/experiments`, so a re-run is instant."),
+        ("params", 'base = "fast"\naxis = "retriever.mode"\nvalues = ["bm25", "dense", "hybrid"]\n'
+                   'dataset = "meridian_bank"\nlimit = 12  # questions per config (None: all)'),
+        ("code", SETUP),
+        ("code", "from workbench import PipelineConfig\nfrom workbench.evaluation import Sweep, compare_runs, pareto_front"),
+        ("md", "## Run the sweep"),
+        ("code", "sweep = Sweep.grid(PipelineConfig.load(base), {axis: values}, dataset, limit=limit)\n"
+                 "results = sweep.run()\n[r.name for r in results.results]"),
+        ("md", "## Quality and latency per configuration\n\nRetrieval (`hit@k`, `mrr`, `ndcg@10`), answers "
+               "(`em`, `f1`) and per-question latency percentiles."),
+        ("code", "summary = results.summary_frame()\n"
+                 'cols = [c for c in ["config", "hit@1", "hit@5", "mrr", "ndcg@10", "em", "f1", "latency_p50_ms", '
+                 '"latency_p95_ms"] if c in summary]\nsummary[cols]'),
+        ("md", "## The Pareto front\n\nConfigurations no other one beats on both answer F1 (higher) and median "
+               "latency (lower)."),
+        ("code", 'pareto_front(summary, {"f1": "max", "latency_p50_ms": "min"})[cols + ["pareto"]]'),
+        ("md", "## First vs last, per question\n\nPaired bootstrap deltas with confidence intervals: is the "
+               "difference more than noise?"),
+        ("code", "compare_runs(results.results[0], results.results[-1])"),
+        ("md", "## Cleanup"),
+        ("code", "del sweep"),
+    ],
+    "05_evaluate": [
+        ("md", "# 05 · Evaluate\n\nEvaluate a configuration on a dataset, then explore every saved run in the "
+               "evaluation dashboard: a sortable metric table, bar and Pareto plots, and a per-question "
+               "drill-down (question, gold answer, each run's answer and retrieved contexts)."),
+        ("params", 'preset = "fast"\ndataset = "meridian_bank"\nlimit = 12\nrun_dir = ".workbench/experiments"'),
+        ("code", SETUP),
+        ("code", "import pandas as pd\n\nfrom workbench import PipelineConfig\n"
+                 "from workbench.dashboards import EvalDashboard\nfrom workbench.evaluation import Experiment, "
+                 "load_eval_dataset"),
+        ("md", "## Run the experiment (or load it from the cache)"),
+        ("code", "ds = load_eval_dataset(dataset)\n"
+                 "result = Experiment(PipelineConfig.load(preset), ds, limit=limit, cache_dir=run_dir).run()\n"
+                 'pd.Series(result.summary["overall"])'),
+        ("md", "## Per-question rows"),
+        ("code", 'result.rows[[c for c in ["question", "answer", "references", "em", "f1", "hit@1"] if c in result.rows]]'),
+        ("md", "## The dashboard\n\nPick runs, sort by a metric, switch to *Plots* or *Per question*."),
+        ("code", "dash = EvalDashboard.from_dir(run_dir, dataset=ds)\ndash"),
+        ("md", "## Cleanup"),
+        ("code", "del dash"),
+    ],
+    "06_export_report": [
+        ("md", "# 06 · Export a report\n\nEvery saved experiment becomes one self-contained HTML report (plots "
+               "embedded), with Markdown, CSV and JSON beside it: the evidence to share."),
+        ("params", 'run_dir = ".workbench/experiments"\nout_dir = "reports/notebook-report"\n'
+                   "keep = True  # False: delete the report in Cleanup"),
+        ("code", SETUP),
+        ("code", "import shutil\nfrom pathlib import Path\n\nfrom IPython.display import Markdown\n\n"
+                 "from workbench.evaluation import ExperimentResult\nfrom workbench.reporting import find_runs, "
+                 "write_report"),
+        ("md", "## The runs"),
+        ("code", "runs = [ExperimentResult.load(p) for p in find_runs(run_dir)]\n[r.name for r in runs]"),
+        ("md", "## Write the report"),
+        ("code", "index = write_report(runs, out_dir, title=\"Workbench notebook report\")\n"
+                 "sorted(p.name for p in index.parent.iterdir())"),
+        ("md", "## The Markdown version\n\nOpen `index.html` for the plots."),
+        ("code", 'Markdown((index.parent / "report.md").read_text(encoding="utf-8"))'),
+        ("md", "## Cleanup"),
+        ("code", "if not keep:\n    shutil.rmtree(out_dir)\nPath(out_dir).exists()"),
+    ],
+}
+
+
+def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """One notebook from (kind, source) pairs; kind is ``md``, ``code`` or ``params`` (tagged ``parameters``)."""
+    nb = new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
+                   "language_info": {"name": "python"}}
+    for kind, source in cells:
+        if kind == "md":
+            nb.cells.append(new_markdown_cell(source))
+        else:
+            cell = new_code_cell(source)
+            if kind == "params":
+                cell.metadata["tags"] = ["parameters"]
+            nb.cells.append(cell)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:02d}"
+    return nb
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nbformat.write(build(cells), HERE / f"{name}.ipynb")
+        print(HERE / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""A real browser runs the chat notebook in JupyterLab and sees the chat widget render an answer.
+
+Headless Chromium (Debian's ``chromium`` package) driven by Playwright (``pip install playwright``; its
+bundled browsers are not used) opens JupyterLab on 127.0.0.1, runs every cell of ``02_chat.ipynb``
+(a copy without its Cleanup cell, so autosave never touches the committed file and the
+target stays open), waits for the widget to show "RMB 600", then
+types a second question into the widget's box, presses Enter and sees the widget answer it. A screenshot
+goes to ``reports/browser/chat-widget.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import nbformat
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[3]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """JupyterLab on 127.0.0.1 at a free port with a token, serving a copy of the chat notebook."""
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    nb = nbformat.read(ROOT / "notebooks" / "02_chat.ipynb", as_version=4)
+    nb.cells = nb.cells[:-1]  # without the Cleanup cell's close(), so the widget can still answer a typed question
+    nbformat.write(nb, folder / "02_chat.ipynb")
+    port, token = _free_port(), secrets.token_hex(16)
+    jupyter = Path(sys.executable).parent / "jupyter"
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    cmd = [str(jupyter), "lab", "--notebook-dir", str(folder), "--ip", "127.0.0.1", f"--port={port}", "--no-browser",
+           f"--IdentityProvider.token={token}", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+           "--ServerApp.port_retries=0"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = (tmp_path / "lab.log").open("w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield base, token
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        log.close()
+
+
+def test_chat_notebook_renders_an_answer_in_a_real_browser(lab: tuple[str, str]) -> None:
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed (pip install playwright)")
+    base, token = lab
+    shots = ROOT / "reports" / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.goto(f"{base}/lab/tree/02_chat.ipynb?token={token}")
+            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+            select = page.locator(".jp-Dialog button", has_text="Select")
+            try:  # JupyterLab may ask which kernel to start: the notebook's own python3
+                select.first.wait_for(timeout=10_000)
+                select.first.click()
+            except sync_api.TimeoutError:
+                pass
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
+                         ".jp-Toolbar-kernelStatus:has-text('Idle')").first.wait_for(timeout=60_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            answer = page.locator(".wb-chat .wb-answer")
+            answer.first.wait_for(timeout=60_000)
+            # the notebook asks two questions: the first answer ("RMB 600") is then in the widget's conversation
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.wb-chat')].some(e => e.textContent.includes('A: RMB 600'))",
+                timeout=120_000)
+            widget = page.locator(".wb-chat").first
+            assert "RMB 600" in (widget.text_content() or "")
+            assert (answer.first.inner_text() or "").strip(), "the widget shows the latest answer"
+            assert "cache" in widget.inner_text() and "Sources" in widget.inner_text()
+            page.locator(".wb-chat").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / "chat-widget.png"), full_page=True)
+            # a question typed into the widget's own box, answered by the kernel through the widget's callback
+            box = page.locator(".wb-chat input[type='text']").first
+            box.fill("what is the daily limit for cash at an atm")
+            box.press("Enter")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.wb-chat')].some("
+                "e => e.textContent.includes('Q: what is the daily limit for cash at an atm'))", timeout=60_000)
+            page.screenshot(path=str(shots / "chat-widget-typed.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(shots / "chat-widget-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert (shots / "chat-widget.png").stat().st_size > 10_000

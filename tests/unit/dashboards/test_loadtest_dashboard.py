@@ -1,0 +1,95 @@
+"""LoadTestDashboard: live numbers update while a run goes, Stop ends it early, results match the rows."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from workbench.dashboards import LiveRecorder, LoadTestDashboard
+from workbench.errors import ConfigError
+from workbench.loadtest import DelayTarget, TargetSender, Workload, WorkloadSpec
+from workbench.serving.schema import ChatRequest, ChatResponse
+
+
+class CachingTarget:
+    """Every second request is an 'exact' cache hit."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    async def handle(self, request: ChatRequest) -> ChatResponse:
+        self.n += 1
+        hit = self.n % 2 == 0
+        await asyncio.sleep(0.002)
+        return ChatResponse(answer="ok", cache_layer="exact" if hit else None, tokens=1)
+
+
+@pytest.fixture(scope="module")
+def workload() -> Workload:
+    return Workload(WorkloadSpec(seed=1))
+
+
+async def test_live_updates_and_final_result(workload: Workload) -> None:
+    dash = LoadTestDashboard(CachingTarget(), workload, rate=60, duration_s=1.2, refresh_s=0.2)
+    snapshots: list[str] = []
+    dash.stats.observe(lambda c: snapshots.append(c["new"]), names="value")
+    result = await dash.run()
+    assert dash.updates >= 4, "the numbers were refreshed while the run went"
+    assert len(snapshots) >= 3
+    assert dash.result is result and len(result) > 40 and not dash.stopped
+    s = result.summary()
+    assert s["cache_hit_rate"]["exact"] == pytest.approx(0.5, abs=0.05)
+    assert "hit rate" in dash.stats.value and f"{s['requests']:,.1f}" in dash.stats.value
+    assert bytes(dash.chart.value).startswith(b"\x89PNG")
+    assert "done" in dash.status.value and dash.progress.value == 1.0
+    assert not dash.start_button.disabled and dash.stop_button.disabled
+
+
+async def test_stop_button_ends_the_run_early_with_a_partial_result(workload: Workload) -> None:
+    dash = LoadTestDashboard(DelayTarget(delay_s=0.005), workload, mode="closed", users=2, duration_s=30,
+                             refresh_s=0.1, chart=False)
+    task = dash.start()
+    await asyncio.sleep(0.5)
+    assert dash.stop_button.disabled is False and dash.start_button.disabled is True
+    t0 = asyncio.get_running_loop().time()
+    dash.stop_button.click()
+    result = await dash.wait()
+    assert asyncio.get_running_loop().time() - t0 < 10.0  # far below the 30 s run: it stopped early
+    assert task.done() and dash.stopped and result is not None
+    assert result.meta["stopped"] is True and 10 < len(result) < 2000
+    assert "stopped" in dash.status.value
+
+
+async def test_controls_choose_the_runner(workload: Workload) -> None:
+    dash = LoadTestDashboard(DelayTarget(), workload, chart=False)
+    rec = LiveRecorder(TargetSender(DelayTarget()))
+    dash.mode.value = "closed"
+    dash.users.value = 3
+    assert dash.runner(rec).users == 3  # type: ignore[union-attr]
+    dash.mode.value = "open"
+    dash.rate.value = 7.0
+    dash.duration.value = 2.0
+    assert dash.runner(rec).profile.peak_rate == pytest.approx(7.0)  # type: ignore[union-attr]
+
+
+async def test_starting_twice_is_refused(workload: Workload) -> None:
+    dash = LoadTestDashboard(DelayTarget(delay_s=0.01), workload, mode="closed", users=1, duration_s=5, chart=False)
+    dash.start()
+    await asyncio.sleep(0.05)
+    with pytest.raises(ConfigError, match="already running"):
+        dash.start()
+    dash.stop()
+    assert (await dash.wait()) is not None
+
+
+def test_run_sync_without_a_loop(workload: Workload) -> None:
+    result = LoadTestDashboard(DelayTarget(), workload, rate=50, duration_s=0.5, chart=False).run_sync()
+    assert 5 < len(result) < 60 and result.summary()["errors"] == 0
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ConfigError):
+        LoadTestDashboard(object())
+    with pytest.raises(ConfigError):
+        LoadTestDashboard(DelayTarget(), refresh_s=0)

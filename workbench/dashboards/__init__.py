@@ -1,0 +1,34 @@
+"""ipywidgets dashboards for JupyterLab: chat, evaluation and live load test, and helpers for the notebooks.
+
+```python
+from workbench.dashboards import ChatWidget, EvalDashboard, LoadTestDashboard
+ChatWidget(make_inprocess_target(PipelineConfig.load("fast")))      # or ChatWidget("http://127.0.0.1:8000")
+EvalDashboard(sweep_result, dataset=load_eval_dataset("meridian_bank"))
+LoadTestDashboard(target, rate=20, duration_s=10)
+```
+"""
+
+from workbench.dashboards.backends import ChatBackend, HttpBackend, TargetBackend, as_backend, parse_sse_line
+from workbench.dashboards.chat import ChatWidget
+from workbench.dashboards.evaluation import EvalDashboard
+from workbench.dashboards.loadtest import LiveRecorder, LoadTestDashboard
+from workbench.dashboards.notebook import answer_html, enter_project_dir, project_dir, show_answer
+from workbench.dashboards.scheduling import run_sync, schedule
+
+__all__ = [
+    "ChatBackend",
+    "ChatWidget",
+    "EvalDashboard",
+    "HttpBackend",
+    "LiveRecorder",
+    "LoadTestDashboard",
+    "TargetBackend",
+    "answer_html",
+    "as_backend",
+    "enter_project_dir",
+    "parse_sse_line",
+    "project_dir",
+    "run_sync",
+    "schedule",
+    "show_answer",
+]
