@@ -46,7 +46,7 @@ def retrieval_table(base: PipelineConfig, kb) -> dict:  # type: ignore[no-untype
             rank = next((i + 1 for i, x in enumerate(ids) if x in gold), None)
             rows.append({"lang": q.lang, "cross": q.cross_lingual, "hit5": bool(gold & set(top5)),
                          "recall5": len(gold & set(top5)) / len(gold), "rr": 1 / rank if rank else 0.0})
-        def agg(sel):  # type: ignore[no-untyped-def]
+        def agg(sel, rows=rows):  # type: ignore[no-untyped-def]
             part = [r for r in rows if sel(r)]
             n = len(part)
             return {"n": n, "hit@5": sum(r["hit5"] for r in part) / n, "recall@5": sum(r["recall5"] for r in part) / n,

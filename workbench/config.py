@@ -312,7 +312,7 @@ class DegradationConfig(_Section):
     """Minimum time between level changes (hysteresis)."""
     max_level: int = Field(4, ge=0, le=4)
     small_generator: GeneratorConfig | None = None
-    """The generator of level 2 (``None``: SmolLM2-135M through llama.cpp when the main generator is an LLM)."""
+    """The generator of level 2 (``None``: level 2 answers extractively, like level 3)."""
 
 
 class VariantConfig(_Section):

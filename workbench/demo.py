@@ -27,7 +27,8 @@ class DemoLoad:
     """A short open-loop load test run after an experiment's quality pass (the experiment's load profile).
 
     Poisson arrivals at ``rate`` requests/s for ``duration_s`` from the seeded Zipf workload over our
-    dataset, against the config's in-process target; latency counts from the scheduled start.
+    dataset, against the config's async serving engine in process (admission queue, micro-batching,
+    degradation); latency counts from the scheduled start.
     """
 
     rate: float = 20.0
@@ -46,16 +47,12 @@ class DemoLoad:
     def run_for(self, cfg: PipelineConfig) -> dict[str, Any]:
         """Run the load test against ``cfg`` and return its summary (throughput, goodput, percentiles...)."""
         from workbench.loadtest import SLO, LoadProfile, OpenLoopRunner, Workload, WorkloadSpec
-        from workbench.loadtest.inprocess import make_inprocess_target
+        from workbench.loadtest.inprocess import run_with_engine
 
-        target = make_inprocess_target(cfg)
         workload = Workload(WorkloadSpec(seed=self.seed, personalized_share=0.0, session_share=0.0))
-        runner = OpenLoopRunner(target, workload, LoadProfile.steady(self.rate, self.duration_s), seed=self.seed,
-                                slo=SLO(e2e_ms=self.slo_e2e_ms))
-        result = runner.run_sync()
-        close = getattr(target, "close", None)
-        if callable(close):
-            close()
+        result = run_with_engine(cfg, lambda engine: OpenLoopRunner(
+            engine, workload, LoadProfile.steady(self.rate, self.duration_s), seed=self.seed,
+            slo=SLO(e2e_ms=self.slo_e2e_ms)))
         s = result.summary()
         lat = s.get("latency_ms", {})
         return {
@@ -73,12 +70,14 @@ class DemoLoad:
 
 
 def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questions: int = 150,
-             llm_questions: int = 40, load_seconds: float = 8.0, load_rate: float = 20.0,
-             out_dir: str | Path = "reports/demo", echo: Callable[[str], None] = print) -> Path:
+             llm_questions: int = 40, load_seconds: float = 8.0, load_rate: float = 20.0, llm_load_rate: float = 1.0,
+             out_dir: str | Path = "reports/demo", index_dir: str | None = None,
+             cache_dir: str | Path = ".workbench/experiments", echo: Callable[[str], None] = print) -> Path:
     """Evaluate and load-test ``presets`` on Meridian Bank and write the comparison report; returns index.html.
 
     ``questions`` is the seeded sample evaluated per preset; presets whose generator is an LLM use
-    ``llm_questions`` (Gemma on 2 CPU cores costs about a second per answer).
+    ``llm_questions`` (Gemma on 2 CPU cores costs about a second per answer) and are offered
+    ``llm_load_rate`` requests/s instead of ``load_rate`` (a queue they could never drain says nothing new).
     """
     from tqdm.auto import tqdm
 
@@ -91,12 +90,14 @@ def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questio
     results = []
     for name in presets:
         cfg = PipelineConfig.load(name)
+        if index_dir is not None:
+            cfg = cfg.model_copy(update={"index_dir": index_dir})
         echo(f"== {name}: {cfg.description}")
         t = time.perf_counter()
         kb = load_knowledge_base(cfg, progress=True)
         echo(f"   knowledge base {kb.version}: {kb.store.count} passages ({time.perf_counter() - t:.1f} s)")
         limit = questions if cfg.generator.kind == "extractive" else llm_questions
-        exp = Experiment(cfg, dataset, limit=limit, seed=0, kb=kb, labels={"preset": name})
+        exp = Experiment(cfg, dataset, limit=limit, seed=0, kb=kb, labels={"preset": name}, cache_dir=cache_dir)
         bar = tqdm(total=limit, desc=f"   evaluating {name}", unit="q")
 
         def tick(done: int, total: int, bar: Any = bar) -> None:
@@ -108,8 +109,9 @@ def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questio
         bar.close()
         if result.from_cache:
             echo("   (quality results from the experiment cache)")
-        echo(f"   load test: {load_rate:g} req/s for {load_seconds:g} s")
-        load = DemoLoad(rate=load_rate, duration_s=load_seconds).run_for(cfg)
+        rate = load_rate if cfg.generator.kind == "extractive" else llm_load_rate
+        echo(f"   load test: {rate:g} req/s for {load_seconds:g} s")
+        load = DemoLoad(rate=rate, duration_s=load_seconds).run_for(cfg)
         result.summary["load"] = load
         echo(f"   throughput {load.get('throughput_rps', 0):.1f} req/s, p50 {load.get('latency_p50_ms', 0):.0f} ms, "
              f"p99 {load.get('latency_p99_ms', 0):.0f} ms, goodput {load.get('goodput_rps', 0):.1f} req/s")

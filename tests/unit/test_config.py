@@ -43,36 +43,36 @@ def test_unknown_field_names_the_field() -> None:
 
 
 def test_wrong_choice_lists_the_allowed_values() -> None:
-    with pytest.raises(ConfigError, match="'extractive', 'llama-cpp', 'transformers' or 'openai'"):
+    with pytest.raises(ConfigError, match=r"'extractive', 'llama-cpp', 'transformers' or 'openai'"):
         PipelineConfig.from_dict({"generator": {"kind": "gpt"}})
 
 
 def test_cross_field_rules() -> None:
-    with pytest.raises(ConfigError, match="generator.model"):
+    with pytest.raises(ConfigError, match=r"generator.model"):
         PipelineConfig.from_dict({"generator": {"kind": "llama-cpp"}})
-    with pytest.raises(ConfigError, match="base_url"):
+    with pytest.raises(ConfigError, match=r"base_url"):
         PipelineConfig.from_dict({"generator": {"kind": "openai"}})
-    with pytest.raises(ConfigError, match="cross-encoder"):
+    with pytest.raises(ConfigError, match=r"cross-encoder"):
         PipelineConfig.from_dict({"reranker": {"kind": "cross-encoder"}})
-    with pytest.raises(ConfigError, match="nothing to index"):
+    with pytest.raises(ConfigError, match=r"nothing to index"):
         PipelineConfig.from_dict({"knowledge_base": {"dataset": None}})
 
 
 def test_overrides_reject_unknown_paths() -> None:
     cfg = PipelineConfig.load("default")
-    with pytest.raises(ConfigError, match="no config field 'topk'"):
+    with pytest.raises(ConfigError, match=r"no config field 'topk'"):
         cfg.with_overrides({"retriever.topk": 3})
-    with pytest.raises(ConfigError, match="no config section"):
+    with pytest.raises(ConfigError, match=r"no config section"):
         cfg.with_overrides({"nosuch.x": 3})
 
 
 def test_unknown_preset_lists_presets() -> None:
-    with pytest.raises(ConfigError, match="presets: .*default"):
+    with pytest.raises(ConfigError, match=r"presets: .*default"):
         PipelineConfig.load("nope")
 
 
 def test_invalid_yaml(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("retriever: [unclosed\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match=r"not valid YAML"):
         PipelineConfig.load(str(bad))

@@ -6,7 +6,9 @@ import workbench
 
 MODULES = ["workbench", "workbench.config", "workbench.errors", "workbench.models", "workbench.text",
            "workbench.components", "workbench.stores", "workbench.pipelines", "workbench.datasets",
-           "workbench.serving", "workbench.testing"]
+           "workbench.serving", "workbench.testing", "workbench.cache", "workbench.memory", "workbench.tools",
+           "workbench.evaluation", "workbench.reporting", "workbench.loadtest", "workbench.dashboards",
+           "workbench.observability"]
 
 
 @pytest.mark.parametrize("name", MODULES)

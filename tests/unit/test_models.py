@@ -19,11 +19,11 @@ def test_user_paths(tmp_path: Path) -> None:
     fake = tmp_path / "my.gguf"
     fake.write_bytes(b"GGUF")
     assert resolve_gguf(str(fake)) == fake
-    with pytest.raises(ModelNotFoundError, match="neither a bundled model"):
+    with pytest.raises(ModelNotFoundError, match=r"neither a bundled model"):
         resolve_gguf(str(tmp_path / "missing.gguf"))
-    with pytest.raises(ModelNotFoundError, match="config.json"):
+    with pytest.raises(ModelNotFoundError, match=r"config.json"):
         resolve_hf_model(str(tmp_path))
-    with pytest.raises(ModelNotFoundError, match="sentence-transformers folder"):
+    with pytest.raises(ModelNotFoundError, match=r"sentence-transformers folder"):
         load_embedding_model(str(tmp_path / "nope"))
 
 

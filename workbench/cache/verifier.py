@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
-__all__ = ["CONTRAST_CLASSES", "STRICT_CLASSES", "HitVerifier", "NullVerifier", "RuleVerifier", "TextFeatures"]
+__all__ = ["CONTRAST_CLASSES", "HitVerifier", "NullVerifier", "RuleVerifier", "STRICT_CLASSES", "TextFeatures"]
 
 
 @runtime_checkable

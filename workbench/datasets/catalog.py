@@ -22,8 +22,8 @@ from workbench.datasets.schema import (
 from workbench.errors import DatasetError
 
 __all__ = [
-    "DATASETS_DIR",
     "BankDataset",
+    "DATASETS_DIR",
     "dataset_dir",
     "load_dataset",
     "read_jsonl",

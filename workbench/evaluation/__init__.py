@@ -23,13 +23,13 @@ from workbench.evaluation.experiment import (
 from workbench.evaluation.metrics import METRICS_VERSION
 
 __all__ = [
-    "METRICS_VERSION",
     "Delta",
     "EvalDataset",
     "EvalDocument",
     "EvalQuestion",
     "Experiment",
     "ExperimentResult",
+    "METRICS_VERSION",
     "Sweep",
     "SweepResult",
     "bootstrap_delta",

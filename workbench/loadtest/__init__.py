@@ -29,7 +29,7 @@ from workbench.loadtest.stats import SLO, goodput, latency_percentiles
 from workbench.loadtest.target import CallableTarget, DelayTarget, NoopTarget, StreamingTarget, Target
 from workbench.loadtest.workload import WorkItem, Workload, WorkloadSpec
 
-__all__ = [  # noqa: RUF022  (plain sorted(), as tests/unit/test_exports.py checks)
+__all__ = [
     "BlockingTarget",
     "COLUMNS",
     "CallableTarget",

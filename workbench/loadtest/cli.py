@@ -55,7 +55,10 @@ def loadtest(config: str, profile_name: str, duration: float, rate: float | None
 
     cfg = PipelineConfig.load(config)
     slo = SLO(ttft_ms=slo_ttft_ms, e2e_ms=slo_e2e_ms) if (slo_ttft_ms or slo_e2e_ms) else None
-    workload = Workload(WorkloadSpec(seed=seed, zipf_s=zipf, stream_share=stream_share))
+    # personalized questions need the tool path (and their tenant): only when the config enables tools
+    personal = WorkloadSpec.model_fields["personalized_share"].default if cfg.tools.enabled else 0.0
+    workload = Workload(WorkloadSpec(seed=seed, zipf_s=zipf, stream_share=stream_share, personalized_share=personal,
+                                     tenants=tuple(cfg.serving.tenants)))
     profile = LoadProfile.named(profile_name, rate or 10.0, duration)
     if use_locust:
         result = _run_locust(cfg, url, workload, concurrency, rate, duration, profile_name, out)
@@ -75,10 +78,10 @@ def _run_native(cfg: Any, url: str | None, workload: Any, profile: LoadProfile, 
     from tqdm import tqdm
 
     from workbench.loadtest.http import HttpSender
-    from workbench.loadtest.inprocess import make_inprocess_target
+    from workbench.loadtest.inprocess import run_with_engine
     from workbench.loadtest.runners import ClosedLoopRunner, OpenLoopRunner
 
-    target: Any = HttpSender(url) if url else make_inprocess_target(cfg)
+    target: Any = HttpSender(url) if url else None  # None: the config's async engine, in process
     bar = None if no_progress else tqdm(total=None, unit="req", desc="loadtest", dynamic_ncols=True)
 
     def progress(done: int, total: int | None) -> None:
@@ -89,14 +92,17 @@ def _run_native(cfg: Any, url: str | None, workload: Any, profile: LoadProfile, 
         bar.n = done
         bar.refresh()
 
-    try:
+    def build(t: Any) -> Any:
         if concurrency:
-            runner: Any = ClosedLoopRunner(target, workload, users=concurrency, think_s=think, ramp_s=profile.ramp_s,
-                                           duration_s=profile.duration_s, seed=seed, slo=slo, progress=progress)
-        else:
-            runner = OpenLoopRunner(target, workload, profile, arrivals=arrivals, cv=cv,  # type: ignore[arg-type]
-                                    seed=seed, slo=slo, progress=progress)
-        return runner.run_sync()
+            return ClosedLoopRunner(t, workload, users=concurrency, think_s=think, ramp_s=profile.ramp_s,
+                                    duration_s=profile.duration_s, seed=seed, slo=slo, progress=progress)
+        return OpenLoopRunner(t, workload, profile, arrivals=arrivals, cv=cv,  # type: ignore[arg-type]
+                              seed=seed, slo=slo, progress=progress)
+
+    try:
+        if target is None:
+            return run_with_engine(cfg, build)
+        return build(target).run_sync()
     finally:
         if bar is not None:
             bar.close()

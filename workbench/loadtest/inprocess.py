@@ -24,7 +24,7 @@ from workbench.config import PipelineConfig
 from workbench.errors import ConfigError
 from workbench.serving.schema import ChatRequest, ChatResponse, SourceOut
 
-__all__ = ["BlockingTarget", "ThreadedTarget", "make_inprocess_target", "pipeline_answer_fn"]
+__all__ = ["BlockingTarget", "ThreadedTarget", "make_inprocess_target", "pipeline_answer_fn", "run_with_engine"]
 
 AnswerFn = Callable[[ChatRequest], ChatResponse]
 
@@ -100,3 +100,28 @@ def make_inprocess_target(cfg: PipelineConfig, *, workers: int = 2, blocking: bo
     fn = pipeline_answer_fn(cfg)
     name = f"{cfg.name}{'+cache' if cfg.cache.enabled else ''}"
     return BlockingTarget(fn, name=name) if blocking else ThreadedTarget(fn, workers=workers, name=name)
+
+
+def run_with_engine(cfg: PipelineConfig, build_runner: Callable[[Any], Any]) -> Any:
+    """Load-test the async serving engine of ``cfg``: the engine is created, started, driven by
+    ``build_runner(engine)`` (a runner with an async ``run()``) and closed, all inside one event loop
+    (the engine's queue and micro-batcher belong to the loop they start on). Not for a running loop
+    (a notebook): there, create ``AsyncEngine.from_config(cfg)`` and ``await runner.run()`` directly.
+
+    ```python
+    result = run_with_engine(cfg, lambda engine: OpenLoopRunner(engine, Workload(), LoadProfile.steady(20, 10)))
+    ```
+    """
+    import asyncio
+
+    from workbench.serving.engine import AsyncEngine
+
+    async def go() -> Any:
+        engine = AsyncEngine.from_config(cfg)
+        await engine.start()
+        try:
+            return await build_runner(engine).run()
+        finally:
+            await engine.aclose()
+
+    return asyncio.run(go())

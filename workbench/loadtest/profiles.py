@@ -23,7 +23,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 
-__all__ = ["ArrivalProcess", "LoadProfile", "PROFILE_NAMES", "arrival_offsets"]  # noqa: RUF022
+__all__ = ["ArrivalProcess", "LoadProfile", "PROFILE_NAMES", "arrival_offsets"]
 
 PROFILE_NAMES = ("steady", "ramp", "morning-peak")
 ArrivalProcess = Literal["poisson", "gamma", "uniform"]

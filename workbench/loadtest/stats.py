@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["DEFAULT_PERCENTILES", "PercentileMethod", "SLO", "goodput", "latency_percentiles", "slo_mask"]  # noqa: RUF022
+__all__ = ["DEFAULT_PERCENTILES", "PercentileMethod", "SLO", "goodput", "latency_percentiles", "slo_mask"]
 
 DEFAULT_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 PercentileMethod = Literal["linear", "nearest"]

@@ -29,13 +29,13 @@ from workbench.memory.stores import (
 from workbench.memory.summary import ExtractiveSummarizer, LocalModelSummarizer, Summarizer
 
 __all__ = [
-    "META_STANDALONE",
     "ConversationMemory",
     "ExtractiveSummarizer",
     "FollowupRewriter",
     "InProcessSessionStore",
     "LLMRewriter",
     "LocalModelSummarizer",
+    "META_STANDALONE",
     "MemoryView",
     "PostgresSessionStore",
     "RedisSessionStore",

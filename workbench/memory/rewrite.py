@@ -24,8 +24,15 @@ from typing import Any, Protocol
 from workbench.memory.conversation import MemoryView
 from workbench.text import detect_language
 
-__all__ = ["BANK_ENTITIES", "META_STANDALONE", "Entity", "FollowupRewriter", "LLMRewriter", "RuleBasedRewriter",
-           "rewrite_followup"]
+__all__ = [
+    "BANK_ENTITIES",
+    "Entity",
+    "FollowupRewriter",
+    "LLMRewriter",
+    "META_STANDALONE",
+    "RuleBasedRewriter",
+    "rewrite_followup",
+]
 
 #: The key under which a turn's standalone (rewritten) question is kept in ``Turn.meta``.
 META_STANDALONE = "standalone"

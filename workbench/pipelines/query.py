@@ -36,7 +36,7 @@ from workbench.components import (
 from workbench.config import GeneratorConfig, PipelineConfig
 from workbench.errors import InputError
 from workbench.pipelines.knowledge_base import KnowledgeBase, load_knowledge_base
-from workbench.text import detect_language
+from workbench.text import detect_language, tokenize
 
 __all__ = ["QueryPipeline", "RAGAnswer", "Source", "build_query_pipeline", "make_generator", "validate_question"]
 
@@ -143,6 +143,7 @@ class QueryPipeline:
         for comp in (self.query_embedder, self.reranker, self.generator):
             if comp is not None and hasattr(comp, "warm_up"):
                 comp.warm_up()
+        tokenize("预热 warm-up", "auto")  # jieba loads its dictionary (~0.5 s) on first use: not on a request
         self._warm = True
 
     # -- stages -------------------------------------------------------------------------------

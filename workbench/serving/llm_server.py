@@ -94,9 +94,8 @@ class SimulatedBackend:
 
     def _answer(self, prompt: str | None, messages: list[dict[str, str]] | None) -> str:
         text = prompt or (messages[-1]["content"] + "\nAnswer:" if messages else "")
-        m = None
-        for m in _BLOCK.finditer(text):
-            pass
+        blocks = list(_BLOCK.finditer(text))
+        m = blocks[-1] if blocks else None  # the real question is the last block (after the worked examples)
         if m is None:
             return "I can only answer from a context."
         passages = [re.sub(r"^\[\d+\]\s*", "", line) for line in m.group("ctx").splitlines() if line.strip()]

@@ -39,9 +39,9 @@ from workbench.tools.snapshot import InProcessSnapshotCache, SnapshotCache
 from workbench.tools.spec import Constraint, ToolSpec, tool, validate_arguments
 
 __all__ = [
-    "BUNDLED_PLUGINS",
     "AuditLog",
     "AuditRecord",
+    "BUNDLED_PLUGINS",
     "CircuitBreaker",
     "CircuitOpenError",
     "Constraint",

@@ -43,7 +43,7 @@ def test_retriever_components_over_stores() -> None:
     bm25 = BM25Index()
     bm25.write(docs)
     dense = FaissRetriever(store, top_k=2).run(query_embedding=vecs[1])["documents"]
-    assert [d.id for d in dense][0] == "d1" and len(dense) == 2
+    assert dense[0].id == "d1" and len(dense) == 2
     lex = BM25Retriever(bm25, top_k=5).run(query="金卡 年费")["documents"]
     assert [d.id for d in lex] == ["d2"]
     assert BM25Retriever(bm25).run(query="zzz unknown")["documents"] == []

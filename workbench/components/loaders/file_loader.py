@@ -13,7 +13,7 @@ from workbench.datasets.catalog import read_jsonl
 from workbench.errors import DatasetError
 from workbench.text import detect_language
 
-__all__ = ["SUFFIXES", "FileLoader"]
+__all__ = ["FileLoader", "SUFFIXES"]
 
 SUFFIXES = (".txt", ".md", ".jsonl", ".csv")
 _TEXT_FIELDS = ("text", "content", "body", "answer")

@@ -35,9 +35,9 @@ from workbench.evaluation.metrics.retrieval import (
 METRICS_VERSION = "1"
 
 __all__ = [
+    "CacheEvent",
     "METRICS_VERSION",
     "PERCENTILE_METHOD",
-    "CacheEvent",
     "SemanticSimilarity",
     "answer_scores",
     "average_precision",

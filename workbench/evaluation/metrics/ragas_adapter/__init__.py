@@ -12,9 +12,9 @@ from workbench.evaluation.metrics.ragas_adapter.llm import LocalRagasLLM, parse_
 
 __all__ = [
     "LLM_METRICS",
-    "NON_LLM_METRICS",
     "LocalRagasEmbeddings",
     "LocalRagasLLM",
+    "NON_LLM_METRICS",
     "RagasEvaluator",
     "RagasSample",
     "parse_structured",

@@ -1,0 +1,91 @@
+"""Micro-batching of query embeddings across concurrent requests.
+
+Requests that arrive within ``max_wait_ms`` of each other (up to ``max_batch``) share one
+``embed_batch`` call, run in a worker thread so the event loop never blocks::
+
+    batcher = MicroBatcher(query_embedder.embed_batch, max_batch=32, max_wait_ms=2)
+    vec = await batcher.embed("gold card annual fee?")      # shape (dim,)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ConfigError
+
+__all__ = ["MicroBatcher"]
+
+
+class MicroBatcher:
+    """Collects texts into batches of at most ``max_batch``, waiting at most ``max_wait_ms`` to fill one."""
+
+    def __init__(self, fn: Callable[[Sequence[str]], np.ndarray], *, max_batch: int = 32, max_wait_ms: float = 2.0,
+                 executor: Executor | None = None) -> None:
+        if max_batch < 1 or max_wait_ms < 0:
+            raise ConfigError("max_batch must be >= 1 and max_wait_ms >= 0", field="serving.embed_batch_size")
+        self.fn, self.max_batch, self.max_wait_ms = fn, max_batch, max_wait_ms
+        self._own = executor is None
+        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="embed")
+        self._pending: list[tuple[str, asyncio.Future[Any]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self.batches = 0
+        self.items = 0
+        self.on_batch: Callable[[int], None] | None = None
+
+    def __repr__(self) -> str:
+        return f"MicroBatcher(max_batch={self.max_batch}, max_wait_ms={self.max_wait_ms:g})"
+
+    @property
+    def mean_batch(self) -> float:
+        """Mean batch size so far."""
+        return self.items / self.batches if self.batches else 0.0
+
+    async def embed(self, text: str) -> np.ndarray:
+        """The embedding of ``text`` (computed in a batch with concurrent callers)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((text, fut))
+        if len(self._pending) >= self.max_batch:
+            self._flush()
+        elif self._timer is None:
+            if self.max_wait_ms == 0:
+                self._timer = loop.call_soon(self._flush)  # type: ignore[assignment]
+            else:
+                self._timer = loop.call_later(self.max_wait_ms / 1000.0, self._flush)
+        return await fut
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+        if self._pending:
+            self._timer = asyncio.get_running_loop().call_soon(self._flush)  # type: ignore[assignment]
+        if batch:
+            asyncio.get_running_loop().create_task(self._run(batch))
+
+    async def _run(self, batch: list[tuple[str, asyncio.Future[Any]]]) -> None:
+        self.batches += 1
+        self.items += len(batch)
+        if self.on_batch is not None:
+            self.on_batch(len(batch))
+        try:
+            vecs = await asyncio.get_running_loop().run_in_executor(self._executor, self.fn, [t for t, _ in batch])
+        except Exception as exc:  # every waiter gets the failure
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for i, (_, fut) in enumerate(batch):
+            if not fut.done():
+                fut.set_result(vecs[i])
+
+    def close(self) -> None:
+        """Stop the worker thread (if this batcher created it)."""
+        if self._own:
+            self._executor.shutdown(wait=False, cancel_futures=True)

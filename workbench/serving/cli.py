@@ -1,0 +1,51 @@
+"""``workbench serve CONFIG [--host 127.0.0.1] [--port 8000] [--workers N]``.
+
+With ``--workers N > 1`` uvicorn runs N worker processes of the import-string app factory
+:func:`app_from_env`, which reads the config from ``WORKBENCH_SERVE_CONFIG``; state shared between
+workers (cache, sessions, hotspots) lives in Redis when the config says so (``cache.backend: redis``,
+``memory.store: redis``)::
+
+    workbench serve fast --port 8000 --workers 2
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+from fastapi import FastAPI
+
+from workbench.config import PipelineConfig
+
+__all__ = ["ENV_CONFIG", "app_from_env", "serve"]
+
+#: The environment variable through which worker processes learn the config path.
+ENV_CONFIG = "WORKBENCH_SERVE_CONFIG"
+
+
+def app_from_env() -> FastAPI:
+    """The app of the config named by ``$WORKBENCH_SERVE_CONFIG`` (uvicorn ``--factory`` entry point)."""
+    from workbench.serving.http_app import create_app, engine_factory
+
+    path = os.environ.get(ENV_CONFIG)
+    if not path:
+        raise click.UsageError(f"set {ENV_CONFIG} to a preset name or YAML path")
+    return create_app(engine_factory(path))
+
+
+@click.command("serve")
+@click.argument("config")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--log-level", default="warning", show_default=True)
+def serve(config: str, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve the RAG engine of CONFIG over HTTP (POST /v1/chat, /v1/chat/completions, GET /metrics)."""
+    import uvicorn
+
+    cfg = PipelineConfig.load(config)  # fail fast on a bad config, before any worker starts
+    if cfg.cache.enabled and cfg.cache.backend != "redis" and workers > 1:
+        click.echo("note: the cache is in-process; with several workers use cache.backend: redis", err=True)
+    os.environ[ENV_CONFIG] = config
+    uvicorn.run("workbench.serving.cli:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level)
