@@ -69,6 +69,9 @@ class AsyncEngine:
         self.control = next(iter(lanes))
         self.router = VariantRouter(self.control, {v.name: v.share for v in s.variants})
         self.cache, self.memory, self.agent = cache, memory, agent
+        self.variant_caches: dict[str, Any] = {}
+        """Per-variant cache stacks (keyed by the variant's own config hash): a canary user is never
+        served the control's cached answer, nor the control a canary's."""
         self._owns = owns
         self.admission = AdmissionQueue(max_concurrency=s.max_concurrency, max_queue=s.max_queue,
                                         max_wait_ms=s.max_wait_ms)
@@ -110,6 +113,11 @@ class AsyncEngine:
 
             cache = CacheStack.from_config(cfg, kb_version=kb.version)
             owns.append("cache")
+            variant_caches = {name: CacheStack.from_config(lane.cfg.model_copy(update={"cache": cfg.cache}),
+                                                           kb_version=lane.qp.kb.version)
+                              for name, lane in lanes.items() if name != "control"}
+        else:
+            variant_caches = {}
         if memory is None and cfg.memory.enabled:
             from workbench.memory import ConversationMemory
 
@@ -119,7 +127,13 @@ class AsyncEngine:
             from workbench.tools import ToolCallingAgent
 
             agent = ToolCallingAgent.from_config(cfg.tools, snapshot_cache=cache)
-        return cls(cfg, lanes, cache=cache, memory=memory, agent=agent, owns=tuple(owns))
+        engine = cls(cfg, lanes, cache=cache, memory=memory, agent=agent, owns=tuple(owns))
+        engine.variant_caches = variant_caches
+        return engine
+
+    def cache_for(self, variant: str) -> Any:
+        """The cache stack a variant reads and writes (the control's for the control)."""
+        return self.variant_caches.get(variant, self.cache)
 
     def __repr__(self) -> str:
         return f"AsyncEngine({self.cfg.name!r}, variants={list(self.lanes)}, level={self.policy.level})"
@@ -160,6 +174,8 @@ class AsyncEngine:
         self._cpu_pool.shutdown(wait=False, cancel_futures=True)
         if "cache" in self._owns and self.cache is not None:
             await self.cache.aclose()
+            for extra in self.variant_caches.values():
+                await extra.aclose()
 
     async def __aenter__(self) -> AsyncEngine:
         return await self.start()
@@ -243,9 +259,10 @@ class AsyncEngine:
         status = "ok"
         level = self.policy.level
         try:
-            if self.cache is not None and not (req.personalized and req.user is None):  # never a shared entry
+            cache = self.cache_for(variant)
+            if cache is not None and not (req.personalized and req.user is None):  # never a shared entry
                 t = _NS()
-                hit = await self.cache.alookup(req.tenant, question, user=req.user, personalized=personalized)
+                hit = await cache.alookup(req.tenant, question, user=req.user, personalized=personalized)
                 timings["cache"] = _ms(t)
                 if hit is not None:
                     self.counts["cache_hits"] += 1
@@ -453,12 +470,13 @@ class AsyncEngine:
         """Cache and memory writes run after the response, off the critical path."""
         async def store() -> None:
             try:
-                if self.cache is not None and resp.answer and resp.degradation_level == 0 and \
+                cache = self.cache_for(resp.variant or self.control)
+                if cache is not None and resp.answer and resp.degradation_level == 0 and \
                         (not personalized or req.user is not None):
                     payload = {"answer": resp.answer, "sources": [s.model_dump() for s in resp.sources],
                                "tokens": resp.tokens, "language": resp.language, "tool": resp.tool,
                                "simulated": resp.simulated}
-                    await self.cache.astore(req.tenant, question, payload, user=req.user, personalized=personalized)
+                    await cache.astore(req.tenant, question, payload, user=req.user, personalized=personalized)
                 if self.memory is not None and req.session:
                     await self.memory.aappend(req.tenant, req.session, question, resp.answer)
             except (WorkbenchError, OSError) as exc:  # a failing store never breaks serving

@@ -13,7 +13,7 @@ from workbench.config import PipelineConfig
 from workbench.errors import OverloadedError
 from workbench.pipelines.knowledge_base import KnowledgeBase
 from workbench.serving import AsyncEngine, create_app
-from workbench.serving.schema import ChatRequest
+from workbench.serving.schema import ChatRequest, ChatResponse
 from workbench.testing import UvicornServer
 
 QUESTIONS = ["What is the gold card annual fee?", "How do I report a lost card?", "How long does a transfer take?",
@@ -142,3 +142,25 @@ async def test_levels_take_effect_per_request(llm_cfg: Callable[..., PipelineCon
         engine.policy.force(3)
         r3 = await engine.handle(req)
         assert r3.degradation == "extractive" and not r3.simulated and r3.answer
+
+
+async def test_variants_never_share_cache_entries(fast_cfg: PipelineConfig, fast_kb: KnowledgeBase) -> None:
+    cfg = fast_cfg.with_overrides({"serving.variants": [{"name": "canary", "config": "fast", "share": 0.5}],
+                                   "cache.enabled": True, "cache.semantic.enabled": False})
+
+    async def ask(engine: AsyncEngine, variant: str) -> ChatResponse:
+        for _ in range(100):  # stores run after the response: wait (bounded) until the entry is there
+            resp = await engine.handle(ChatRequest(question=QUESTIONS[3], user="u7", variant=variant))
+            if resp.cache_layer is not None:
+                return resp
+            await asyncio.sleep(0.02)
+        return resp
+
+    async with AsyncEngine.from_config(cfg, kb=fast_kb) as engine:
+        first = await engine.handle(ChatRequest(question=QUESTIONS[3], user="u7", variant="control"))
+        assert first.cache_layer is None and first.variant == "control"
+        assert (await ask(engine, "control")).cache_layer == "exact"
+        canary = await engine.handle(ChatRequest(question=QUESTIONS[3], user="u7", variant="canary"))
+        assert canary.variant == "canary" and canary.cache_layer is None, "a canary must not get the control's entry"
+        assert (await ask(engine, "canary")).cache_layer == "exact"
+        assert engine.cache_for("canary") is not engine.cache_for("control")
