@@ -339,6 +339,12 @@ class ServingConfig(_Section):
     generator_workers: int = Field(2, ge=1)
     """Threads for blocking (in-process) generators; remote generators are native async."""
     request_timeout_s: float = Field(60.0, gt=0)
+    max_body_bytes: int = Field(1 << 20, ge=1024)
+    """Largest HTTP request body; a bigger one gets a 413 (from Content-Length, or while it streams in)."""
+    body_timeout_s: float = Field(30.0, gt=0)
+    """An HTTP request body must arrive within this many seconds of its headers (HTTP 408 after)."""
+    header_timeout_s: float = Field(10.0, gt=0)
+    """A connection must send a request's complete headers within this many seconds (closed after)."""
     tenants: tuple[str, ...] = ("default",)
     """Known tenants; a request for another tenant gets a 404."""
     degradation: DegradationConfig = DegradationConfig()
