@@ -6,7 +6,7 @@ event carrying the full :class:`ChatResponse`. Two kinds:
 * :class:`TargetBackend`: an in-process target (anything with ``async handle(request)``, and optionally
   ``stream(request)``: ``make_inprocess_target(cfg)`` or the async engine).
 * :class:`HttpBackend`: a served URL (``POST {url}/v1/chat`` with ``stream: true``, server-sent events
-  ``data: {"token": ...}``, ``data: {"response": {...}}``, ``data: [DONE]``).
+  ``data: {"token": ...}``, ``data: {"response": {...}}``, ``data: [DONE]``, read with :mod:`workbench.sse`).
 
 ```python
 backend = as_backend(make_inprocess_target(PipelineConfig.load("fast")))   # or as_backend("http://127.0.0.1:8000")
@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.serving.schema import ChatRequest, ChatResponse, StreamEvent
+from workbench.sse import aparse_sse_lines, parse_sse_lines
 
 __all__ = ["ChatBackend", "HttpBackend", "TargetBackend", "as_backend", "parse_sse_line"]
 
@@ -93,32 +94,33 @@ class HttpBackend:
             if resp.status_code >= 400:
                 await resp.aread()
                 raise WorkbenchError(f"{self.url}/v1/chat answered HTTP {resp.status_code}: {_error_text(resp.text)}")
-            async for line in resp.aiter_lines():
-                event = parse_sse_line(line)
-                if event is _DONE:
-                    return
-                if event is not None:
-                    yield event
+            async for data in aparse_sse_lines(resp.aiter_lines()):
+                yield _event(data)
 
 
 _DONE = StreamEvent()
 
 
+def _event(data: dict[str, Any]) -> StreamEvent:
+    """A parsed ``data:`` payload of the chat stream as an event; an error event raises ``WorkbenchError``."""
+    if data.get("error") is not None:
+        raise WorkbenchError(f"the chat stream failed: {_error_text(json.dumps(data))}")
+    if data.get("response") is not None:
+        return StreamEvent(response=ChatResponse.model_validate(data["response"]))
+    return StreamEvent(token=data.get("token"))
+
+
 def parse_sse_line(line: str) -> StreamEvent | None:
-    """One ``data:`` line of the chat stream as an event (``None`` for blank/comment lines; a sentinel for ``[DONE]``).
+    """One line of the chat stream as an event (``None`` for blank/comment lines; a sentinel for ``[DONE]``).
+
+    Parsed by :func:`workbench.sse.parse_sse_lines`, the workbench's one SSE parser.
 
     >>> parse_sse_line('data: {"token": "RMB"}').token
     'RMB'
     """
-    if not line.startswith("data:"):
-        return None
-    payload = line[5:].strip()
-    if payload == "[DONE]":
-        return _DONE
-    data = json.loads(payload)
-    if "response" in data and data["response"] is not None:
-        return StreamEvent(response=ChatResponse.model_validate(data["response"]))
-    return StreamEvent(token=data.get("token"))
+    for data in parse_sse_lines([line, ""]):
+        return _event(data)
+    return _DONE if line.startswith("data:") and line[5:].strip() == "[DONE]" else None
 
 
 def _error_text(text: str) -> str:

@@ -1,8 +1,9 @@
 """The HTTP sender: drives ``POST {base_url}/v1/chat`` of ``workbench serve`` (or any server of the contract).
 
 Non-streamed requests read the JSON ChatResponse; streamed ones (``"stream": true``) read the
-``text/event-stream``: the first ``data: {"token": ...}`` event is the time to first token, token events
-are counted, ``data: {"response": {...}}`` carries the final response, ``data: [DONE]`` ends it. HTTP 429
+``text/event-stream`` (parsed by :func:`workbench.sse.aparse_sse_lines`): the first ``data: {"token": ...}``
+event is the time to first token, token events are counted, ``data: {"response": {...}}`` carries the final
+response, ``data: [DONE]`` ends it, ``data: {"error": ...}`` is a failure after the stream started. HTTP 429
 is a shed (its ``Retry-After`` is kept in the error text); other 4xx/5xx and transport failures are
 errors. One pooled ``httpx.AsyncClient`` per event loop, created on first use; the runners call
 :meth:`HttpSender.aclose` at the end of a run.
@@ -23,6 +24,7 @@ import httpx
 
 from workbench.loadtest.senders import Outcome
 from workbench.loadtest.workload import WorkItem
+from workbench.sse import aparse_sse_lines
 
 __all__ = ["HttpSender"]
 
@@ -93,19 +95,17 @@ class HttpSender:
         async with client.stream("POST", self.path, content=body, headers=_HEADERS) as r:
             if r.status_code != 200:
                 return _failure(r.status_code, r.headers, await r.aread())
-            async for line in r.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    break
-                ev = json.loads(data)
+            async for ev in aparse_sse_lines(r.aiter_lines()):
                 if ev.get("token") is not None:
                     n += 1
                     if not first:
                         first = _NS()
                 if ev.get("response") is not None:
                     final = ev["response"]
+                if ev.get("error") is not None:
+                    err = ev["error"]
+                    return Outcome("error", first, n, http_status=200,
+                                   error=f"stream failed: {err.get('type')}: {err.get('message')}")
         if final is None:
             return Outcome("error", first, n, http_status=200, error="stream ended without a final response event")
         return Outcome("ok", first, int(final.get("tokens") or n), final.get("cache_layer"), final.get("variant"),

@@ -1,7 +1,8 @@
 """The locustfile of ``workbench loadtest --locust``: Locust users replaying a saved :class:`Workload`.
 
-It imports only the standard library and Locust (it runs in Locust's gevent process, never inside
-pytest or the workbench process). Settings come from environment variables, which
+It imports only the standard library, Locust and the workbench's SSE parser (:mod:`workbench.sse`, which
+pulls in no model or server code); it runs in Locust's gevent process, never inside pytest or the workbench
+process. Settings come from environment variables, which
 :func:`workbench.loadtest.locust_runner.run_locust` sets:
 
 * ``WORKBENCH_LOADTEST_WORKLOAD``: a JSON-lines file from ``Workload.save_items`` (required);
@@ -32,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from locust import FastHttpUser, between, constant, constant_throughput, events, task
+
+from workbench.sse import parse_sse_lines
 
 __all__ = ["WorkloadUser"]
 
@@ -129,9 +132,11 @@ def _final(text: str, stream: bool) -> dict[str, Any]:
     if not stream:
         return json.loads(text)
     final: dict[str, Any] | None = None
-    for line in text.splitlines():
-        if line.startswith("data:") and '"response"' in line:
-            final = json.loads(line[5:]).get("response")
+    for ev in parse_sse_lines(text.splitlines()):
+        if ev.get("error") is not None:
+            raise ValueError(f"stream failed: {ev['error'].get('type')}: {ev['error'].get('message')}")
+        if ev.get("response") is not None:
+            final = ev["response"]
     if final is None:
         raise ValueError("stream ended without a final response event")
     return final

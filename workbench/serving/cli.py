@@ -3,7 +3,8 @@
 With ``--workers N > 1`` uvicorn runs N worker processes of the import-string app factory
 :func:`app_from_env`, which reads the config from ``WORKBENCH_SERVE_CONFIG``; state shared between
 workers (cache, sessions, hotspots) lives in Redis when the config says so (``cache.backend: redis``,
-``memory.store: redis``)::
+``memory.store: redis``). The server applies the config's HTTP limits (``serving.max_body_bytes``,
+``serving.body_timeout_s``, ``serving.header_timeout_s``) and logs lines with a timestamp and the request id::
 
     workbench serve fast --port 8000 --workers 2
 """
@@ -26,11 +27,13 @@ ENV_CONFIG = "WORKBENCH_SERVE_CONFIG"
 def app_from_env() -> FastAPI:
     """The app of the config named by ``$WORKBENCH_SERVE_CONFIG`` (uvicorn ``--factory`` entry point)."""
     from workbench.serving.http_app import create_app, engine_factory
+    from workbench.serving.request_guard import HttpLimits
 
     path = os.environ.get(ENV_CONFIG)
     if not path:
         raise click.UsageError(f"set {ENV_CONFIG} to a preset name or YAML path")
-    return create_app(engine_factory(path))
+    cfg = PipelineConfig.load(path)
+    return create_app(engine_factory(path), limits=HttpLimits.from_config(cfg.serving))
 
 
 @click.command("serve")
@@ -41,11 +44,12 @@ def app_from_env() -> FastAPI:
 @click.option("--log-level", default="warning", show_default=True)
 def serve(config: str, host: str, port: int, workers: int, log_level: str) -> None:
     """Serve the RAG engine of CONFIG over HTTP (POST /v1/chat, /v1/chat/completions, GET /metrics)."""
-    import uvicorn
+    from workbench.serving.http_server import run_server, server_config
+    from workbench.serving.request_guard import HttpLimits
 
     cfg = PipelineConfig.load(config)  # fail fast on a bad config, before any worker starts
     if cfg.cache.enabled and cfg.cache.backend != "redis" and workers > 1:
         click.echo("note: the cache is in-process; with several workers use cache.backend: redis", err=True)
     os.environ[ENV_CONFIG] = config
-    uvicorn.run("workbench.serving.cli:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level)
+    run_server(server_config("workbench.serving.cli:app_from_env", factory=True, host=host, port=port,
+                             workers=workers, limits=HttpLimits.from_config(cfg.serving), log_level=log_level))

@@ -29,7 +29,8 @@ def test_bad_input_is_a_4xx_with_an_error_body(contract_server: UvicornServer) -
             r = c.post("/v1/chat", json=body)
             assert r.status_code == 400, body
             assert r.json()["error"]["type"] == "invalid_request"
-        assert c.post("/v1/chat", content=b"{not json").status_code == 400
+        assert c.post("/v1/chat", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+        assert c.post("/v1/chat", content=b"{not json").status_code == 415  # no JSON content type
 
 
 async def test_overload_is_429_with_retry_after(shedding_server: UvicornServer) -> None:
