@@ -29,17 +29,11 @@ from typing import Any
 
 import workbench  # noqa: F401  (offline switches first)
 from workbench.cache import CacheStack, NullVerifier, RuleVerifier
-from workbench.cache.evaluation import (
-    CachedEmbedder,
-    StreamResult,
-    ZipfSampler,
-    intent_texts,
-    replay_stream,
-    threshold_sweep,
-)
 from workbench.cache.stats import nearest_rank
 from workbench.config import PipelineConfig
 from workbench.errors import ConfigError
+from workbench.evaluation.cache_quality import CachedEmbedder, StreamResult, replay_stream, threshold_sweep
+from workbench.evaluation.streams import ZipfSampler, intent_texts
 from workbench.models import load_embedding_model
 from workbench.pipelines.query import build_query_pipeline
 

@@ -44,7 +44,7 @@ def _pct(xs: list[float], p: float) -> float:
 
 
 def _texts(n: int, seed: int) -> list[str]:
-    from workbench.evaluation.data.packaged import load_wiki_summaries
+    from workbench.datasets import load_wiki_summaries
 
     qs = [q.question for q in load_wiki_summaries().questions]
     return random.Random(seed).sample(qs, n)

@@ -43,7 +43,7 @@ N_CTX = 2048
 
 def build_prompt() -> str:
     """A fixed RAG-style prompt: two Wikipedia lead summaries as context and a question (~350 tokens)."""
-    from workbench.evaluation.data.packaged import load_wiki_summaries
+    from workbench.datasets import load_wiki_summaries
 
     ds = load_wiki_summaries(limit=2, seed=3)
     ctx = "\n".join(f"[{i + 1}] {d.title}: {d.text}" for i, d in enumerate(ds.documents))

@@ -63,7 +63,7 @@ def _embed_cached(name: str, texts: list[str], model) -> np.ndarray:  # type: ig
 
 def load_vectors() -> tuple[np.ndarray, np.ndarray, dict]:
     """(document vectors, description query vectors, info) for the ovos Wikipedia summaries."""
-    from workbench.evaluation.data.packaged import load_wiki_summaries
+    from workbench.datasets import load_wiki_summaries
     from workbench.models import load_embedding_model
 
     ds = load_wiki_summaries()

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import workbench  # noqa: F401
-from workbench.evaluation.data import load_squad
+from workbench.datasets import load_squad
 from workbench.evaluation.metrics.answer import cmrc_em, cmrc_f1
 
 ROOT = Path(__file__).resolve().parent.parent

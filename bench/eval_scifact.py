@@ -22,7 +22,7 @@ import numpy as np
 
 import workbench
 import workbench.text
-from workbench.evaluation.data import load_beir
+from workbench.datasets import load_beir
 from workbench.evaluation.metrics import average_precision, retrieval_scores
 
 ROOT = Path(__file__).resolve().parent.parent

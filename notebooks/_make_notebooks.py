@@ -113,8 +113,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("params", 'preset = "fast"\ndataset = "meridian_bank"\nlimit = 12\nrun_dir = ".workbench/experiments"'),
         ("code", SETUP),
         ("code", "import pandas as pd\n\nfrom workbench import PipelineConfig\n"
-                 "from workbench.dashboards import EvalDashboard\nfrom workbench.evaluation import Experiment, "
-                 "load_eval_dataset"),
+                 "from workbench.dashboards import EvalDashboard\nfrom workbench.datasets import load_eval_dataset\n"
+                 "from workbench.evaluation import Experiment"),
         ("md", "## Run the experiment (or load it from the cache)"),
         ("code", "ds = load_eval_dataset(dataset)\n"
                  "result = Experiment(PipelineConfig.load(preset), ds, limit=limit, cache_dir=run_dir).run()\n"

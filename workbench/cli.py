@@ -214,10 +214,11 @@ def dataset_build(name: str) -> None:
 @click.argument("name", default="meridian_bank")
 def dataset_validate(name: str) -> None:
     """Check every rule of the dataset's AUTHORING.md; exit 1 on problems."""
-    from workbench.datasets import load_dataset, validate_dataset
+    from workbench.datasets import load_dataset
+    from workbench.evaluation.personalized import dataset_problems
 
     ds = load_dataset(name)
-    problems = validate_dataset(ds)
+    problems = dataset_problems(ds)
     for line in problems:
         click.echo(line)
     click.echo(f"{ds!r}: {'OK' if not problems else f'{len(problems)} problems'}")

@@ -81,12 +81,13 @@ def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questio
     """
     from tqdm.auto import tqdm
 
-    from workbench.evaluation import EvalDataset, Experiment
+    from workbench.datasets import load_workbench_dataset
+    from workbench.evaluation import Experiment
     from workbench.pipelines import load_knowledge_base
     from workbench.reporting import write_report
 
     t0 = time.perf_counter()
-    dataset = EvalDataset.from_workbench("meridian_bank")
+    dataset = load_workbench_dataset("meridian_bank")
     results = []
     for name in presets:
         cfg = PipelineConfig.load(name)

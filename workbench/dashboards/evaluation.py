@@ -51,7 +51,7 @@ def _unique_names(results: Sequence[Any]) -> list[str]:
 class EvalDashboard(widgets.VBox):
     """Widgets over a list of :class:`~workbench.evaluation.ExperimentResult` s; see the module docstring.
 
-    ``dataset`` (an :class:`~workbench.evaluation.EvalDataset`) resolves retrieved and gold document ids
+    ``dataset`` (an :class:`~workbench.datasets.EvalDataset`) resolves retrieved and gold document ids
     to titles and text in the drill-down; without it only the ids are shown.
 
     ```python

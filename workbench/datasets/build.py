@@ -14,7 +14,9 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench.datasets.catalog import content_hash, dataset_dir, read_records
+from workbench.datasets.bank import content_hash
+from workbench.datasets.catalog import dataset_dir
+from workbench.datasets.jsonl import read_records
 from workbench.datasets.schema import (
     Conversation,
     KBDocument,

@@ -1,45 +1,38 @@
-"""Finding and reading the project's own datasets (``datasets/<name>/``)."""
+"""Finding a dataset: the project's own by name (``meridian_bank``), and one entry point for every format
+by a short spec string.
+
+Specs: a project dataset name, ``beir:FOLDER[@split]``, ``squad:FILE``, ``jsonl:QUESTIONS[,DOCUMENTS]``,
+``csv:QUESTIONS[,DOCUMENTS]``, ``zaragoza-faq[:lang]``, ``wiki-summaries[:limit]``; a bare path is
+guessed by its suffix::
+
+    load_dataset("meridian_bank")                           # BankDataset: every part of our dataset
+    load_eval_dataset("meridian_bank")                      # EvalDataset: documents + questions
+    load_eval_dataset("beir:../shared/data/scifact@test")
+    load_eval_dataset("squad:../shared/data/cmrc2018/cmrc2018_dev.json")
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
-from workbench.datasets.schema import (
-    Conversation,
-    KBDocument,
-    KBQuestion,
-    NearMissPair,
-    ParaphraseGroup,
-    PersonalizedQuestion,
-)
+from workbench.datasets.bank import FILES, BankDataset
+from workbench.datasets.beir import load_beir
+from workbench.datasets.jsonl import load_jsonl
+from workbench.datasets.packaged import load_wiki_summaries, load_zaragoza_faq
+from workbench.datasets.records import EvalDataset
+from workbench.datasets.squad import load_squad
+from workbench.datasets.tabular import load_csv
 from workbench.errors import DatasetError
 
-__all__ = [
-    "BankDataset",
-    "DATASETS_DIR",
-    "dataset_dir",
-    "load_dataset",
-    "read_jsonl",
-    "read_records",
-]
+__all__ = ["DATASETS_DIR", "dataset_dir", "load_dataset", "load_eval_dataset", "load_workbench_dataset"]
 
 #: The repository's ``datasets/`` folder.
 DATASETS_DIR = Path(__file__).resolve().parent.parent.parent / "datasets"
-FILES = ("documents.jsonl", "questions.jsonl", "paraphrases.jsonl", "near_misses.jsonl", "conversations.jsonl",
-         "personalized.jsonl")
-
-R = TypeVar("R", bound=BaseModel)
 
 
 def dataset_dir(name_or_path: str | Path) -> Path:
-    """The folder of a dataset given by name (under ``datasets/``) or by path."""
+    """The folder of a dataset given by name (under :data:`DATASETS_DIR`) or by path."""
     path = Path(name_or_path)
     if path.is_dir():
         return path
@@ -49,84 +42,6 @@ def dataset_dir(name_or_path: str | Path) -> Path:
     names = sorted(p.name for p in DATASETS_DIR.iterdir() if (p / "documents.jsonl").is_file()) \
         if DATASETS_DIR.is_dir() else []
     raise DatasetError(f"no dataset {str(name_or_path)!r}; known datasets: {', '.join(names) or 'none'}")
-
-
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-empty line; a bad line raises :class:`DatasetError` naming it."""
-    p = Path(path)
-    try:
-        handle = p.open(encoding="utf-8")
-    except OSError as exc:
-        raise DatasetError(f"cannot read: {exc.strerror}", path=str(p)) from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"not valid JSON: {exc.msg} at column {exc.colno}", path=str(p),
-                                   line=number) from None
-            if not isinstance(obj, dict):
-                raise DatasetError(f"expected a JSON object, got {type(obj).__name__}", path=str(p), line=number)
-            yield number, obj
-
-
-def read_records(path: str | Path, model: type[R]) -> list[R]:
-    """Validated records of ``model`` from a JSONL file."""
-    out = []
-    for number, obj in read_jsonl(path):
-        try:
-            out.append(model.model_validate(obj))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(x) for x in err["loc"])
-            raise DatasetError(err["msg"], path=str(path), line=number, field=field) from None
-    return out
-
-
-class BankDataset:
-    """A project dataset: documents, questions, paraphrase groups, near-miss pairs, multi-turn conversations,
-    personalized questions and its manifest."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.name = root.name
-        self.documents = read_records(root / "documents.jsonl", KBDocument)
-        q = root / "questions.jsonl"
-        self.questions = read_records(q, KBQuestion) if q.is_file() else []
-        p = root / "paraphrases.jsonl"
-        self.paraphrases = read_records(p, ParaphraseGroup) if p.is_file() else []
-        n = root / "near_misses.jsonl"
-        self.near_misses = read_records(n, NearMissPair) if n.is_file() else []
-        c = root / "conversations.jsonl"
-        self.conversations = read_records(c, Conversation) if c.is_file() else []
-        pq = root / "personalized.jsonl"
-        self.personalized = read_records(pq, PersonalizedQuestion) if pq.is_file() else []
-        m = root / "manifest.json"
-        self.manifest: dict[str, Any] = json.loads(m.read_text(encoding="utf-8")) if m.is_file() else {}
-        self.doc_by_id = {d.id: d for d in self.documents}
-
-    @property
-    def content_hash(self) -> str:
-        """sha256 over the dataset's files (what the manifest records)."""
-        return content_hash(self.root)
-
-    def __repr__(self) -> str:
-        return (f"BankDataset({self.name!r}, documents={len(self.documents)}, questions={len(self.questions)}, "
-                f"paraphrase_groups={len(self.paraphrases)}, near_misses={len(self.near_misses)}, "
-                f"conversations={len(self.conversations)}, personalized={len(self.personalized)})")
-
-
-def content_hash(root: Path) -> str:
-    """sha256 over the dataset's data files, in a fixed order."""
-    digest = hashlib.sha256()
-    for name in FILES:
-        path = root / name
-        if path.is_file():
-            digest.update(name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @lru_cache(maxsize=8)
@@ -141,3 +56,41 @@ def load_dataset(name_or_path: str | Path = "meridian_bank") -> BankDataset:
         raise DatasetError("no documents.jsonl; build it with `python -m workbench.datasets.build`", path=str(root))
     mtime = max((root / f).stat().st_mtime for f in FILES if (root / f).exists())
     return _load(str(root.resolve()), mtime)
+
+
+def load_workbench_dataset(name: str | Path = "meridian_bank") -> EvalDataset:
+    """A project dataset's documents and questions as an :class:`EvalDataset` (see
+    :meth:`BankDataset.to_eval_dataset`)."""
+    return load_dataset(name).to_eval_dataset()
+
+
+def load_eval_dataset(spec: str | Path) -> EvalDataset:
+    """Load a dataset from a spec string (see the module docstring); a bare path is guessed by its suffix."""
+    text = str(spec)
+    kind, _, arg = text.partition(":") if ":" in text else ("", "", text)
+    if kind == "beir":
+        folder, _, split = arg.partition("@")
+        return load_beir(folder, split=split or "test")
+    if kind == "squad":
+        return load_squad(arg)
+    if kind in ("jsonl", "csv"):
+        q, _, d = arg.partition(",")
+        loader = load_jsonl if kind == "jsonl" else load_csv
+        return loader(q, d or None)
+    if kind == "zaragoza-faq" or text == "zaragoza-faq":
+        return load_zaragoza_faq(lang=arg if kind else "en")
+    if kind == "wiki-summaries" or text == "wiki-summaries":
+        return load_wiki_summaries(limit=int(arg) if kind and arg else None)
+    if kind:
+        raise DatasetError(f"unknown dataset kind {kind!r}; use beir:, squad:, jsonl:, csv:, zaragoza-faq, "
+                           "wiki-summaries, or a project dataset name")
+    path = Path(text)
+    if path.is_dir() and (path / "corpus.jsonl").is_file():
+        return load_beir(path)
+    if path.suffix == ".json":
+        return load_squad(path)
+    if path.suffix == ".jsonl":
+        return load_jsonl(path)
+    if path.suffix == ".csv":
+        return load_csv(path)
+    return load_workbench_dataset(text)

@@ -1,16 +1,15 @@
-"""The dataset validator: every rule of ``AUTHORING.md`` marked [checked].
+"""The dataset validator: every rule of ``AUTHORING.md`` marked [checked] that the data alone decides.
 
-``python -m workbench.datasets.validate [NAME]`` prints the problems and exits 1 when there are any.
+The rules that need the bundled tools (a personalized question's tool call gives its expected values)
+are checked by :mod:`workbench.evaluation.personalized`; ``workbench dataset validate`` runs both.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from collections import Counter
-from collections.abc import Sequence
 
-from workbench.datasets.catalog import BankDataset, content_hash, load_dataset
+from workbench.datasets.bank import BankDataset, content_hash
 from workbench.datasets.schema import INTENT_RE
 
 __all__ = ["MIN_COUNTS", "validate_dataset"]
@@ -30,7 +29,7 @@ def _length_problem(lang: str, text: str) -> str | None:
 
 
 def validate_dataset(ds: BankDataset, *, min_counts: dict[str, int] | None = None) -> list[str]:
-    """All rule violations of ``ds`` as readable lines (empty when the dataset is valid)."""
+    """The data rules ``ds`` breaks, as readable lines (empty when it keeps them all)."""
     problems: list[str] = []
     docs = ds.doc_by_id
     if len(docs) != len(ds.documents):
@@ -118,64 +117,7 @@ def _conversation_problems(ds: BankDataset) -> list[str]:
 
 
 def _personalized_problems(ds: BankDataset) -> list[str]:
-    """Tool exists, arguments validate, and ``expected`` matches the tool's output on the seeded fixture."""
-    if not ds.personalized:
-        return []
-    import os
-    import tempfile
-    from pathlib import Path
-
-    from workbench.tools.bank_fixture import build_bank_fixture
-    from workbench.tools.errors import WorkbenchError
-    from workbench.tools.registry import ToolRegistry
-
-    problems: list[str] = []
+    """Unique ids. Whether each question's tool call gives its ``expected`` values needs the bundled tools:
+    :func:`workbench.evaluation.personalized.tool_answer_problems` checks that."""
     ids = Counter(p.id for p in ds.personalized)
-    problems += [f"duplicate personalized question id {i}" for i, n in ids.items() if n > 1]
-    registry = ToolRegistry.from_folder(check_interval_s=float("inf"))
-    previous = os.environ.get("WB_BANK_DB")
-    with tempfile.TemporaryDirectory(prefix="wb-validate-") as tmp:
-        os.environ["WB_BANK_DB"] = str(build_bank_fixture(Path(tmp) / "bank.sqlite3"))
-        try:
-            for p in ds.personalized:
-                where = f"personalized {p.id}"
-                if p.tool not in registry.names():
-                    problems.append(f"{where}: tool {p.tool!r} is not a bundled plugin")
-                    continue
-                spec = registry.get(p.tool)
-                try:
-                    args = spec.validate(p.arguments)
-                    context = {"user": p.user, "tenant": p.tenant}
-                    output = spec.fn(**args, **{k: context[k] for k in spec.context})
-                except WorkbenchError as exc:
-                    problems.append(f"{where}: the tool call fails on the fixture: {exc}")
-                    continue
-                for key, value in p.expected.items():
-                    if output.get(key) != value:
-                        problems.append(f"{where}: expected {key}={value!r}, the fixture gives {output.get(key)!r}")
-                template = spec.answer.get(p.lang, "")
-                rendered = template.format(**output) if template else ""
-                for ans in p.answers:
-                    if ans not in rendered:
-                        problems.append(f"{where}: answer {ans!r} is not in the tool's rendered answer {rendered!r}")
-        finally:
-            if previous is None:
-                os.environ.pop("WB_BANK_DB", None)
-            else:
-                os.environ["WB_BANK_DB"] = previous
-    return problems
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Validate a dataset and print its problems."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    ds = load_dataset(args[0] if args else "meridian_bank")
-    problems = validate_dataset(ds)
-    for line in problems:
-        print(line)
-    print(f"{ds!r}: {'OK' if not problems else f'{len(problems)} problems'}")
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return [f"duplicate personalized question id {i}" for i, n in ids.items() if n > 1]

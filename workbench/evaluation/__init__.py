@@ -1,14 +1,18 @@
-"""Evaluation: datasets (own, SQuAD/CMRC, BEIR, JSONL, CSV, packaged corpora), metrics (retrieval,
-answer, latency, cache quality, ragas), experiments with an on-disk cache, sweeps and comparisons.
+"""Evaluation: metrics (retrieval, answer, latency, cache quality, ragas), experiments with an on-disk
+cache, sweeps and comparisons, and the evaluation code that measures the other packages: request
+streams (:mod:`~workbench.evaluation.streams`), cache-threshold sweeps and replays
+(:mod:`~workbench.evaluation.cache_quality`), memory follow-ups (:mod:`~workbench.evaluation.followups`),
+the memory crash worker (:mod:`~workbench.evaluation.crash_worker`) and the dataset's tool-backed labels
+(:mod:`~workbench.evaluation.personalized`). Datasets and their loaders live in :mod:`workbench.datasets`.
 
 ```python
-from workbench.evaluation import EvalDataset, Experiment
-result = Experiment(PipelineConfig.load("fast"), EvalDataset.from_workbench()).run()
+from workbench.datasets import load_workbench_dataset
+from workbench.evaluation import Experiment
+result = Experiment(PipelineConfig.load("fast"), load_workbench_dataset()).run()
 result.summary["overall"]["ndcg@10"]
 ```
 """
 
-from workbench.evaluation.data import EvalDataset, EvalDocument, EvalQuestion, load_eval_dataset
 from workbench.evaluation.experiment import (
     Delta,
     Experiment,
@@ -24,9 +28,6 @@ from workbench.evaluation.metrics import METRICS_VERSION
 
 __all__ = [
     "Delta",
-    "EvalDataset",
-    "EvalDocument",
-    "EvalQuestion",
     "Experiment",
     "ExperimentResult",
     "METRICS_VERSION",
@@ -35,6 +36,5 @@ __all__ = [
     "bootstrap_delta",
     "compare_runs",
     "config_grid",
-    "load_eval_dataset",
     "pareto_front",
 ]

@@ -25,7 +25,7 @@ from workbench.loadtest.profiles import PROFILE_NAMES, LoadProfile, arrival_offs
 from workbench.loadtest.result import COLUMNS, LoadResult
 from workbench.loadtest.runners import ClosedLoopRunner, OpenLoopRunner
 from workbench.loadtest.senders import Outcome, Sender, TargetSender
-from workbench.loadtest.stats import SLO, goodput, latency_percentiles
+from workbench.loadtest.stats import SLO, goodput
 from workbench.loadtest.target import CallableTarget, DelayTarget, NoopTarget, StreamingTarget, Target
 from workbench.loadtest.workload import WorkItem, Workload, WorkloadSpec
 
@@ -57,7 +57,6 @@ __all__ = [
     "concurrency_sweep",
     "create_contract_app",
     "goodput",
-    "latency_percentiles",
     "make_inprocess_target",
     "pipeline_answer_fn",
     "read_locust_events",

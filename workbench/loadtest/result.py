@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import DatasetError
-from workbench.loadtest.stats import DEFAULT_PERCENTILES, SLO, PercentileMethod, latency_percentiles, slo_mask
+from workbench.loadtest.stats import SLO, slo_mask
+from workbench.percentiles import DEFAULT_PERCENTILES, PERCENTILE_METHOD, percentiles
 
 __all__ = ["COLUMNS", "LoadResult", "run_environment"]
 
@@ -116,12 +117,11 @@ class LoadResult:
             return 0.0
         return float(self.df["end_s"].max() - self.df["scheduled_s"].min())
 
-    def summary(self, slo: SLO | None = None, *, method: PercentileMethod = "linear",
-                percentiles: tuple[float, ...] = DEFAULT_PERCENTILES) -> dict[str, Any]:
+    def summary(self, slo: SLO | None = None, *, ps: tuple[float, ...] = DEFAULT_PERCENTILES) -> dict[str, Any]:
         """Throughput, goodput under ``slo``, latency percentiles, error/shed rates, cache hit rates.
 
-        Latency, TTFT, TPOT and service-time percentiles are over successful requests, by ``method``
-        (numpy ``linear`` by default; see :mod:`workbench.loadtest.stats`). Rates are per request sent.
+        Latency, TTFT, TPOT and service-time percentiles ``ps`` are over successful requests, by nearest
+        rank (``percentile_method``; see :mod:`workbench.percentiles`). Rates are per request sent.
         """
         if slo is None and self.meta.get("slo"):
             slo = SLO(**self.meta["slo"])
@@ -142,12 +142,12 @@ class LoadResult:
             "throughput_rps": float(ok.sum()) / window if window > 0 else math.nan,
             "completed_rps": n / window if window > 0 else math.nan,
             "tokens_per_s": float(okdf["tokens"].sum()) / window if window > 0 else math.nan,
-            "percentile_method": f"numpy {method if method == 'linear' else 'inverted_cdf (nearest rank)'}",
-            "latency_ms": latency_percentiles(okdf["latency_ms"].to_numpy(), percentiles, method=method),
-            "ttft_ms": latency_percentiles(okdf["ttft_ms"].to_numpy(), percentiles, method=method),
-            "tpot_ms": latency_percentiles(okdf["tpot_ms"].to_numpy(), percentiles, method=method),
-            "service_ms": latency_percentiles(okdf["service_ms"].to_numpy(), percentiles, method=method),
-            "wait_ms": latency_percentiles(df["wait_ms"].to_numpy(), (50.0, 99.0), method=method),
+            "percentile_method": PERCENTILE_METHOD,
+            "latency_ms": percentiles(okdf["latency_ms"].to_numpy(), ps),
+            "ttft_ms": percentiles(okdf["ttft_ms"].to_numpy(), ps),
+            "tpot_ms": percentiles(okdf["tpot_ms"].to_numpy(), ps),
+            "service_ms": percentiles(okdf["service_ms"].to_numpy(), ps),
+            "wait_ms": percentiles(df["wait_ms"].to_numpy(), (50.0, 99.0)),
             "latency_mean_ms": float(okdf["latency_ms"].mean()) if len(okdf) else math.nan,
         }
         out["error_rate"] = out["errors"] / n if n else math.nan
@@ -181,9 +181,10 @@ class LoadResult:
                 row[k] = v
         return row
 
-    def timeseries(self, bin_s: float = 1.0, *, method: PercentileMethod = "linear") -> pd.DataFrame:
+    def timeseries(self, bin_s: float = 1.0) -> pd.DataFrame:
         """One row per ``bin_s`` seconds: offered (by scheduled start), completed/ok/shed/errors (by end),
-        throughput and tokens per second, and latency p50/p95/p99 of the requests that ended in the bin."""
+        throughput and tokens per second, and latency p50/p95/p99 (nearest rank) of the requests that
+        ended in the bin."""
         df = self.df
         if df.empty:
             return pd.DataFrame(columns=["t_s", "offered", "completed", "ok", "shed", "errors", "throughput_rps",
@@ -200,7 +201,7 @@ class LoadResult:
         for b in range(nb):
             ended = eb == b
             okb = ended & ok
-            p = latency_percentiles(lat[okb], (50, 95, 99), method=method)
+            p = percentiles(lat[okb], (50, 95, 99))
             rows.append({"t_s": t0 + b * bin_s, "offered": int((sb == b).sum()), "completed": int(ended.sum()),
                          "ok": int(okb.sum()), "shed": int((ended & (status == "shed")).sum()),
                          "errors": int((ended & (status == "error")).sum()),

@@ -1,7 +1,7 @@
 """Seeded request streams drawn from the project's dataset: the traffic shape of a bank's help app.
 
 Each request's intent follows a Zipf law over the dataset's intents (the popularity ranking and
-probabilities come from :class:`workbench.cache.evaluation.ZipfSampler`, the same law the cache
+probabilities come from :class:`workbench.evaluation.streams.ZipfSampler`, the same law the cache
 benchmarks use); a share is worded as a paraphrase of the intent, a share is a personalized question
 (about the customer's own data, with its user), and a share starts a multi-turn conversation whose
 follow-ups arrive interleaved with other traffic under one session id. Tenants and users are drawn
@@ -26,9 +26,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workbench.cache.evaluation import ZipfSampler
 from workbench.datasets import BankDataset, Conversation, load_dataset
 from workbench.errors import ConfigError, DatasetError
+from workbench.evaluation.streams import ZipfSampler
 from workbench.serving.schema import ChatRequest
 
 __all__ = ["ItemKind", "WorkItem", "Workload", "WorkloadSpec"]

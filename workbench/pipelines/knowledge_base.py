@@ -25,7 +25,7 @@ from haystack.components.joiners import DocumentJoiner
 
 from workbench.components import DatasetLoader, DocumentEmbedder, FileLoader, IndexWriter, SentenceSplitter
 from workbench.config import PipelineConfig
-from workbench.datasets.catalog import content_hash, dataset_dir
+from workbench.datasets import content_hash, dataset_dir
 from workbench.errors import DatasetError
 from workbench.models import load_embedding_model
 from workbench.stores import BM25Index, FaissDocumentStore

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from workbench.config import PipelineConfig
-from workbench.evaluation import EvalDataset, Experiment, Sweep
+from workbench.datasets import EvalDataset, load_jsonl, load_workbench_dataset
+from workbench.evaluation import Experiment, Sweep
 from workbench.reporting import main as report_main
 from workbench.reporting import report_from_run_dir, write_report
 
@@ -24,7 +25,7 @@ def fast_config(default_config: PipelineConfig, knowledge_base: object) -> Pipel
 
 @pytest.fixture(scope="module")
 def dataset() -> EvalDataset:
-    return EvalDataset.from_workbench("meridian_bank").sample(24, seed=7)
+    return load_workbench_dataset("meridian_bank").sample(24, seed=7)
 
 
 def test_experiment_rows_summary_manifest_and_cache(fast_config: PipelineConfig, dataset: EvalDataset,
@@ -89,7 +90,7 @@ def test_sweep_and_report(fast_config: PipelineConfig, dataset: EvalDataset, tmp
 def test_experiment_indexes_an_external_corpus(tmp_path: Path) -> None:
     """A dataset without a project knowledge base: its documents are written as JSONL and indexed."""
     fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "evaluation"
-    ds = EvalDataset.from_jsonl(fixtures / "questions.jsonl", fixtures / "documents.jsonl")
+    ds = load_jsonl(fixtures / "questions.jsonl", fixtures / "documents.jsonl")
     cfg = PipelineConfig.load("fast").model_copy(update={"index_dir": str(tmp_path / "indexes")})
     result = Experiment(cfg, ds, cache_dir=tmp_path / "runs", ks=(1, 3)).run()
     assert result.summary["overall"]["errors"] == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.evaluation.data import load_beir, load_squad
+from workbench.datasets import load_beir, load_squad
 from workbench.evaluation.metrics import cmrc_em, cmrc_f1, retrieval_scores
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"

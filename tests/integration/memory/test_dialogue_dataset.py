@@ -8,7 +8,8 @@ import pytest
 
 from workbench.config import ToolsConfig
 from workbench.datasets import load_dataset
-from workbench.datasets.validate import _conversation_problems, _personalized_problems
+from workbench.datasets.validate import _conversation_problems
+from workbench.evaluation.personalized import tool_answer_problems as _personalized_problems
 from workbench.tools import InMemoryAuditLog, ToolCallingAgent
 from workbench.tools.bank_fixture import FIXTURE_TODAY, build_bank_fixture
 

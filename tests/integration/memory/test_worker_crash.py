@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
+from workbench.evaluation.crash_worker import turn_texts
 from workbench.memory import RedisSessionStore, SQLiteSessionStore
-from workbench.memory.demo_worker import turn_texts
 
 TURNS = 40
 
 
 def _worker(store: str, url: str, session: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "workbench.memory.demo_worker", "--store", store, "--url", url,
+    return subprocess.Popen([sys.executable, "-m", "workbench.evaluation.crash_worker", "--store", store, "--url", url,
                              "--session", session, "--turns", str(TURNS), "--delay", "0.01"],
                             stdout=subprocess.PIPE, text=True)
 

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from workbench.dashboards import EvalDashboard
-from workbench.evaluation import EvalDataset, EvalDocument, EvalQuestion, ExperimentResult
+from workbench.datasets import EvalDataset, EvalDocument, EvalQuestion
+from workbench.evaluation import ExperimentResult
 from workbench.evaluation.experiment import summarize
 
 

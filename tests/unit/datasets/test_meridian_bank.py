@@ -1,14 +1,14 @@
 import shutil
 from pathlib import Path
 
-from workbench.datasets import load_dataset, validate_dataset
+from workbench.datasets import DATASETS_DIR, content_hash, load_dataset, validate_dataset
 from workbench.datasets.build import build_dataset
-from workbench.datasets.catalog import DATASETS_DIR, content_hash
+from workbench.evaluation.personalized import dataset_problems
 
 
 def test_dataset_passes_its_validator() -> None:
     ds = load_dataset("meridian_bank")
-    assert validate_dataset(ds) == []
+    assert validate_dataset(ds) == [] and dataset_problems(ds) == []  # data rules; data + tool rules
     assert len(ds.documents) >= 120 and len(ds.questions) >= 250
     assert {d.lang for d in ds.documents} == {"en", "zh"}
     assert any(q.cross_lingual for q in ds.questions)

@@ -1,4 +1,4 @@
-"""Percentiles (nearest rank), token and cache-quality summaries, bootstrap deltas and the Pareto front."""
+"""Latency (nearest-rank percentiles), token and cache-quality summaries, bootstrap deltas and the Pareto front."""
 
 from __future__ import annotations
 
@@ -8,22 +8,8 @@ import pandas as pd
 import pytest
 
 from workbench.evaluation.experiment import bootstrap_delta, compare_runs, pareto_front, summarize
-from workbench.evaluation.metrics import CacheEvent, cache_quality, latency_summary, nearest_rank_percentile
+from workbench.evaluation.metrics import CacheEvent, cache_quality, latency_summary
 from workbench.evaluation.metrics.latency import token_summary
-
-
-def test_nearest_rank_percentile() -> None:
-    values = [40, 10, 30, 20]
-    assert nearest_rank_percentile(values, 50) == 20
-    assert nearest_rank_percentile(values, 75) == 30
-    assert nearest_rank_percentile(values, 76) == 40
-    assert nearest_rank_percentile(values, 0) == 10
-    assert nearest_rank_percentile(values, 100) == 40
-    assert nearest_rank_percentile([1.0, float("nan"), 3.0], 50) == 1.0
-    with pytest.raises(ValueError):
-        nearest_rank_percentile([], 50)
-    with pytest.raises(ValueError):
-        nearest_rank_percentile([1], 101)
 
 
 def test_latency_and_token_summaries() -> None:

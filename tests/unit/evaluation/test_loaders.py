@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.errors import DatasetError
-from workbench.evaluation.data import (
+from workbench.datasets import (
     EvalDataset,
     load_beir,
     load_csv,
@@ -19,6 +18,7 @@ from workbench.evaluation.data import (
     load_workbench_dataset,
     load_zaragoza_faq,
 )
+from workbench.errors import DatasetError
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "evaluation"
 

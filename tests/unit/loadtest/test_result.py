@@ -40,13 +40,27 @@ def test_summary_against_numpy(result: LoadResult) -> None:
     assert s["window_s"] == pytest.approx(window)
     assert s["throughput_rps"] == pytest.approx(180 / window)
     assert s["tokens_per_s"] == pytest.approx(180 * 4 / window)
-    for p in (50, 90, 95, 99):
-        assert s["latency_ms"][f"p{p}"] == pytest.approx(np.percentile(ok.latency_ms, p))
+    for p in (50, 90, 95, 99):  # nearest rank: numpy's inverted_cdf, and always a latency that was observed
+        assert s["latency_ms"][f"p{p}"] == pytest.approx(np.percentile(ok.latency_ms, p, method="inverted_cdf"))
+        assert s["latency_ms"][f"p{p}"] in set(ok.latency_ms)
     good = ((df.status == "ok") & (df.ttft_ms <= 30) & (df.latency_ms <= 60)).sum()
     assert s["goodput_rps"] == pytest.approx(good / window)
     assert s["cache_hit_rate"]["exact"] == pytest.approx((ok.cache_layer == "exact").mean())
     assert s["cache_hit_rate"]["any"] + s["cache_hit_rate"]["miss"] == pytest.approx(1.0)
-    assert "linear" in s["percentile_method"]
+    assert s["percentile_method"] == "nearest-rank"
+
+
+def test_percentiles_are_nearest_rank_worked_by_hand() -> None:
+    """Latencies 10, 20, 30, 40 ms: p50 is rank ceil(0.5·4) = 2 → 20 ms (linear interpolation would say 25),
+    p90, p95 and p99 are rank 4 → 40 ms; the one shed request's 1000 ms is not a success and is left out."""
+    rows = _rows(5)
+    for row, lat in zip(rows, (1000.0, 40.0, 10.0, 30.0, 20.0), strict=True):
+        row.update(latency_ms=lat, service_ms=lat, ttft_ms=lat)
+    res = LoadResult.from_rows(rows, {"runner": "test"})
+    s = res.summary()
+    assert s["ok"] == 4 and s["shed"] == 1
+    assert s["latency_ms"] == {"p50": 20.0, "p90": 40.0, "p95": 40.0, "p99": 40.0}
+    assert s["ttft_ms"]["p50"] == 20.0 and s["service_ms"]["p99"] == 40.0
 
 
 def test_timeseries_accounts_for_every_request(result: LoadResult) -> None:

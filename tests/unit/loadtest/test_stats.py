@@ -1,30 +1,7 @@
 import numpy as np
 import pytest
 
-from workbench.loadtest.stats import SLO, goodput, latency_percentiles, slo_mask
-
-DATA = np.array([12.0, 3.0, 7.0, 1.0, 100.0, 5.0, 5.0, 42.0, 8.0, 9.5, 0.5])
-
-
-@pytest.mark.parametrize(("method", "np_method"), [("linear", "linear"), ("nearest", "inverted_cdf")])
-def test_percentiles_match_numpy(method: str, np_method: str) -> None:
-    got = latency_percentiles(DATA, (50, 90, 95, 99), method=method)  # type: ignore[arg-type]
-    for p in (50, 90, 95, 99):
-        assert got[f"p{p}"] == pytest.approx(float(np.percentile(DATA, p, method=np_method)))
-
-
-def test_percentiles_known_values() -> None:
-    x = np.arange(1, 101, dtype=float)  # 1..100
-    assert latency_percentiles(x, (50, 99))["p50"] == pytest.approx(50.5)      # linear interpolation
-    assert latency_percentiles(x, (50, 99), method="nearest") == {"p50": 50.0, "p99": 99.0}  # nearest rank
-    assert latency_percentiles(x, (99.9,))["p99_9"] == pytest.approx(99.901)
-
-
-def test_percentiles_drop_nan_and_handle_empty() -> None:
-    assert latency_percentiles([np.nan, 1.0, 3.0], (50,))["p50"] == 2.0
-    assert np.isnan(latency_percentiles([], (50,))["p50"])
-    with pytest.raises(ValueError):
-        latency_percentiles([1.0], method="median")  # type: ignore[arg-type]
+from workbench.loadtest.stats import SLO, goodput, slo_mask
 
 
 def test_goodput_counts_ok_requests_within_both_bounds() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict
 
-from workbench.datasets.catalog import read_jsonl
+from workbench.datasets.jsonl import read_jsonl
 from workbench.errors import DatasetError
 from workbench.text import detect_language
 

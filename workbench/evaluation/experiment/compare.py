@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from workbench.evaluation.metrics.latency import nearest_rank_percentile
+from workbench.percentiles import percentile
 
 __all__ = ["BOOTSTRAP_METHOD", "Delta", "bootstrap_delta", "compare_runs", "pareto_front"]
 
@@ -71,7 +71,7 @@ def bootstrap_delta(a: pd.DataFrame, b: pd.DataFrame, metric: str, *, on: str = 
     means = diff[idx].mean(axis=1)
     tail = (1 - confidence) / 2 * 100
     return Delta(metric, float(xa.mean()), float(xb.mean()), float(diff.mean()),
-                 nearest_rank_percentile(means, tail), nearest_rank_percentile(means, 100 - tail),
+                 percentile(means, tail, empty=None), percentile(means, 100 - tail, empty=None),
                  confidence, len(diff), resamples)
 
 

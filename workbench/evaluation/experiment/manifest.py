@@ -59,7 +59,8 @@ def machine_info() -> dict[str, Any]:
 
 def build_manifest(*, config: Any, dataset: Any, seed: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of one experiment (JSON-compatible)."""
-    from workbench.evaluation.metrics import METRICS_VERSION, PERCENTILE_METHOD
+    from workbench.evaluation.metrics import METRICS_VERSION
+    from workbench.percentiles import PERCENTILE_METHOD
 
     return {
         "config_name": config.name,

@@ -2,7 +2,7 @@
 load profile) → per-question rows, a summary and a manifest, cached on disk by hash.
 
 ```python
-exp = Experiment(PipelineConfig.load("fast"), EvalDataset.from_workbench("meridian_bank"), seed=0)
+exp = Experiment(PipelineConfig.load("fast"), load_workbench_dataset("meridian_bank"), seed=0)
 result = exp.run()                 # minutes the first time ...
 result = exp.run()                 # ... instant afterwards: result.from_cache is True
 result.summary["overall"]["ndcg@10"], result.summary["by_language"]["zh"]["f1"]
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.config import PipelineConfig
-from workbench.evaluation.data import EvalDataset, EvalQuestion, load_eval_dataset
+from workbench.datasets import EvalDataset, EvalQuestion, load_eval_dataset
 from workbench.evaluation.experiment.manifest import build_manifest
 from workbench.evaluation.experiment.result import ExperimentResult, is_result_dir
 from workbench.evaluation.experiment.summary import summarize

@@ -2,7 +2,7 @@
 
 ```python
 sweep = Sweep.grid(PipelineConfig.load("default"), {"retriever.mode": ["bm25", "dense", "hybrid"]},
-                   EvalDataset.from_workbench())
+                   load_workbench_dataset())
 result = sweep.run()
 result.frame()            # one row per (config, question), with config and config_hash columns
 result.summary_frame()    # one row per config
@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.config import PipelineConfig
-from workbench.evaluation.data import EvalDataset, load_eval_dataset
+from workbench.datasets import EvalDataset, load_eval_dataset
 from workbench.evaluation.experiment.result import ExperimentResult
 from workbench.evaluation.experiment.runner import DEFAULT_CACHE_DIR, Experiment, knowledge_base_for
 

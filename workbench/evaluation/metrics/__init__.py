@@ -1,5 +1,5 @@
-"""Evaluation metrics, one folder per family: ``retrieval``, ``answer``, ``latency``, ``cache``, and
-``ragas_adapter`` (imported on demand: ragas is heavy)."""
+"""Evaluation metrics, one module or folder per family: ``retrieval``, ``answer``, ``latency``, ``cache``,
+and ``ragas_adapter`` (imported on demand: ragas is heavy). Percentiles: :mod:`workbench.percentiles`."""
 
 from workbench.evaluation.metrics.answer import (
     SemanticSimilarity,
@@ -13,12 +13,7 @@ from workbench.evaluation.metrics.answer import (
     squad_f1,
 )
 from workbench.evaluation.metrics.cache import CacheEvent, cache_quality
-from workbench.evaluation.metrics.latency import (
-    PERCENTILE_METHOD,
-    latency_summary,
-    nearest_rank_percentile,
-    token_summary,
-)
+from workbench.evaluation.metrics.latency import latency_summary, token_summary
 from workbench.evaluation.metrics.retrieval import (
     average_precision,
     dedupe,
@@ -37,7 +32,6 @@ METRICS_VERSION = "1"
 __all__ = [
     "CacheEvent",
     "METRICS_VERSION",
-    "PERCENTILE_METHOD",
     "SemanticSimilarity",
     "answer_scores",
     "average_precision",
@@ -50,7 +44,6 @@ __all__ = [
     "hit_at_k",
     "latency_summary",
     "ndcg_at_k",
-    "nearest_rank_percentile",
     "precision_at_k",
     "rank_run",
     "recall_at_k",

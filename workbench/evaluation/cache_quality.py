@@ -1,12 +1,12 @@
-"""Cache-quality evaluation: a seeded Zipf request stream over intents, a threshold sweep on paraphrases
-and near-misses, a threshold picker, and a replay that measures a stack on a stream.
+"""Cache-quality evaluation: a threshold sweep on paraphrases and near-misses, a threshold picker, and a
+replay that measures a stack on a request stream (drawn by :mod:`workbench.evaluation.streams`).
 
 A wrong hit is a hit whose stored entry's intent differs from the request's intent. The wrong-hit
 rate is stated per hit (wrong hits / hits), the way semantic caches report precision; per request
 (wrong hits / requests) is reported next to it::
 
-    texts = intent_texts(load_dataset("meridian_bank"))
-    stream = ZipfSampler(texts, s=1.1, seed=7).sample(5000)        # [StreamRequest(text, intent), ...]
+    stream = ZipfSampler(intent_texts("meridian_bank"), s=1.1, seed=7).sample(5000)
+    replay_stream(stack, stream, answer=lambda q: qp.run(q).to_dict()).summary()["wrong_hit_rate_of_hits"]
     sweep = threshold_sweep(load_embedding_model("e5-small"))
     sweep.pick_threshold(0.01)                                       # lowest threshold with ≤ 1% wrong hits
 """
@@ -23,92 +23,21 @@ import numpy as np
 
 from workbench.cache.normalizer import QueryNormalizer
 from workbench.cache.stack import CacheStack
-from workbench.cache.stats import nearest_rank
 from workbench.cache.verifier import HitVerifier, RuleVerifier
 from workbench.datasets import BankDataset, load_dataset
-from workbench.errors import ConfigError, DatasetError
+from workbench.errors import ConfigError
+from workbench.evaluation.streams import StreamRequest
+from workbench.percentiles import PERCENTILE_METHOD, percentiles
 
 __all__ = [
     "CachedEmbedder",
-    "StreamRequest",
     "StreamResult",
     "SweepRow",
     "ThresholdSweep",
-    "ZipfSampler",
-    "intent_texts",
     "pick_threshold",
     "replay_stream",
     "threshold_sweep",
 ]
-
-
-def intent_texts(dataset: BankDataset | str = "meridian_bank", *,
-                 include_near_misses: bool = True) -> dict[str, list[str]]:
-    """intent → its distinct texts: questions, paraphrases and (optionally) near-miss texts, in file order."""
-    ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
-    out: dict[str, list[str]] = {}
-
-    def add(intent: str, text: str) -> None:
-        texts = out.setdefault(intent, [])
-        if text not in texts:
-            texts.append(text)
-
-    for q in ds.questions:
-        add(q.intent, q.question)
-    for g in ds.paraphrases:
-        for p in g.paraphrases:
-            add(g.intent, p)
-    if include_near_misses:
-        for nm in ds.near_misses:
-            add(nm.intent_a, nm.a)
-            add(nm.intent_b, nm.b)
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class StreamRequest:
-    """One request of a workload: the text a customer typed and the intent it really has."""
-
-    index: int
-    text: str
-    intent: str
-
-
-class ZipfSampler:
-    """Requests whose intents follow a Zipf law (rank r has weight 1/r^s); a text of the intent is drawn uniformly.
-
-    Ranks are a seeded permutation of the intents, so the popular intents differ between seeds.
-
-    ```python
-    ZipfSampler({"a": ["x", "y"], "b": ["z"]}, s=1.0, seed=1).sample(3)
-    ```
-    """
-
-    def __init__(self, texts_by_intent: dict[str, Sequence[str]], *, s: float = 1.1, seed: int = 0) -> None:
-        if not texts_by_intent or any(not v for v in texts_by_intent.values()):
-            raise DatasetError("every intent needs at least one text")
-        if s <= 0:
-            raise ValueError(f"the Zipf exponent s must be > 0, got {s}")
-        self.s = s
-        self.seed = seed
-        rng = np.random.default_rng(seed)
-        names = sorted(texts_by_intent)
-        order = rng.permutation(len(names))
-        self.intents = [names[i] for i in order]
-        self.texts = [list(texts_by_intent[name]) for name in self.intents]
-        weights = 1.0 / np.arange(1, len(names) + 1, dtype=np.float64) ** s
-        self.probabilities = weights / weights.sum()
-
-    def sample(self, n: int) -> list[StreamRequest]:
-        """``n`` requests (the same for the same seed)."""
-        rng = np.random.default_rng([self.seed, n])
-        ranks = rng.choice(len(self.intents), size=n, p=self.probabilities)
-        picks = rng.random(n)
-        out = []
-        for i, (r, u) in enumerate(zip(ranks, picks, strict=True)):
-            texts = self.texts[int(r)]
-            out.append(StreamRequest(i, texts[min(int(u * len(texts)), len(texts) - 1)], self.intents[int(r)]))
-        return out
 
 
 class CachedEmbedder:
@@ -184,7 +113,7 @@ def pick_threshold(sweep: ThresholdSweep, target_wrong_hit_rate: float = 0.01) -
     Raises :class:`ConfigError` when no threshold of the sweep meets it (widen the sweep upwards).
     """
     if not 0 <= target_wrong_hit_rate <= 1:
-        raise ValueError("target_wrong_hit_rate is a fraction between 0 and 1")
+        raise ConfigError("a fraction between 0 and 1 is expected", field="target_wrong_hit_rate")
     ok = [r for r in sweep.rows if r.hits > 0 and r.wrong_hit_rate <= target_wrong_hit_rate]
     if not ok:
         raise ConfigError(f"no threshold in the sweep keeps the wrong-hit rate at or below {target_wrong_hit_rate:.1%};"
@@ -268,31 +197,34 @@ class StreamResult:
     wrong: list[bool]
 
     def summary(self) -> dict[str, Any]:
-        """Hit rate, wrong-hit rates, hits per layer, latency (mean, nearest-rank p50/p95) overall and per layer."""
+        """Hit rate, wrong-hit rates, hits per layer, latency (mean, p50, p95 by :data:`PERCENTILE_METHOD`)
+        overall and per layer."""
         n = len(self.layers)
         hits = sum(1 for x in self.layers if x is not None)
         wrong = sum(self.wrong)
-        lat = sorted(self.latency_ms)
         out: dict[str, Any] = {
             "requests": n, "hits": hits, "hit_rate": hits / n if n else 0.0, "wrong_hits": wrong,
             "wrong_hit_rate_of_hits": wrong / hits if hits else 0.0,
             "wrong_hit_rate_of_requests": wrong / n if n else 0.0,
-            "latency_ms": {"mean": float(np.mean(lat)) if lat else math.nan, "p50": nearest_rank(lat, 50),
-                           "p95": nearest_rank(lat, 95)},
+            "percentile_method": PERCENTILE_METHOD,
+            "latency_ms": _latency(self.latency_ms),
             "layers": {},
         }
         for layer in ("exact", "semantic", "user", None):
             idx = [i for i, x in enumerate(self.layers) if x == layer]
             if not idx:
                 continue
-            lk = sorted(self.lookup_ms[i] for i in idx)
-            tot = sorted(self.latency_ms[i] for i in idx)
             out["layers"][layer or "miss"] = {
                 "count": len(idx), "wrong": sum(self.wrong[i] for i in idx),
-                "lookup_ms": {"p50": nearest_rank(lk, 50), "p95": nearest_rank(lk, 95), "mean": float(np.mean(lk))},
-                "latency_ms": {"p50": nearest_rank(tot, 50), "p95": nearest_rank(tot, 95), "mean": float(np.mean(tot))},
+                "lookup_ms": _latency([self.lookup_ms[i] for i in idx]),
+                "latency_ms": _latency([self.latency_ms[i] for i in idx]),
             }
         return out
+
+
+def _latency(values_ms: Sequence[float]) -> dict[str, float]:
+    """Mean, p50 and p95 (NaN when there are no values)."""
+    return {"mean": float(np.mean(values_ms)) if len(values_ms) else math.nan, **percentiles(values_ms, (50, 95))}
 
 
 def replay_stream(stack: CacheStack, requests: Sequence[StreamRequest], answer: Callable[[str], dict[str, Any]], *,

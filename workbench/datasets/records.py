@@ -1,8 +1,10 @@
 """The evaluation dataset: documents (a corpus) and questions with their gold documents and answers.
 
-Every loader returns an :class:`EvalDataset`; experiments, metrics and reports only see this shape::
+Every loader of :mod:`workbench.datasets` returns an :class:`EvalDataset`; experiments, metrics and
+reports only see this shape. This module imports no loader (the loaders depend on it, never the
+reverse)::
 
-    ds = EvalDataset.from_beir("../shared/data/scifact", split="test")
+    ds = load_beir("../shared/data/scifact", split="test")
     ds.hash, len(ds.questions), ds.qrels["1"]         # {'31715818': 1}
     small = ds.sample(20, seed=0)                      # a seeded subset (its corpus is kept whole)
 """
@@ -58,7 +60,7 @@ class EvalQuestion:
 class EvalDataset:
     """A named corpus plus questions, with a content hash that keys experiment caches.
 
-    ``knowledge_base`` names the workbench dataset (under ``datasets/``) that a pipeline indexes for
+    ``knowledge_base`` names the project dataset (see :func:`~workbench.datasets.dataset_dir`) that a pipeline indexes for
     this evaluation set, when there is one (``meridian_bank``); otherwise an experiment indexes
     :attr:`documents` itself.
     """
@@ -158,44 +160,6 @@ class EvalDataset:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
         tmp.replace(p)
         return p
-
-    # -- loaders (implemented in sibling modules) -------------------------------------------------
-    @classmethod
-    def from_workbench(cls, name: str = "meridian_bank") -> EvalDataset:
-        """The project's own dataset (see :func:`~workbench.evaluation.data.own.load_workbench_dataset`)."""
-        from workbench.evaluation.data.own import load_workbench_dataset
-
-        return load_workbench_dataset(name)
-
-    @classmethod
-    def from_squad(cls, path: str | Path, *, name: str | None = None) -> EvalDataset:
-        """SQuAD v1.1-style JSON, CMRC 2018 included (see :mod:`~workbench.evaluation.data.squad`)."""
-        from workbench.evaluation.data.squad import load_squad
-
-        return load_squad(path, name=name)
-
-    @classmethod
-    def from_beir(cls, folder: str | Path, *, split: str = "test", name: str | None = None) -> EvalDataset:
-        """A BEIR folder: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``."""
-        from workbench.evaluation.data.beir import load_beir
-
-        return load_beir(folder, split=split, name=name)
-
-    @classmethod
-    def from_jsonl(cls, questions: str | Path, documents: str | Path | None = None, *,
-                   name: str | None = None) -> EvalDataset:
-        """Questions (and optionally documents) as JSON lines."""
-        from workbench.evaluation.data.jsonl import load_jsonl
-
-        return load_jsonl(questions, documents, name=name)
-
-    @classmethod
-    def from_csv(cls, questions: str | Path, documents: str | Path | None = None, *,
-                 name: str | None = None) -> EvalDataset:
-        """Questions (and optionally documents) as CSV with a header row."""
-        from workbench.evaluation.data.tabular import load_csv
-
-        return load_csv(questions, documents, name=name)
 
 
 def _canonical(obj: Any) -> bytes:

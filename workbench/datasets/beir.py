@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from workbench.datasets.catalog import read_jsonl
+from workbench.datasets.jsonl import read_jsonl
+from workbench.datasets.records import EvalDataset, EvalDocument, EvalQuestion
 from workbench.errors import DatasetError
-from workbench.evaluation.data.records import EvalDataset, EvalDocument, EvalQuestion
 from workbench.text import detect_language
 
 __all__ = ["load_beir", "read_qrels_tsv"]

@@ -9,7 +9,7 @@ the ceiling a perfect rewriter reaches)::
     report = evaluate_followups(qp, load_dataset().conversations)
     report.summary()        # {'on': {'accuracy': ..., 'hit@k': ...}, 'off': {...}, 'reference': {...}}
 
-``python -m workbench.memory.evaluation [PRESET]`` prints the table. A turn is correct when a gold
+``python -m workbench.evaluation.followups [PRESET]`` prints the table. A turn is correct when a gold
 answer occurs in the answer (case-, space- and comma-insensitive); ``hit@k`` is whether a gold
 document is among the sources.
 """
@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from workbench.config import PipelineConfig
+from workbench.datasets import load_dataset
 from workbench.memory.conversation import ConversationMemory
 from workbench.memory.rewrite import META_STANDALONE, FollowupRewriter, rewrite_followup
 from workbench.memory.stores.inprocess import InProcessSessionStore
@@ -108,8 +110,6 @@ def evaluate_followups(qp: Any, conversations: Sequence[Any], *, rewriter: Follo
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print memory on/off/reference accuracy for a preset (default ``fast``)."""
-    from workbench.config import PipelineConfig
-    from workbench.datasets import load_dataset
     from workbench.pipelines.query import build_query_pipeline
 
     args = list(sys.argv[1:] if argv is None else argv)

@@ -1,10 +1,10 @@
-"""A stand-in serving worker for the crash test: it holds a conversation and appends its turns to a store.
+"""A stand-in serving worker for the memory crash test: it holds a conversation and appends its turns to a store.
 
 It resumes the session where the store says it stopped, appends ``turn i`` until ``--turns``, and
 prints ``ack <seq>`` (flushed) only after the store acknowledged the append: a turn that was
 acknowledged to the user must survive a SIGKILL of the worker::
 
-    python -m workbench.memory.demo_worker --store sqlite --url /tmp/s.sqlite3 --session s1 --turns 40
+    python -m workbench.evaluation.crash_worker --store sqlite --url /tmp/s.sqlite3 --session s1 --turns 40
 """
 
 from __future__ import annotations

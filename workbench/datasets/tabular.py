@@ -13,9 +13,9 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from workbench.datasets.fields import dataset_from_records
+from workbench.datasets.records import EvalDataset
 from workbench.errors import DatasetError
-from workbench.evaluation.data.fields import document_from_record, question_from_record
-from workbench.evaluation.data.records import EvalDataset
 
 __all__ = ["load_csv", "read_csv_rows"]
 
@@ -52,13 +52,5 @@ def read_csv_rows(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
 
 
 def load_csv(questions: str | Path, documents: str | Path | None = None, *, name: str | None = None) -> EvalDataset:
-    """Read the CSV files (field aliases as in :mod:`workbench.evaluation.data.fields`)."""
-    qpath = Path(questions)
-    qs = [question_from_record(row, path=str(qpath), line=line, tabular=True) for line, row in read_csv_rows(qpath)]
-    if not qs:
-        raise DatasetError("no questions in the file", path=str(qpath))
-    docs = []
-    if documents is not None:
-        dpath = Path(documents)
-        docs = [document_from_record(row, path=str(dpath), line=line) for line, row in read_csv_rows(dpath)]
-    return EvalDataset(name or qpath.stem, docs, qs, source=str(qpath), meta={"format": "csv"})
+    """Read the CSV files (field aliases as in :mod:`workbench.datasets.fields`)."""
+    return dataset_from_records(questions, documents, read_csv_rows, fmt="csv", name=name, tabular=True)

@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from workbench.datasets.records import EvalDataset, EvalDocument, EvalQuestion
 from workbench.errors import DatasetError
-from workbench.evaluation.data.records import EvalDataset, EvalDocument, EvalQuestion
 from workbench.text import detect_language
 
 __all__ = ["load_squad"]

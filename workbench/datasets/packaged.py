@@ -20,8 +20,8 @@ import json
 import random
 from pathlib import Path
 
+from workbench.datasets.records import EvalDataset, EvalDocument, EvalQuestion
 from workbench.errors import DatasetError
-from workbench.evaluation.data.records import EvalDataset, EvalDocument, EvalQuestion
 
 __all__ = ["load_wiki_summaries", "load_zaragoza_faq", "wiki_summaries_path"]
 

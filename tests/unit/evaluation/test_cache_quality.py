@@ -5,10 +5,11 @@ from collections import Counter
 import pytest
 
 from workbench.cache import CacheStack, NullVerifier
-from workbench.cache.evaluation import ZipfSampler, intent_texts, pick_threshold, replay_stream, threshold_sweep
 from workbench.cache.testing import HashingEmbedder
 from workbench.config import PipelineConfig
 from workbench.errors import ConfigError
+from workbench.evaluation.cache_quality import pick_threshold, replay_stream, threshold_sweep
+from workbench.evaluation.streams import ZipfSampler, intent_texts
 
 
 def test_intent_texts_cover_the_dataset() -> None:

@@ -12,13 +12,15 @@ Accepted field names, so common exports load without renaming:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+from workbench.datasets.records import EvalDataset, EvalDocument, EvalQuestion
 from workbench.errors import DatasetError
-from workbench.evaluation.data.records import EvalDocument, EvalQuestion
 from workbench.text import detect_language
 
-__all__ = ["document_from_record", "question_from_record"]
+__all__ = ["dataset_from_records", "document_from_record", "question_from_record"]
 
 _QUESTION = ("question", "query", "q")
 _QID = ("id", "_id", "qid")
@@ -96,3 +98,19 @@ def document_from_record(obj: dict[str, Any], *, path: str, line: int) -> EvalDo
     lang = obj.get("lang") or detect_language(text)
     meta = {k: v for k, v in obj.items() if k not in (*_DOC_ID, *_DOC_TEXT, "title", "lang") and v not in (None, "")}
     return EvalDocument(str(did), text.strip(), title=str(title), lang=str(lang), meta=meta)
+
+
+def dataset_from_records(questions: str | Path, documents: str | Path | None,
+                         read_rows: Callable[[Path], Iterable[tuple[int, dict[str, Any]]]], *, fmt: str,
+                         name: str | None = None, tabular: bool = False) -> EvalDataset:
+    """An :class:`EvalDataset` from a questions file and an optional documents file, whose rows
+    ``read_rows(path)`` yields as (line number, record); a file without questions raises :class:`DatasetError`."""
+    qpath = Path(questions)
+    qs = [question_from_record(obj, path=str(qpath), line=line, tabular=tabular) for line, obj in read_rows(qpath)]
+    if not qs:
+        raise DatasetError("no questions in the file", path=str(qpath))
+    docs = []
+    if documents is not None:
+        dpath = Path(documents)
+        docs = [document_from_record(obj, path=str(dpath), line=line) for line, obj in read_rows(dpath)]
+    return EvalDataset(name or qpath.stem, docs, qs, source=str(qpath), meta={"format": fmt})
