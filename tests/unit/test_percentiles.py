@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench.percentiles import PERCENTILE_METHOD, percentile, percentile_key, percentiles
@@ -47,6 +47,7 @@ def test_nan_is_dropped_and_empty_is_stated() -> None:
     assert percentile_key(99.9) == "p99_9" and percentile_key(50) == "p50"
 
 
+@settings(deadline=None)  # no per-example deadline: the machine is shared and busy
 @given(SAMPLES, P)
 def test_an_observed_value_within_min_and_max(values: list[float], p: float) -> None:
     got = percentile(values, p)
@@ -54,12 +55,14 @@ def test_an_observed_value_within_min_and_max(values: list[float], p: float) -> 
     assert min(values) <= got <= max(values)
 
 
+@settings(deadline=None)  # no per-example deadline: the machine is shared and busy
 @given(SAMPLES, P, P)
 def test_monotone_in_p(values: list[float], p: float, q: float) -> None:
     lo, hi = sorted((p, q))
     assert percentile(values, lo) <= percentile(values, hi)
 
 
+@settings(deadline=None)  # no per-example deadline: the machine is shared and busy
 @given(SAMPLES, P)
 def test_at_least_p_percent_at_or_below(values: list[float], p: float) -> None:
     """The nearest-rank definition: the smallest observed value with at least p% of the data at or below it."""
@@ -70,12 +73,14 @@ def test_at_least_p_percent_at_or_below(values: list[float], p: float) -> None:
     assert len(below) < max(1, math.ceil(p / 100 * n))
 
 
+@settings(deadline=None)  # no per-example deadline: the machine is shared and busy
 @given(SAMPLES, st.lists(P, min_size=1, max_size=5))
 def test_percentiles_agree_with_percentile(values: list[float], ps: list[float]) -> None:
     got = percentiles(values, ps)
     assert all(got[percentile_key(p)] == percentile(values, p) for p in ps)
 
 
+@settings(deadline=None)  # no per-example deadline: the machine is shared and busy
 @given(SAMPLES, st.integers(min_value=0, max_value=100))
 def test_same_as_numpy_inverted_cdf(values: list[float], p: int) -> None:
     """numpy's ``inverted_cdf`` is the same definition (whole p: no rounding difference in p/100 · n)."""

@@ -24,6 +24,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from workbench.dashboards.render import escape
+from workbench.percentiles import PERCENTILE_METHOD
 
 __all__ = ["EvalDashboard"]
 
@@ -159,7 +160,8 @@ class EvalDashboard(widgets.VBox):
             front = pareto_front(frame, {metric: "max", self.latency: "min"})
             self.pareto.value = pareto_scatter(front, quality=metric, latency=self.latency)
             on = ", ".join(front.loc[front["pareto"], "config"].astype(str))
-            self.plot_note.value = f"Pareto front ({escape(metric)} ↑, {escape(self.latency)} ↓): <b>{escape(on)}</b>"
+            self.plot_note.value = (f"Pareto front ({escape(metric)} ↑, {escape(self.latency)} ↓; latency percentiles: "
+                                    f"{PERCENTILE_METHOD}): <b>{escape(on)}</b>")
         else:
             self.pareto.value = b""
             self.plot_note.value = f"<i>no {escape(self.latency)} column: no Pareto plot</i>"

@@ -38,6 +38,7 @@ from workbench.loadtest import (
     WorkItem,
     Workload,
 )
+from workbench.percentiles import PERCENTILE_METHOD
 
 __all__ = ["LiveRecorder", "LoadTestDashboard"]
 
@@ -240,7 +241,8 @@ class LoadTestDashboard(widgets.VBox):
         if len(result) == 0:
             return None
         summary = result.summary(self.slo)
-        self.stats.value = stat_cards(self._cards(summary))
+        self.stats.value = (stat_cards(self._cards(summary))
+                            + f'<div style="font-size:11px;color:#666">latency percentiles: {PERCENTILE_METHOD}</div>')
         if self.chart_enabled:
             self.chart.value = _timeseries_png(result)
         return summary
@@ -258,7 +260,7 @@ def _timeseries_png(result: LoadResult) -> bytes:
     ax1.set_title("throughput (req/s)", fontsize=9)
     ax2.plot(t, ts["latency_p50_ms"], label="p50", color="tab:green")
     ax2.plot(t, ts["latency_p99_ms"], label="p99", color="tab:red")
-    ax2.set_title("latency (ms)", fontsize=9)
+    ax2.set_title(f"latency (ms, {PERCENTILE_METHOD})", fontsize=9)
     ax2.legend(fontsize=7)
     for ax in (ax1, ax2):
         ax.set_xlabel("s", fontsize=8)

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.percentiles import PERCENTILE_METHOD
+
 __all__ = ["CSS", "render_html"]
 
 CSS = """
@@ -52,14 +54,15 @@ def render_html(tables: Mapping[str, Any], *, figures: Mapping[str, bytes], mani
         parts.append("<p class='sim'>Some runs used the simulated LLM service (see the 'simulated' column).</p>")
     parts.append("<h2>Summary</h2>")
     parts.append(_table(tables["summary"]))
-    parts.append(f"<p class='note'>Pareto front over {esc(json.dumps(tables['objectives']))}; latency percentiles "
-                 "are nearest-rank.</p>")
+    parts.append(f"<p class='note'>Pareto front over {esc(json.dumps(tables['objectives']))}; latency percentiles: "
+                 f"{PERCENTILE_METHOD}.</p>")
     load = tables.get("load")
     if load is not None and not load.empty:
         parts.append("<h2>Load test</h2>")
         parts.append(_table(load))
         parts.append("<p class='note'>Open loop (Poisson arrivals), latency from the scheduled start, so queueing "
-                     "is counted; goodput = requests within the end-to-end SLO per second.</p>")
+                     f"is counted; goodput = requests within the end-to-end SLO per second; latency percentiles: "
+                     f"{PERCENTILE_METHOD}.</p>")
     parts.append("<h2>By language</h2>")
     parts.append(_table(tables["by_language"]))
     parts.append("<h2>Plots</h2>")
@@ -70,7 +73,7 @@ def render_html(tables: Mapping[str, Any], *, figures: Mapping[str, bytes], mani
     parts.append("<h2>Differences against the first run</h2>")
     parts.append(_table(tables["deltas"], digits=4))
     parts.append("<p class='note'>delta = run − baseline, paired by question; interval: paired percentile bootstrap "
-                 "(2,000 resamples, seed 0, nearest-rank percentiles).</p>")
+                 f"(2,000 resamples, seed 0, {PERCENTILE_METHOD} percentiles).</p>")
     parts.append("<h2>Manifests</h2>")
     for m in manifests:
         ds = m.get("dataset", {})

@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.percentiles import PERCENTILE_METHOD
+
 __all__ = ["markdown_table", "render_markdown"]
 
 
@@ -39,9 +41,9 @@ def render_markdown(tables: Mapping[str, Any], *, title: str) -> str:
     summary = tables["summary"]
     cols = ["config", *[c for c in HEADLINE if c in summary], "pareto"]
     out = [f"# {title}\n", "## Summary\n", markdown_table(summary[[c for c in cols if c in summary]]),
-           f"\nPareto front over {dict(tables['objectives'])}; latency percentiles are nearest-rank.\n",
-           *(["## Load test\n", markdown_table(tables["load"]), ""] if "load" in tables and not tables["load"].empty
-             else []),
+           f"\nPareto front over {dict(tables['objectives'])}; latency percentiles: {PERCENTILE_METHOD}.\n",
+           *(["## Load test\n", markdown_table(tables["load"]), f"\nLatency percentiles: {PERCENTILE_METHOD}.\n"]
+             if "load" in tables and not tables["load"].empty else []),
            "## By language\n", markdown_table(tables["by_language"]),
            "\n## Differences against the first run (paired bootstrap 95% CI)\n",
            markdown_table(tables["deltas"], digits=4)]

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from workbench.percentiles import PERCENTILE_METHOD
+
 __all__ = ["latency_boxplot", "pareto_scatter", "quality_bars", "to_png"]
 
 
@@ -78,7 +80,7 @@ def pareto_scatter(summary: pd.DataFrame, *, quality: str, latency: str = "laten
     for _, row in summary.iterrows():
         ax.annotate(str(row["config"]), (row[latency], row[quality]), fontsize=7, xytext=(3, 3),
                     textcoords="offset points")
-    ax.set_xlabel(f"{latency} (lower is better)")
+    ax.set_xlabel(f"{latency} ({PERCENTILE_METHOD}; lower is better)")
     ax.set_ylabel(f"{quality} (higher is better)")
     ax.set_title(title or f"{quality} vs {latency}")
     ax.legend(fontsize=7)

@@ -78,6 +78,8 @@ def test_sweep_and_report(fast_config: PipelineConfig, dataset: EvalDataset, tmp
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     for name in ("report.md", "results.csv", "results.json", "manifest.json"):
         assert (index.parent / name).is_file()
+    assert "latency percentiles: nearest-rank" in html  # the latency tables name their method
+    assert "latency percentiles: nearest-rank" in (index.parent / "report.md").read_text(encoding="utf-8")
     payload = json.loads((index.parent / "results.json").read_text())
     assert {r["config"] for r in payload["summary"]} == set(frame["config"]) and payload["deltas"]
 

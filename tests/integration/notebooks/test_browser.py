@@ -4,8 +4,8 @@ Headless Chromium (Debian's ``chromium`` package) driven by Playwright (``pip in
 bundled browsers are not used) opens JupyterLab on 127.0.0.1, runs every cell of ``02_chat.ipynb``
 (a copy without its Cleanup cell, so autosave never touches the committed file and the
 target stays open), waits for the widget to show "RMB 600", then
-types a second question into the widget's box, presses Enter and sees the widget answer it. A screenshot
-goes to ``reports/browser/chat-widget.png``.
+types a second question into the widget's box, presses Enter and sees the widget answer it. Screenshots go
+to the test's ``tmp_path`` (pytest keeps the last runs' folders), never into the repository.
 """
 
 from __future__ import annotations
@@ -79,13 +79,13 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, str]]:
         log.close()
 
 
-def test_chat_notebook_renders_an_answer_in_a_real_browser(lab: tuple[str, str]) -> None:
+def test_chat_notebook_renders_an_answer_in_a_real_browser(lab: tuple[str, str], tmp_path: Path) -> None:
     if not CHROMIUM.is_file():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed (pip install playwright)")
     base, token = lab
-    shots = ROOT / "reports" / "browser"
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -122,8 +122,9 @@ def test_chat_notebook_renders_an_answer_in_a_real_browser(lab: tuple[str, str])
                 "() => [...document.querySelectorAll('.wb-chat')].some("
                 "e => e.textContent.includes('Q: what is the daily limit for cash at an atm'))", timeout=60_000)
             page.screenshot(path=str(shots / "chat-widget-typed.png"), full_page=True)
-        except Exception:
+        except Exception as exc:
             page.screenshot(path=str(shots / "chat-widget-failure.png"), full_page=True)
+            exc.add_note(f"screenshot: {shots / 'chat-widget-failure.png'}")
             raise
         finally:
             browser.close()

@@ -8,7 +8,7 @@ import pytest
 
 from workbench.dashboards import LiveRecorder, LoadTestDashboard
 from workbench.errors import ConfigError
-from workbench.loadtest import DelayTarget, TargetSender, Workload, WorkloadSpec
+from workbench.loadtest import DelayTarget, LoadResult, TargetSender, Workload, WorkloadSpec
 from workbench.serving.schema import ChatRequest, ChatResponse
 
 
@@ -41,6 +41,7 @@ async def test_live_updates_and_final_result(workload: Workload) -> None:
     s = result.summary()
     assert s["cache_hit_rate"]["exact"] == pytest.approx(0.5, abs=0.05)
     assert "hit rate" in dash.stats.value and f"{s['requests']:,.1f}" in dash.stats.value
+    assert "latency percentiles: nearest-rank" in dash.stats.value and s["percentile_method"] == "nearest-rank"
     assert bytes(dash.chart.value).startswith(b"\x89PNG")
     assert "done" in dash.status.value and dash.progress.value == 1.0
     assert not dash.start_button.disabled and dash.stop_button.disabled
@@ -83,7 +84,9 @@ async def test_starting_twice_is_refused(workload: Workload) -> None:
     with pytest.raises(ConfigError, match="already running"):
         dash.start()
     dash.stop()
-    assert (await dash.wait()) is not None
+    result = await dash.wait()
+    assert isinstance(result, LoadResult) and result is dash.result
+    assert result.meta["stopped"] is True and dash.stopped and result.summary()["errors"] == 0
 
 
 def test_run_sync_without_a_loop(workload: Workload) -> None:
