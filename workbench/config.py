@@ -48,8 +48,9 @@ __all__ = [
     "list_presets",
 ]
 
-#: Where preset YAML files live (``configs/`` at the repository root).
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs"
+#: Where preset YAML files live: ``workbench/configs``, package data (in a source checkout a link to the
+#: repository's ``configs/``), so an installed workbench finds them too.
+PRESETS_DIR = Path(__file__).resolve().parent / "configs"
 
 
 class _Section(BaseModel):
@@ -296,7 +297,8 @@ class ToolsConfig(_Section):
 class DegradationConfig(_Section):
     """Graceful degradation: ordered levels switched by load, with hysteresis.
 
-    Levels: 0 full → 1 no reranker → 2 smaller generator → 3 extractive answers → 4 cache only.
+    Levels (``workbench.serving.DegradationLevel``): 0 ``full`` → 1 ``no_reranker`` → 2 ``small_generator``
+    → 3 ``extractive`` answers → 4 ``cache_only``. Level 4 is entered only when ``cache.enabled``.
     """
 
     enabled: bool = True
@@ -311,6 +313,7 @@ class DegradationConfig(_Section):
     cooldown_s: float = Field(5.0, ge=0)
     """Minimum time between level changes (hysteresis)."""
     max_level: int = Field(4, ge=0, le=4)
+    """The lightest level that may be entered (4: cache only, when the cache is enabled)."""
     small_generator: GeneratorConfig | None = None
     """The generator of level 2 (``None``: level 2 answers extractively, like level 3)."""
 

@@ -27,8 +27,9 @@ from workbench.errors import DatasetError
 
 __all__ = ["DATASETS_DIR", "dataset_dir", "load_dataset", "load_eval_dataset", "load_workbench_dataset"]
 
-#: The repository's ``datasets/`` folder.
-DATASETS_DIR = Path(__file__).resolve().parent.parent.parent / "datasets"
+#: Where the project's datasets live: this package's folder, one subfolder per dataset, shipped as package
+#: data (in a source checkout ``meridian_bank`` is a link to the repository's ``datasets/meridian_bank``).
+DATASETS_DIR = Path(__file__).resolve().parent
 
 
 def dataset_dir(name_or_path: str | Path) -> Path:
