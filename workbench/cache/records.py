@@ -1,7 +1,12 @@
 """What the cache stores and what a lookup returns.
 
-An entry is stored as one JSON envelope (the payload, the intent it answers, the question, when it
-expires by the cache's clock), so every backend holds the same bytes and byte bounds are exact::
+The persisted records are pydantic models, so each backend holds the same bytes and a record that does
+not validate is a miss, never a crash:
+
+- :class:`CacheEntry`, one stored response, as one compact JSON envelope (short keys ``p q i e n``);
+- :class:`SemanticLogRecord`, one record of the semantic layer's replication log (a Redis stream).
+
+A lookup returns a :class:`CacheHit` (not persisted)::
 
     blob = encode_entry(CacheEntry(payload={"answer": "RMB 300"}, question="gold card fee?",
                                    intent="cards.fee.gold", expires_at=1300.0))
@@ -10,47 +15,98 @@ expires by the cache's clock), so every backend holds the same bytes and byte bo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticSerializationError
+
 from workbench.errors import InputError
 
-__all__ = ["CacheEntry", "CacheHit", "Layer", "decode_entry", "encode_entry"]
+__all__ = ["CacheEntry", "CacheHit", "Layer", "SemanticLogRecord", "decode_entry", "encode_entry"]
 
 #: The layers that can serve a response.
 Layer = Literal["exact", "semantic", "user"]
 
+_RECORD = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True,
+                     use_attribute_docstrings=True, extra="ignore")
 
-@dataclass(frozen=True, slots=True)
-class CacheEntry:
-    """One stored response."""
 
-    payload: dict[str, Any]
+class CacheEntry(BaseModel):
+    """One stored response (every layer stores this envelope)."""
+
+    model_config = _RECORD
+
+    payload: dict[str, Any] = Field(alias="p")
     """The response dict exactly as the caller stored it."""
-    question: str
+    question: str = Field(alias="q")
     """The question as the caller asked it (kept for refresh and inspection)."""
-    intent: str | None
+    intent: str | None = Field(alias="i")
     """Ground-truth intent when the caller knew it (evaluation: a hit with another intent is wrong)."""
-    expires_at: float
+    expires_at: float = Field(alias="e")
     """Absolute expiry on the cache's clock (backends also expire the key on their own)."""
-    normalized: str = ""
-    """The normalized question the key was derived from."""
+    normalized: str = Field("", alias="n")
+    """The text the key was derived from (the normalized question; for a per-user entry, user and name):
+    a read checks it, so a hash collision or a foreign key is a miss."""
+
+
+class SemanticLogRecord(BaseModel):
+    """One store of the semantic layer, as appended to the shared replication log (one Redis stream).
+
+    Other workers read it into their local nearest-neighbour index; the payload itself stays under
+    :attr:`key` in the backend.
+    """
+
+    model_config = _RECORD
+
+    namespace: str = Field(alias="ns")
+    """The namespace tag (``{kb}:{ns}``) the entry belongs to."""
+    key: str = Field(alias="k")
+    """The backend key of the payload."""
+    normalized: str = Field(alias="n")
+    """The normalized question (what the verifier compares)."""
+    intent: str | None = Field(None, alias="i")
+    """The stored intent (``None``: unknown)."""
+    expires_at: float = Field(alias="e")
+    """Absolute expiry on the cache's clock."""
+    vector: bytes = Field(alias="v")
+    """The float32 embedding, raw bytes."""
+    origin: str = Field(alias="o")
+    """The id of the worker that wrote it (a worker skips its own records)."""
+
+    def to_fields(self) -> dict[str, bytes | str]:
+        """The stream fields (``XADD``): strings, the vector as bytes, no intent as ``""``."""
+        return {"ns": self.namespace, "k": self.key, "n": self.normalized, "i": self.intent or "",
+                "e": repr(self.expires_at), "v": self.vector, "o": self.origin}
+
+    @classmethod
+    def from_fields(cls, fields: dict[bytes, bytes]) -> SemanticLogRecord | None:
+        """The record in a stream entry's fields, or ``None`` if they are not one (skipped)."""
+        try:
+            text = {k.decode(): v.decode() for k, v in fields.items() if k != b"v"}
+            return cls(namespace=text["ns"], key=text["k"], normalized=text["n"], intent=text.get("i") or None,
+                       expires_at=float(text["e"]), vector=fields[b"v"], origin=text["o"])
+        except (KeyError, ValueError, UnicodeDecodeError, AttributeError):
+            return None
+
+    def embedding(self) -> np.ndarray:
+        """The vector as a writable float32 array."""
+        return np.frombuffer(self.vector, dtype=np.float32).copy()
 
 
 @dataclass(frozen=True, slots=True)
 class CacheHit:
-    """A response served from cache.
-
-    ``layer`` says which layer served it; ``similarity`` is 1.0 for exact and per-user hits and the
-    cosine similarity for semantic hits; ``latency_ms`` is the whole lookup, embedding included.
-    """
+    """A response served from cache."""
 
     payload: dict[str, Any]
     """The stored response dict (a fresh copy: mutating it does not change the cache)."""
     layer: Layer
+    """Which layer served it."""
     similarity: float
+    """1.0 for exact and per-user hits; the cosine similarity for semantic hits."""
     latency_ms: float
+    """The whole lookup, embedding included."""
     intent: str | None = None
     """The intent stored with the entry (``None`` when unknown)."""
     matched_question: str = ""
@@ -58,22 +114,19 @@ class CacheHit:
 
 
 def encode_entry(entry: CacheEntry) -> bytes:
-    """The JSON envelope of ``entry``; raises :class:`InputError` if the payload is not JSON-serializable."""
+    """The JSON envelope of ``entry``.
+
+    :raises InputError: the payload is not JSON-serializable.
+    """
     try:
-        text = json.dumps(
-            {"p": entry.payload, "q": entry.question, "i": entry.intent, "e": entry.expires_at, "n": entry.normalized},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-    except (TypeError, ValueError) as exc:
+        return entry.__pydantic_serializer__.to_json(entry, by_alias=True)
+    except PydanticSerializationError as exc:
         raise InputError(f"cache payload must be JSON-serializable (use RAGAnswer.to_dict()): {exc}") from None
-    return text.encode("utf-8")
 
 
 def decode_entry(blob: bytes | str) -> CacheEntry | None:
     """The entry in ``blob``, or ``None`` if it is not a valid envelope (treated as a miss)."""
     try:
-        d = json.loads(blob)
-        return CacheEntry(payload=d["p"], question=d["q"], intent=d["i"], expires_at=float(d["e"]), normalized=d["n"])
-    except (ValueError, KeyError, TypeError):
+        return CacheEntry.model_validate_json(blob)
+    except ValidationError:
         return None

@@ -2,15 +2,19 @@
 
 Each namespace (tenant × knowledge-base version × config) has its own FAISS inner-product index over
 L2-normalised embeddings of normalized questions, so one tenant's entries are never even candidates
-for another tenant's query. A candidate is served when its cosine similarity is at least
-``threshold``, it has not expired, the verifier accepts it, and its payload is still in the backend.
+for another tenant's query. Candidates are taken nearest first; one is served when its cosine
+similarity is at least ``threshold``, it has not expired, the verifier accepts it, its payload is
+still in the backend, and no nearer candidate was refused, unless it is clearly closer to the query
+than to every refused one (:func:`clearly_closer`): a refusal means "the query asks something else
+than this neighbourhood", so the refused entry's own paraphrases are not served in its place.
 
-Sharing across workers (Redis backend): payloads live in Redis under ``SET … PX ttl`` (Redis owns the
-TTL and the memory bound); every store is also appended to one Redis stream (``{prefix}:semlog``:
-namespace, key, normalized text, intent, expiry, the float32 vector). Each worker keeps a local FAISS
-mirror and, before a lookup, reads the stream records it has not seen (a non-blocking ``XREAD``, one
-round trip). The nearest-neighbour search stays in process (microseconds, no Redis module needed) and
-one ``GET`` fetches the payload of the winner, which also proves it is still alive::
+Sharing across workers: a backend that declares itself ``shared`` (Redis) is also a
+:class:`~workbench.cache.backends.ReplicationLog`. Payloads live in it under ``SET … PX ttl`` (Redis
+owns the TTL and the memory bound); every store is also appended to the log (``{prefix}:semlog``, a
+:class:`~workbench.cache.records.SemanticLogRecord` each). Each worker keeps a local FAISS mirror and,
+before a lookup, reads the records it has not seen (a non-blocking ``XREAD``, one round trip). The
+nearest-neighbour search stays in process (microseconds, no Redis module needed) and one ``GET``
+fetches the payload of the winner, which also proves it is still alive::
 
     sem = SemanticCache(load_embedding_model("e5-small"), MemoryBackend(), threshold=0.9)
     sem.put(ns, "gold card annual fee", question="gold card annual fee?", payload={"answer": "RMB 300"})
@@ -24,27 +28,56 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import faiss
 import numpy as np
 
-from workbench.cache.backends.base import CacheBackend
+from workbench.cache.backends.base import CacheBackend, LogRecords, ReplicationLog, replication_log
 from workbench.cache.keys import Namespace, semantic_key
-from workbench.cache.records import CacheEntry, decode_entry, encode_entry
-from workbench.cache.stats import LayerStats
+from workbench.cache.layer import DEFAULT_PREFIX, CacheLayer
+from workbench.cache.records import CacheEntry, SemanticLogRecord
+from workbench.cache.steps import Plan, run_async, run_sync
 from workbench.cache.verifier import HitVerifier, RuleVerifier
+from workbench.config import SemanticCacheConfig
 from workbench.errors import ConfigError, InputError
 from workbench.models import EmbeddingModel
 
-__all__ = ["SemanticCache", "SemanticMatch"]
+__all__ = ["REFUSAL_MARGIN", "SemanticCache", "SemanticMatch", "clearly_closer"]
+
+_DEFAULTS = SemanticCacheConfig()
+_LOG_BATCH = 1000
+
+REFUSAL_MARGIN = 0.02
+"""How much closer (in cosine similarity) a candidate must be to the query than to a nearer candidate the
+verifier refused, to be served in its place. With e5-small, paraphrases of one question sit about 0.95-0.99
+apart, so a candidate that is a paraphrase of the refused entry fails this test, and a candidate that is
+a different question from the refused one (similarity to it below the query's by 0.02 or more) passes."""
+
+
+def clearly_closer(similarity: float, candidate: np.ndarray, refused: Sequence[np.ndarray],
+                   margin: float = REFUSAL_MARGIN) -> bool:
+    """Whether a candidate is clearly closer to the query than to every refused, nearer candidate.
+
+    :param similarity: the candidate's cosine similarity to the query.
+    :param candidate: the candidate's L2-normalised embedding.
+    :param refused: the L2-normalised embeddings of the nearer candidates the verifier refused.
+    :param margin: how much closer it must be (see :data:`REFUSAL_MARGIN`).
+    :returns: ``True`` when ``similarity >= cos(candidate, r) + margin`` for every refused ``r``.
+
+    ```python
+    clearly_closer(0.97, c, [r])     # False when c and r are paraphrases of each other (cos 0.99)
+    ```
+    """
+    return all(similarity >= float(np.dot(candidate, r)) + margin for r in refused)
 
 
 @dataclass(frozen=True, slots=True)
 class SemanticMatch:
-    """A semantic hit: the entry, its similarity to the query, and why other candidates were refused."""
+    """A semantic hit: the entry, its similarity to the query, and its backend key."""
 
     entry: CacheEntry
     similarity: float
@@ -80,6 +113,10 @@ class _NamespaceIndex:
         del self.meta[fid]
         return True
 
+    def vector(self, key: str) -> np.ndarray | None:
+        fid = self.by_key.get(key)
+        return None if fid is None else self.index.reconstruct(fid)
+
     def search(self, vec: np.ndarray, k: int) -> list[tuple[float, _Meta]]:
         n = self.index.ntotal
         if n == 0:
@@ -88,40 +125,53 @@ class _NamespaceIndex:
         return [(float(s), self.meta[int(i)]) for s, i in zip(sims[0], ids[0], strict=True) if i >= 0]
 
 
-class SemanticCache:
+class SemanticCache(CacheLayer):
     """Nearest-neighbour cache over embeddings of normalized questions (see the module docstring).
 
-    ``embedder`` may be ``None`` when every call passes ``embedding=``. ``shared`` (default: whether
-    the backend is a Redis backend) turns on the cross-worker log; ``sync_interval_s`` bounds how
-    often a worker reads it (0: before every lookup).
+    :param embedder: the model; may be ``None`` when every call passes ``embedding=``.
+    :param backend: where payloads live.
+    :param threshold: the cosine similarity at or above which a candidate may be served (default:
+        ``cache.semantic.threshold``, the one source of this default).
+    :param verifier: refuses candidates that ask something else (default: :class:`RuleVerifier`).
+    :param ttl_s: entry lifetime (default ``cache.semantic.ttl_s``).
+    :param max_entries: bound of the local index (default ``cache.semantic.max_entries``).
+    :param top_k: candidates examined per lookup.
+    :param dim: embedding size (default: the embedder's, or the first vector's).
+    :param shared: use the backend's replication log (default: whether the backend is ``shared``);
+        ``sync_interval_s`` bounds how often a worker reads it (0: before every lookup).
+    :param refusal_margin: see :func:`clearly_closer` and :data:`REFUSAL_MARGIN`.
+    :raises ConfigError: a threshold outside [-1, 1], non-positive sizes, or ``shared`` on a backend
+        without a replication log.
     """
 
     layer = "semantic"
+    default_ttl_s = _DEFAULTS.ttl_s
 
-    def __init__(self, embedder: EmbeddingModel | None, backend: CacheBackend, *, threshold: float = 0.92,
-                 verifier: HitVerifier | None = None, ttl_s: float = 300.0, max_entries: int = 10_000,
-                 prefix: str = "wb", clock: Callable[[], float] = time.monotonic, top_k: int = 4,
-                 dim: int | None = None, shared: bool | None = None, sync_interval_s: float = 0.0) -> None:
+    def __init__(self, embedder: EmbeddingModel | None, backend: CacheBackend, *,
+                 threshold: float = _DEFAULTS.threshold, verifier: HitVerifier | None = None,
+                 ttl_s: float | None = None, max_entries: int = _DEFAULTS.max_entries, prefix: str = DEFAULT_PREFIX,
+                 clock: Callable[[], float] = time.monotonic, top_k: int = 4, dim: int | None = None,
+                 shared: bool | None = None, sync_interval_s: float = 0.0,
+                 refusal_margin: float = REFUSAL_MARGIN) -> None:
+        super().__init__(backend, ttl_s=ttl_s, prefix=prefix, clock=clock)
         if not -1.0 <= threshold <= 1.0:
             raise ConfigError(f"threshold must be a cosine similarity in [-1, 1], got {threshold}",
                               field="cache.semantic.threshold")
-        if ttl_s <= 0 or max_entries < 1 or top_k < 1:
-            raise ValueError("ttl_s must be > 0, max_entries and top_k at least 1")
+        if max_entries < 1 or top_k < 1:
+            raise ConfigError(f"max_entries and top_k must be at least 1, got {max_entries} and {top_k}",
+                              field="cache.semantic.max_entries")
         self.embedder = embedder
-        self.backend = backend
         self.threshold = threshold
         self.verifier = verifier if verifier is not None else RuleVerifier()
-        self.ttl_s = ttl_s
         self.max_entries = max_entries
-        self.prefix = prefix
         self.top_k = top_k
-        self._clock = clock
+        self.refusal_margin = refusal_margin
         self.dim = dim or (embedder.dim if embedder is not None else None)
-        self.shared = hasattr(backend, "xread") if shared is None else shared
+        self.shared = backend.shared if shared is None else shared
+        self._log: ReplicationLog | None = replication_log(backend) if self.shared else None
         self.sync_interval_s = sync_interval_s
         self.stream = f"{prefix}:semlog"
         self.origin = uuid.uuid4().hex
-        self.stats = LayerStats(self.layer)
         self.evictions = 0
         self._indexes: dict[str, _NamespaceIndex] = {}
         self._lru: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -135,18 +185,35 @@ class SemanticCache:
 
     # -- embedding ---------------------------------------------------------------------------------
     def embed(self, normalized: str) -> np.ndarray:
-        """The embedding of a normalized question, ``(dim,)`` float32."""
+        """The embedding of a normalized question, ``(dim,)`` float32.
+
+        :raises ConfigError: the cache has no embedder.
+        """
         if self.embedder is None:
             raise ConfigError("the semantic cache has no embedder: pass embedding= or give it a model",
                               field="cache.semantic.model")
-        return self._vector(self.embedder.embed_queries([normalized])[0])
+        return self.vector(self.embedder.embed_queries([normalized])[0])
 
-    def _vector(self, embedding: Any) -> np.ndarray:
+    async def _embed_in_thread(self, normalized: str) -> np.ndarray:
+        return await asyncio.to_thread(self.embed, normalized)
+
+    def vector(self, embedding: Any) -> np.ndarray:
+        """``embedding`` as a contiguous ``(dim,)`` float32 array.
+
+        :raises InputError: it has another number of dimensions than the cache.
+        """
         vec = np.ascontiguousarray(np.asarray(embedding, dtype=np.float32).reshape(-1))
         if self.dim is None:
             self.dim = int(vec.shape[0])
         if vec.shape[0] != self.dim:
             raise InputError(f"embedding has {vec.shape[0]} dimensions, the semantic cache expects {self.dim}")
+        return vec
+
+    def plan_embedding(self, normalized: str, embedding: Any = None) -> Plan[np.ndarray]:
+        """Plan: ``embedding`` as a vector when given, else the model's (in a worker thread when async)."""
+        if embedding is not None:
+            return self.vector(embedding)
+        vec: np.ndarray = yield (self.embed, self._embed_in_thread, (normalized,))
         return vec
 
     # -- local index -------------------------------------------------------------------------------
@@ -200,30 +267,25 @@ class SemanticCache:
                     self._lru.pop((tag, key), None)
             return n
 
-    # -- the shared log ----------------------------------------------------------------------------
-    def _ingest(self, records: list[tuple[str, dict[bytes, bytes]]]) -> None:
+    # -- the replication log -------------------------------------------------------------------------
+    def _ingest(self, records: LogRecords) -> None:
         now = self._clock()
-        for rid, f in records:
+        for rid, fields in records:
             self._last_id = rid
-            try:
-                if f[b"o"].decode() == self.origin:
-                    continue
-                tag, key, text = f[b"ns"].decode(), f[b"k"].decode(), f[b"n"].decode()
-                intent = f[b"i"].decode() or None
-                expires_at = float(f[b"e"])
-                vec = np.frombuffer(f[b"v"], dtype=np.float32)
-            except (KeyError, ValueError, UnicodeDecodeError):
+            rec = SemanticLogRecord.from_fields(fields)
+            if rec is None or rec.origin == self.origin or rec.expires_at <= now:
                 continue
-            if expires_at <= now or (self.kb_filter is not None and not tag.startswith(self.kb_filter + ":")):
+            if self.kb_filter is not None and not rec.namespace.startswith(self.kb_filter + ":"):
                 continue
+            vec = rec.embedding()
             if self.dim is None:
                 self.dim = int(vec.shape[0])
             if vec.shape[0] != self.dim:
                 continue
-            self._add_local(tag, vec.copy(), _Meta(key, text, intent, expires_at))
+            self._add_local(rec.namespace, vec, _Meta(rec.key, rec.normalized, rec.intent, rec.expires_at))
 
     def _due(self) -> bool:
-        if not self.shared:
+        if self._log is None:
             return False
         now = time.monotonic()
         if now - self._last_sync < self.sync_interval_s:
@@ -231,41 +293,35 @@ class SemanticCache:
         self._last_sync = now
         return True
 
-    def sync(self) -> None:
-        """Read the shared log's new records into the local index (no-op when not shared)."""
+    def plan_sync(self) -> Plan[None]:
+        """Plan of :meth:`sync`."""
         if not self._due():
             return
+        assert self._log is not None
         while True:
-            records = self.backend.xread(self.stream, self._last_id)  # type: ignore[attr-defined]
+            records = yield (self._log.xread, self._log.axread, (self.stream, self._last_id))
             if not records:
                 return
             self._ingest(records)
-            if len(records) < 1000:
+            if len(records) < _LOG_BATCH:
                 return
+
+    def sync(self) -> None:
+        """Read the replication log's new records into the local index (no-op when not shared)."""
+        run_sync(self.plan_sync())
 
     async def async_sync(self) -> None:
-        """Async twin of :meth:`sync`."""
-        if not self._due():
-            return
-        while True:
-            records = await self.backend.axread(self.stream, self._last_id)  # type: ignore[attr-defined]
-            if not records:
-                return
-            self._ingest(records)
-            if len(records) < 1000:
-                return
-
-    def _log_fields(self, tag: str, meta: _Meta, vec: np.ndarray) -> dict[str, bytes | str]:
-        return {"ns": tag, "k": meta.key, "n": meta.text, "i": meta.intent or "", "e": repr(meta.expires_at),
-                "v": vec.tobytes(), "o": self.origin}
+        """Async form of :meth:`sync`."""
+        await run_async(self.plan_sync())
 
     # -- lookups -----------------------------------------------------------------------------------
-    def _candidates(self, ns: Namespace, normalized: str, vec: np.ndarray) -> list[tuple[float, _Meta]]:
+    def _nearest(self, ns: Namespace, vec: np.ndarray) -> list[tuple[float, _Meta]]:
+        """The live candidates at or above the threshold, nearest first (expired ones are dropped)."""
         with self._lock:
             idx = self._indexes.get(ns.tag)
             found = idx.search(vec, self.top_k) if idx is not None else []
-        out = []
         now = self._clock()
+        out = []
         for sim, meta in found:
             if sim < self.threshold:
                 break
@@ -273,15 +329,23 @@ class SemanticCache:
                 self._remove_local(ns.tag, meta.key)
                 self.stats.add("expired")
                 continue
-            if self.verifier.verify(normalized, meta.text) is not None:
-                self.stats.add("rejected")
-                continue
             out.append((sim, meta))
         return out
 
+    def _vector_of(self, ns: Namespace, key: str) -> np.ndarray | None:
+        with self._lock:
+            idx = self._indexes.get(ns.tag)
+            return idx.vector(key) if idx is not None else None
+
+    def _promotable(self, ns: Namespace, sim: float, meta: _Meta, refused: list[np.ndarray]) -> bool:
+        if not refused:
+            return True
+        vec = self._vector_of(ns, meta.key)
+        return vec is not None and clearly_closer(sim, vec, refused, self.refusal_margin)
+
     def _accept(self, ns: Namespace, sim: float, meta: _Meta, blob: bytes | None) -> SemanticMatch | None:
-        entry = decode_entry(blob) if blob is not None else None
-        if entry is None or entry.normalized != meta.text or entry.expires_at <= self._clock():
+        entry = self._live(blob, meta.text)
+        if entry is None:
             self._remove_local(ns.tag, meta.key)  # gone from the backend (TTL, eviction, restart)
             return None
         with self._lock:
@@ -289,66 +353,67 @@ class SemanticCache:
                 self._lru.move_to_end((ns.tag, meta.key))
         return SemanticMatch(entry, sim, meta.key)
 
+    def plan_get(self, ns: Namespace, normalized: str, embedding: Any = None) -> Plan[SemanticMatch | None]:
+        """Plan of :meth:`get`: the decision, written once (see the module docstring)."""
+        vec = yield from self.plan_embedding(normalized, embedding)
+        yield from self.plan_sync()
+        refused: list[np.ndarray] = []
+        for sim, meta in self._nearest(ns, vec):
+            if self.verifier.verify(normalized, meta.text) is not None:
+                self.stats.add("rejected")
+                own = self._vector_of(ns, meta.key)
+                if own is not None:
+                    refused.append(own)
+                continue
+            if not self._promotable(ns, sim, meta, refused):
+                self.stats.add("shadowed")
+                continue
+            blob = yield (self.backend.get, self.backend.aget, (meta.key,))
+            match = self._accept(ns, sim, meta, blob)
+            if match is not None:
+                return match
+        return None
+
     def get(self, ns: Namespace, normalized: str, *, embedding: Any = None) -> SemanticMatch | None:
         """The best acceptable cached entry for ``normalized``, or ``None``."""
-        vec = self._vector(embedding) if embedding is not None else self.embed(normalized)
-        self.sync()
-        for sim, meta in self._candidates(ns, normalized, vec):
-            match = self._accept(ns, sim, meta, self.backend.get(meta.key))
-            if match is not None:
-                return match
-        return None
+        return run_sync(self.plan_get(ns, normalized, embedding))
 
     async def aget(self, ns: Namespace, normalized: str, *, embedding: Any = None) -> SemanticMatch | None:
-        """Async twin of :meth:`get` (the embedding runs in a worker thread)."""
-        vec = self._vector(embedding) if embedding is not None else await asyncio.to_thread(self.embed, normalized)
-        await self.async_sync()
-        for sim, meta in self._candidates(ns, normalized, vec):
-            match = self._accept(ns, sim, meta, await self.backend.aget(meta.key))
-            if match is not None:
-                return match
-        return None
+        """Async form of :meth:`get` (the embedding runs in a worker thread)."""
+        return await run_async(self.plan_get(ns, normalized, embedding))
 
     # -- stores ------------------------------------------------------------------------------------
-    def _prepare(self, ns: Namespace, normalized: str, question: str, payload: dict[str, Any],
-                 intent: str | None, embedding: Any) -> tuple[np.ndarray, _Meta, bytes]:
-        vec = self._vector(embedding) if embedding is not None else self.embed(normalized)
-        expires_at = self._clock() + self.ttl_s
+    def plan_put(self, ns: Namespace, normalized: str, question: str, payload: dict[str, Any],
+                 intent: str | None = None, embedding: Any = None) -> Plan[None]:
+        """Plan of :meth:`put`."""
+        vec = yield from self.plan_embedding(normalized, embedding)
         key = semantic_key(self.prefix, ns, normalized)
-        blob = encode_entry(CacheEntry(payload=payload, question=question, intent=intent, expires_at=expires_at,
-                                       normalized=normalized))
+        expires_at = yield from self._write(key, normalized, payload, question=question, intent=intent, ttl_s=None)
+        assert expires_at is not None
         self._puts += 1
         if self._puts % 256 == 0:
             self._purge_expired()
-        return vec, _Meta(key, normalized, intent, expires_at), blob
+        meta = _Meta(key, normalized, intent, expires_at)
+        self._add_local(ns.tag, vec, meta)
+        if self._log is not None:
+            rec = SemanticLogRecord(namespace=ns.tag, key=key, normalized=normalized, intent=intent,
+                                    expires_at=expires_at, vector=vec.tobytes(), origin=self.origin)
+            yield (partial(self._log.xadd, maxlen=self.max_entries), partial(self._log.axadd, maxlen=self.max_entries),
+                   (self.stream, rec.to_fields()))
 
     def put(self, ns: Namespace, normalized: str, *, question: str, payload: dict[str, Any],
             intent: str | None = None, embedding: Any = None) -> None:
         """Store a response under the embedding of ``normalized`` (computed unless given)."""
-        vec, meta, blob = self._prepare(ns, normalized, question, payload, intent, embedding)
-        self.backend.set(meta.key, blob, self.ttl_s)
-        self._add_local(ns.tag, vec, meta)
-        if self.shared:
-            self.backend.xadd(self.stream, self._log_fields(ns.tag, meta, vec),  # type: ignore[attr-defined]
-                              maxlen=self.max_entries)
-        self.stats.add("stores")
+        run_sync(self.plan_put(ns, normalized, question, payload, intent, embedding))
 
     async def aput(self, ns: Namespace, normalized: str, *, question: str, payload: dict[str, Any],
                    intent: str | None = None, embedding: Any = None) -> None:
-        """Async twin of :meth:`put`."""
-        if embedding is None:
-            embedding = await asyncio.to_thread(self.embed, normalized)
-        vec, meta, blob = self._prepare(ns, normalized, question, payload, intent, embedding)
-        await self.backend.aset(meta.key, blob, self.ttl_s)
-        self._add_local(ns.tag, vec, meta)
-        if self.shared:
-            await self.backend.axadd(self.stream, self._log_fields(ns.tag, meta, vec),  # type: ignore[attr-defined]
-                                     maxlen=self.max_entries)
-        self.stats.add("stores")
+        """Async form of :meth:`put`."""
+        await run_async(self.plan_put(ns, normalized, question, payload, intent, embedding))
 
     def local_stats(self) -> dict[str, Any]:
-        """Entries in the local index, namespaces, evictions and the shared-log position."""
+        """Entries in the local index, namespaces, evictions and the replication-log position."""
         with self._lock:
             return {"entries": len(self._lru), "namespaces": len(self._indexes), "evictions": self.evictions,
                     "shared": self.shared, "log_position": self._last_id if self.shared else None,
-                    "threshold": self.threshold}
+                    "threshold": self.threshold, "refusal_margin": self.refusal_margin}

@@ -18,7 +18,6 @@ only, keyed by tenant and user: it is never served from, nor written to, a share
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,11 +31,13 @@ from workbench.cache.backends.redis_backend import RedisBackend
 from workbench.cache.exact import ExactCache
 from workbench.cache.hotspot import HotItem, HotspotDetector, HotspotRefresher
 from workbench.cache.keys import Namespace, answer_config_hash, digest, namespace
+from workbench.cache.layer import CacheLayer
 from workbench.cache.normalizer import QueryNormalizer
 from workbench.cache.records import CacheEntry, CacheHit, Layer
 from workbench.cache.semantic import SemanticCache
 from workbench.cache.stats import LayerStats
-from workbench.cache.user_snapshot import UserSnapshotCache, _check_user
+from workbench.cache.steps import Plan, run_async, run_sync
+from workbench.cache.user_snapshot import UserSnapshotCache, UserSnapshotStore, check_user
 from workbench.cache.verifier import HitVerifier, NullVerifier, RuleVerifier
 from workbench.config import PipelineConfig
 from workbench.errors import InputError
@@ -47,12 +48,6 @@ __all__ = ["CacheStack"]
 _NS = time.perf_counter_ns
 #: Per-user answers are stored under this name prefix (tool snapshots use their own names).
 ANSWER = "answer:"
-
-
-def _wrong(entry: CacheEntry, intent: str | None) -> bool | None:
-    if intent is None or entry.intent is None:
-        return None
-    return entry.intent != intent
 
 
 class CacheStack:
@@ -177,111 +172,98 @@ class CacheStack:
             self._recent.popitem(last=False)
         return vec
 
-    def _hit(self, entry: CacheEntry, layer: Layer, sim: float, t0: int) -> CacheHit:
-        return CacheHit(payload=entry.payload, layer=layer, similarity=sim, latency_ms=(_NS() - t0) / 1e6,
-                        intent=entry.intent, matched_question=entry.normalized)
-
     # -- lookup ------------------------------------------------------------------------------------
+    def _count(self, layer: CacheLayer, entry: CacheEntry | None, t0: int, intent: str | None) -> None:
+        layer.stats.record(hit=entry is not None, latency_ns=_NS() - t0,
+                           wrong=None if entry is None or intent is None or entry.intent is None
+                           else entry.intent != intent)
+
+    def plan_lookup(self, tenant: str, question: str, user: str | None = None, personalized: bool = False,
+                    embedding: Any = None, intent: str | None = None) -> Plan[CacheHit | None]:
+        """Plan of :meth:`lookup`: the cache's decision, written once (run by :meth:`lookup` and :meth:`alookup`)."""
+        t0 = _NS()
+        self._validate(tenant, question)
+        if not self.enabled:
+            return None
+        norm = self.normalizer(question)
+        ns = self.namespace(tenant)
+        if personalized:
+            u = check_user(user)
+            if self.user is None:
+                return None
+            entry = yield from self.user.plan_get(ns, u, ANSWER + norm)
+            self._count(self.user, entry, t0, intent)
+            return self._finish(entry, "user", 1.0, t0)
+        if self.hotspot is not None:
+            self.hotspot.record((tenant, norm), HotItem(tenant, question, intent))
+        if self.exact is not None:
+            t1 = _NS()
+            entry = yield from self.exact.plan_get(ns, norm)
+            self._count(self.exact, entry, t1, intent)
+            if entry is not None:
+                return self._finish(entry, "exact", 1.0, t0)
+        if self.semantic is not None:
+            t1 = _NS()
+            vec = yield from self.semantic.plan_embedding(norm, embedding)
+            self._remember(norm, vec)
+            match = yield from self.semantic.plan_get(ns, norm, vec)
+            self._count(self.semantic, match.entry if match is not None else None, t1, intent)
+            if match is not None:
+                if self.exact is not None and self.promote_semantic_hits:
+                    yield from self.exact.plan_put(ns, norm, question, match.entry.payload, match.entry.intent,
+                                                   match.entry.expires_at - self._clock())
+                return self._finish(match.entry, "semantic", match.similarity, t0)
+        return self._finish(None, "exact", 0.0, t0)
+
     def lookup(self, tenant: str, question: str, *, user: str | None = None, personalized: bool = False,
                embedding: Any = None, intent: str | None = None) -> CacheHit | None:
         """The cached response for ``question``, or ``None`` (a miss; also when a backend is down).
 
-        ``embedding``: the query's embedding if the caller already has one (see :meth:`embed`).
-        ``intent``: the request's true intent when known (evaluation: counts wrong hits).
+        :param tenant: the tenant; its entries are never candidates for another tenant.
+        :param question: the question as asked (normalized here).
+        :param user: the user, for a personalized question.
+        :param personalized: look in the per-user layer only (never in a shared layer).
+        :param embedding: the query's embedding if the caller already has one (see :meth:`embed`).
+        :param intent: the request's true intent when known (evaluation: counts wrong hits).
+        :returns: the hit, with the layer that served it, or ``None``.
+        :raises InputError: empty tenant or question, a question over the length limit, or a
+            personalized lookup without a user.
         """
-        t0 = _NS()
-        self._validate(tenant, question)
-        if not self.enabled:
-            return None
-        norm = self.normalizer(question)
-        ns = self.namespace(tenant)
-        if personalized:
-            u = _check_user(user)
-            if self.user is None:
-                return None
-            entry = self.user.get(ns, u, ANSWER + norm)
-            return self._finish_user(entry, intent, t0)
-        if self.hotspot is not None:
-            self.hotspot.record((tenant, norm), HotItem(tenant, question, intent))
-        if self.exact is not None:
-            t1 = _NS()
-            entry = self.exact.get(ns, norm)
-            self.exact.stats.record(hit=entry is not None, latency_ns=_NS() - t1,
-                                    wrong=_wrong(entry, intent) if entry else None)
-            if entry is not None:
-                return self._finish(self._hit(entry, "exact", 1.0, t0))
-        if self.semantic is not None:
-            t1 = _NS()
-            vec = self._remember(norm, self.semantic._vector(embedding) if embedding is not None
-                                 else self.semantic.embed(norm))
-            match = self.semantic.get(ns, norm, embedding=vec)
-            self.semantic.stats.record(hit=match is not None, latency_ns=_NS() - t1,
-                                       wrong=_wrong(match.entry, intent) if match else None)
-            if match is not None:
-                if self.exact is not None and self.promote_semantic_hits:
-                    self.exact.put(ns, norm, question=question, payload=match.entry.payload,
-                                   intent=match.entry.intent, ttl_s=match.entry.expires_at - self._clock())
-                return self._finish(self._hit(match.entry, "semantic", match.similarity, t0))
-        return self._finish(None, t0)
+        return run_sync(self.plan_lookup(tenant, question, user, personalized, embedding, intent))
 
     async def alookup(self, tenant: str, question: str, *, user: str | None = None, personalized: bool = False,
                       embedding: Any = None, intent: str | None = None) -> CacheHit | None:
-        """Async twin of :meth:`lookup` (Redis via ``redis.asyncio``; the embedding runs in a thread)."""
-        t0 = _NS()
-        self._validate(tenant, question)
-        if not self.enabled:
+        """Async form of :meth:`lookup` (Redis via ``redis.asyncio``; the embedding runs in a thread)."""
+        return await run_async(self.plan_lookup(tenant, question, user, personalized, embedding, intent))
+
+    def _finish(self, entry: CacheEntry | None, layer: Layer, similarity: float, t0: int) -> CacheHit | None:
+        latency_ns = _NS() - t0
+        self.requests.record(hit=entry is not None, latency_ns=latency_ns)
+        if entry is None:
             return None
-        norm = self.normalizer(question)
-        ns = self.namespace(tenant)
-        if personalized:
-            u = _check_user(user)
-            if self.user is None:
-                return None
-            entry = await self.user.aget(ns, u, ANSWER + norm)
-            return self._finish_user(entry, intent, t0)
-        if self.hotspot is not None:
-            self.hotspot.record((tenant, norm), HotItem(tenant, question, intent))
-        if self.exact is not None:
-            t1 = _NS()
-            entry = await self.exact.aget(ns, norm)
-            self.exact.stats.record(hit=entry is not None, latency_ns=_NS() - t1,
-                                    wrong=_wrong(entry, intent) if entry else None)
-            if entry is not None:
-                return self._finish(self._hit(entry, "exact", 1.0, t0))
-        if self.semantic is not None:
-            t1 = _NS()
-            if embedding is None:
-                vec = await asyncio.to_thread(self.semantic.embed, norm)
-            else:
-                vec = self.semantic._vector(embedding)
-            self._remember(norm, vec)
-            match = await self.semantic.aget(ns, norm, embedding=vec)
-            self.semantic.stats.record(hit=match is not None, latency_ns=_NS() - t1,
-                                       wrong=_wrong(match.entry, intent) if match else None)
-            if match is not None:
-                if self.exact is not None and self.promote_semantic_hits:
-                    await self.exact.aput(ns, norm, question=question, payload=match.entry.payload,
-                                          intent=match.entry.intent, ttl_s=match.entry.expires_at - self._clock())
-                return self._finish(self._hit(match.entry, "semantic", match.similarity, t0))
-        return self._finish(None, t0)
-
-    def _finish_user(self, entry: CacheEntry | None, intent: str | None, t0: int) -> CacheHit | None:
-        assert self.user is not None
-        self.user.stats.record(hit=entry is not None, latency_ns=_NS() - t0,
-                               wrong=_wrong(entry, intent) if entry else None)
-        return self._finish(self._hit(entry, "user", 1.0, t0) if entry is not None else None, t0)
-
-    def _finish(self, hit: CacheHit | None, t0: int | None = None) -> CacheHit | None:
-        latency = int(hit.latency_ms * 1e6) if hit is not None else _NS() - (t0 or _NS())
-        self.requests.record(hit=hit is not None, latency_ns=latency)
-        return hit
+        return CacheHit(payload=entry.payload, layer=layer, similarity=similarity, latency_ms=latency_ns / 1e6,
+                        intent=entry.intent, matched_question=entry.normalized)
 
     # -- store -------------------------------------------------------------------------------------
-    def _store_args(self, tenant: str, question: str, payload: Any) -> tuple[str, Namespace]:
+    def plan_store(self, tenant: str, question: str, payload: dict[str, Any], user: str | None = None,
+                   personalized: bool = False, embedding: Any = None, intent: str | None = None) -> Plan[None]:
+        """Plan of :meth:`store` (run by :meth:`store` and :meth:`astore`)."""
+        if not self.enabled:
+            return
         self._validate(tenant, question)
         if not isinstance(payload, dict):
             raise InputError(f"payload must be a dict (e.g. RAGAnswer.to_dict()), got {type(payload).__name__}")
-        return self.normalizer(question), self.namespace(tenant)
+        norm, ns = self.normalizer(question), self.namespace(tenant)
+        if personalized:
+            u = check_user(user)
+            if self.user is not None:
+                yield from self.user.plan_put(ns, u, ANSWER + norm, payload, question, intent, None)
+            return
+        if self.exact is not None:
+            yield from self.exact.plan_put(ns, norm, question, payload, intent, None)
+        if self.semantic is not None:
+            vec = embedding if embedding is not None else self._recent.pop(norm, None)
+            yield from self.semantic.plan_put(ns, norm, question, payload, intent, vec)
 
     def store(self, tenant: str, question: str, payload: dict[str, Any], *, user: str | None = None,
               personalized: bool = False, embedding: Any = None, intent: str | None = None) -> None:
@@ -289,58 +271,34 @@ class CacheStack:
 
         Personalized: only the per-user layer, keyed by tenant and ``user``. Otherwise the exact and
         semantic layers (the semantic layer reuses the embedding of this question's lookup).
+
+        :raises InputError: bad tenant or question, a payload that is not a JSON object, or a
+            personalized store without a user.
         """
-        if not self.enabled:
-            return
-        norm, ns = self._store_args(tenant, question, payload)
-        if personalized:
-            u = _check_user(user)
-            if self.user is not None:
-                self.user.put(ns, u, ANSWER + norm, payload, question=question, intent=intent)
-            return
-        if self.exact is not None:
-            self.exact.put(ns, norm, question=question, payload=payload, intent=intent)
-        if self.semantic is not None:
-            vec = embedding if embedding is not None else self._recent.pop(norm, None)
-            self.semantic.put(ns, norm, question=question, payload=payload, intent=intent, embedding=vec)
+        run_sync(self.plan_store(tenant, question, payload, user, personalized, embedding, intent))
 
     async def astore(self, tenant: str, question: str, payload: dict[str, Any], *, user: str | None = None,
                      personalized: bool = False, embedding: Any = None, intent: str | None = None) -> None:
-        """Async twin of :meth:`store`."""
-        if not self.enabled:
-            return
-        norm, ns = self._store_args(tenant, question, payload)
-        if personalized:
-            u = _check_user(user)
-            if self.user is not None:
-                await self.user.aput(ns, u, ANSWER + norm, payload, question=question, intent=intent)
-            return
-        if self.exact is not None:
-            await self.exact.aput(ns, norm, question=question, payload=payload, intent=intent)
-        if self.semantic is not None:
-            vec = embedding if embedding is not None else self._recent.pop(norm, None)
-            await self.semantic.aput(ns, norm, question=question, payload=payload, intent=intent, embedding=vec)
+        """Async form of :meth:`store`."""
+        await run_async(self.plan_store(tenant, question, payload, user, personalized, embedding, intent))
 
     # -- per-user snapshots (tool results) -----------------------------------------------------------
-    def _snapshot_ns(self, tenant: str) -> Namespace:
-        if not isinstance(tenant, str) or not tenant:
-            raise InputError("tenant must be a non-empty string")
-        return namespace(tenant, kb_version="-", config_hash="-")  # user data does not depend on the KB
+    def snapshot_store(self) -> UserSnapshotStore:
+        """The per-user layer as the tool executor's snapshot cache (``tools.snapshot.SnapshotCache``).
 
-    def get_snapshot(self, tenant: str, user: str, name: str) -> dict[str, Any] | None:
+        ```python
+        agent = ToolCallingAgent.from_config(cfg.tools, snapshot_cache=stack.snapshot_store())
+        ```
+        """
+        return UserSnapshotStore(self.user if self.enabled else None)
+
+    def get_snapshot(self, tenant: str, user: str, name: str) -> Any | None:
         """A user's cached tool result (e.g. ``"card_limit"``), or ``None``."""
-        if self.user is None or not self.enabled:
-            return None
-        t0 = _NS()
-        entry = self.user.get(self._snapshot_ns(tenant), user, "tool:" + name)
-        self.user.stats.record(hit=entry is not None, latency_ns=_NS() - t0)
-        return entry.payload if entry is not None else None
+        return self.snapshot_store().get(tenant, user, name)
 
-    def put_snapshot(self, tenant: str, user: str, name: str, value: dict[str, Any],
-                     *, ttl_s: float | None = None) -> None:
+    def put_snapshot(self, tenant: str, user: str, name: str, value: Any, *, ttl_s: float | None = None) -> None:
         """Cache a user's tool result for ``ttl_s`` (default ``cache.user_snapshot.ttl_s``)."""
-        if self.user is not None and self.enabled:
-            self.user.put(self._snapshot_ns(tenant), user, "tool:" + name, value, ttl_s=ttl_s)
+        self.snapshot_store().set(tenant, user, name, value, ttl_s)
 
     # -- invalidation --------------------------------------------------------------------------------
     def set_kb_version(self, kb_version: str, *, purge: bool = True) -> int:

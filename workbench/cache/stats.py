@@ -1,6 +1,7 @@
 """Per-layer counters: hits, misses, wrong hits (where ground truth is known), evictions, bytes, latency.
 
-Latency percentiles use the nearest-rank method over the most recent ``window`` lookups::
+Latency percentiles come from :mod:`workbench.percentiles` (nearest rank) over the most recent ``window``
+lookups::
 
     s = LayerStats("exact")
     s.record(hit=True, latency_ns=80_000, wrong=False)
@@ -12,18 +13,18 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from workbench.percentiles import PERCENTILE_METHOD, percentile, percentiles
 
 __all__ = ["LayerStats", "nearest_rank"]
 
 
-def nearest_rank(sorted_values: list[float], q: float) -> float:
-    """The nearest-rank percentile ``q`` (0-100) of already sorted values (NaN when empty)."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(q / 100.0 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
+def nearest_rank(values: Sequence[float], q: float) -> float:
+    """Deprecated alias of :func:`workbench.percentiles.percentile` (kept until ``cache/evaluation.py`` moves)."""
+    return percentile(values, q)
 
 
 @dataclass
@@ -41,6 +42,9 @@ class LayerStats:
     stores: int = 0
     rejected: int = 0
     """Candidates above the threshold that the verifier refused (semantic layer)."""
+    shadowed: int = 0
+    """Candidates the verifier accepted but that were not clearly closer to the query than to a nearer,
+    refused candidate, so were not served (semantic layer; see ``SemanticCache.refusal_margin``)."""
     expired: int = 0
     """Entries found past their TTL by the cache's clock."""
     _latencies_ns: deque[int] = field(default_factory=deque, repr=False)
@@ -65,14 +69,14 @@ class LayerStats:
                 self._latencies_ns.popleft()
 
     def add(self, counter: str, n: int = 1) -> None:
-        """Increment a named counter (``stores``, ``rejected``, ``expired``)."""
+        """Increment a named counter (``stores``, ``rejected``, ``shadowed``, ``expired``)."""
         with self._lock:
             setattr(self, counter, getattr(self, counter) + n)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict: counters, hit rate, wrong-hit rate (of judged hits) and latency (mean, p50, p95 in ms)."""
         with self._lock:
-            lat = sorted(x / 1e6 for x in self._latencies_ns)
+            lat = percentiles([x / 1e6 for x in self._latencies_ns], (50, 95))
             lookups = self._lookups
             return {
                 "hits": self.hits,
@@ -84,11 +88,11 @@ class LayerStats:
                 "wrong_hit_rate": self.wrong_hits / self.judged_hits if self.judged_hits else 0.0,
                 "stores": self.stores,
                 "rejected": self.rejected,
+                "shadowed": self.shadowed,
                 "expired": self.expired,
                 "latency_ms": {
                     "mean": self._total_ns / lookups / 1e6 if lookups else math.nan,
-                    "p50": nearest_rank(lat, 50),
-                    "p95": nearest_rank(lat, 95),
-                    "method": f"nearest-rank over the last {self.window} lookups",
+                    **lat,
+                    "method": f"{PERCENTILE_METHOD} over the last {self.window} lookups",
                 },
             }

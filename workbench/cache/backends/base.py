@@ -5,13 +5,25 @@ Values are bytes with a time to live. A backend never raises on an outage: ``get
 
     backend.set("wb:exact:…", b"{...}", ttl_s=300)
     backend.get("wb:exact:…")       # b"{...}" or None
+
+A backend declares whether other processes see its entries (:attr:`CacheBackend.shared`). A shared
+backend also implements :class:`ReplicationLog`, an append-only log the semantic layer uses to keep
+every worker's local nearest-neighbour index in step (Redis: one stream)::
+
+    if backend.shared:
+        log: ReplicationLog = replication_log(backend)     # raises ConfigError if it has none
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["CacheBackend"]
+from workbench.errors import ConfigError
+
+__all__ = ["CacheBackend", "LogRecords", "ReplicationLog", "replication_log"]
+
+#: Records read from a replication log: ``(record id, fields)`` in log order.
+LogRecords = list[tuple[str, dict[bytes, bytes]]]
 
 
 @runtime_checkable
@@ -20,6 +32,8 @@ class CacheBackend(Protocol):
 
     name: str
     """``"memory"`` or ``"redis"``."""
+    shared: bool
+    """Whether other processes see this backend's entries (then it also is a :class:`ReplicationLog`)."""
 
     def get(self, key: str) -> bytes | None: ...
 
@@ -38,3 +52,30 @@ class CacheBackend(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReplicationLog(Protocol):
+    """An append-only log of records shared by every worker (the capability of a shared backend).
+
+    Reads never block and never raise: ``None`` when the log is unavailable.
+    """
+
+    def xadd(self, stream: str, fields: dict[str, bytes | str], *, maxlen: int) -> None: ...
+
+    def xread(self, stream: str, last_id: str, *, count: int = 1000) -> LogRecords | None: ...
+
+    async def axadd(self, stream: str, fields: dict[str, bytes | str], *, maxlen: int) -> None: ...
+
+    async def axread(self, stream: str, last_id: str, *, count: int = 1000) -> LogRecords | None: ...
+
+
+def replication_log(backend: CacheBackend) -> ReplicationLog:
+    """``backend`` as a :class:`ReplicationLog`.
+
+    :raises ConfigError: the backend declares ``shared`` but implements no log.
+    """
+    if not isinstance(backend, ReplicationLog):
+        raise ConfigError(f"backend {backend.name!r} is shared but has no replication log (xadd/xread and their "
+                          "async forms): a semantic layer on it could not keep workers in step", field="cache.backend")
+    return backend

@@ -23,6 +23,8 @@ class MemoryBackend:
     """Bytes by key in this process; least recently used entries go first when a bound is exceeded."""
 
     name = "memory"
+    shared = False
+    """Entries live in this process only (no replication log)."""
 
     def __init__(self, *, max_entries: int = 10_000, max_bytes: int = 64 * 1024 * 1024,
                  clock: Callable[[], float] = time.monotonic) -> None:

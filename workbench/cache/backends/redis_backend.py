@@ -25,6 +25,8 @@ import redis
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 
+from workbench.cache.backends.base import LogRecords
+
 __all__ = ["RedisBackend"]
 
 log = logging.getLogger("workbench.cache.redis")
@@ -36,6 +38,8 @@ class RedisBackend:
     """Bytes by key in a Redis server, shared by every worker that uses the same URL and prefix."""
 
     name = "redis"
+    shared = True
+    """Every worker on the same server sees the entries; the stream methods are its replication log."""
 
     def __init__(self, url: str, *, socket_timeout_s: float = 0.25, retry_interval_s: float = 1.0,
                  max_connections: int = 32) -> None:
@@ -164,7 +168,7 @@ class RedisBackend:
         """Append a record to ``stream``, trimmed to about ``maxlen`` records."""
         self._call("XADD", lambda: self._client.xadd(stream, fields, maxlen=maxlen, approximate=True), None)
 
-    def xread(self, stream: str, last_id: str, *, count: int = 1000) -> list[tuple[str, dict[bytes, bytes]]] | None:
+    def xread(self, stream: str, last_id: str, *, count: int = 1000) -> LogRecords | None:
         """Records after ``last_id`` (non-blocking), or ``None`` when Redis is unavailable."""
         res = self._call("XREAD", lambda: self._client.xread({stream: last_id}, count=count), None)
         return None if res is None else _records(res)
@@ -174,8 +178,7 @@ class RedisBackend:
         await self._acall("XADD", lambda c: c.xadd(stream, fields, maxlen=maxlen, approximate=True),  # type: ignore[arg-type]
                           None)
 
-    async def axread(self, stream: str, last_id: str, *,
-                     count: int = 1000) -> list[tuple[str, dict[bytes, bytes]]] | None:
+    async def axread(self, stream: str, last_id: str, *, count: int = 1000) -> LogRecords | None:
         """Async twin of :meth:`xread`."""
         res = await self._acall("XREAD", lambda c: c.xread({stream: last_id}, count=count), None)  # type: ignore[arg-type]
         return None if res is None else _records(res)
@@ -198,7 +201,7 @@ class RedisBackend:
         self._client.close()
 
 
-def _records(res: Any) -> list[tuple[str, dict[bytes, bytes]]]:
+def _records(res: Any) -> LogRecords:
     out = []
     for _stream, entries in res or []:
         for rid, fields in entries:
