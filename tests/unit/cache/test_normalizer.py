@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import string
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workbench.cache import QueryNormalizer, load_intent_map
 from workbench.config import NormalizerConfig
@@ -54,3 +57,46 @@ def test_bad_intent_map_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text("- a\n- b\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="mapping"):
         load_intent_map(bad)
+
+
+# -- properties over open-ended input (hypothesis; derandomized so CI sees the same examples) ----------
+PROPERTY = settings(max_examples=300, derandomize=True, deadline=None)
+_FULL_WIDTH = {c: chr(ord(c) + 0xFEE0) for c in string.ascii_letters + string.digits + "!?,.%#&@()"}
+ASCII_QUESTION = st.text(alphabet=string.ascii_letters + string.digits + " ?!,.'%", max_size=60)
+
+
+@PROPERTY
+@given(st.text(max_size=80))
+def test_normalizing_twice_changes_nothing(text: str) -> None:
+    n = QueryNormalizer()
+    once = n(text)
+    assert n(once) == once
+
+
+@PROPERTY
+@given(st.text(max_size=80))
+def test_never_raises_and_leaves_no_outer_or_double_space(text: str) -> None:
+    out = QueryNormalizer()(text)
+    assert out == out.strip() and "  " not in out
+
+
+@PROPERTY
+@given(ASCII_QUESTION)
+def test_full_width_and_half_width_are_the_same_question(text: str) -> None:
+    n = QueryNormalizer()
+    wide = "".join(_FULL_WIDTH.get(c, "\u3000" if c == " " else c) for c in text)
+    assert n(wide) == n(text)
+
+
+@PROPERTY
+@given(ASCII_QUESTION)
+def test_case_does_not_matter(text: str) -> None:
+    n = QueryNormalizer()
+    assert n(text.upper()) == n(text.lower()) == n(text.swapcase())
+
+
+@PROPERTY
+@given(st.text(max_size=40), st.sampled_from(["  ", "\t", "\n", " \u3000 "]))
+def test_whitespace_runs_count_as_one_space(text: str, gap: str) -> None:
+    n = QueryNormalizer()
+    assert n(f"{text}{gap}gold card") == n(f"{text} gold card")

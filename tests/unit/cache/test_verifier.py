@@ -3,6 +3,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workbench.cache import NullVerifier, QueryNormalizer, RuleVerifier
 from workbench.datasets import load_dataset
@@ -44,3 +46,43 @@ def test_on_the_dataset() -> None:
 
 def test_null_verifier_accepts_all() -> None:
     assert NullVerifier().verify("raise", "lower") is None
+
+
+# -- properties over open-ended input (hypothesis; derandomized so CI sees the same examples) ----------
+PROPERTY = settings(max_examples=200, derandomize=True, deadline=None)
+_RULES = RuleVerifier()
+_N = QueryNormalizer()
+#: Text that mixes arbitrary characters with the words and numbers the rules look at.
+_TERMS = st.sampled_from(["raise", "lower", "gold", "platinum", "金卡", "白金卡", "not", "不", "能不能", "3万", "30万",
+                          "12 months", "1 year", "三个月", "atm", "柜台", "fee", "don't", "without", " "])
+QUESTION = st.lists(st.one_of(_TERMS, st.text(max_size=8)), max_size=8).map(" ".join)
+
+
+@PROPERTY
+@given(QUESTION, QUESTION)
+def test_verdict_is_symmetric(a: str, b: str) -> None:
+    assert _RULES.verify(a, b) == _RULES.verify(b, a)
+    assert _RULES.verify(_N(a), _N(b)) == _RULES.verify(_N(b), _N(a))
+
+
+@PROPERTY
+@given(QUESTION)
+def test_a_question_always_verifies_against_itself(q: str) -> None:
+    assert _RULES.verify(q, q) is None
+    assert _RULES.verify(_N(q), _N(q.upper())) is None  # the same question in other case, once normalized
+
+
+@PROPERTY
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_never_raises_on_arbitrary_unicode(a: str, b: str) -> None:
+    verdict = _RULES.verify(a, b)
+    assert verdict is None or (isinstance(verdict, str) and verdict)
+
+
+@PROPERTY
+@given(st.lists(st.sampled_from(["gold", "card", "fee", "3万", "not", "柜台", "please", "today", "12 months"]),
+                max_size=6).map(" ".join), st.sampled_from(["raise", "lower"]))
+def test_opposite_directions_never_verify(rest: str, word: str) -> None:
+    other = "lower" if word == "raise" else "raise"
+    a, b = _N(f"how do i {word} my limit {rest}"), _N(f"how do i {other} my limit {rest}")
+    assert _RULES.verify(a, b) is not None
