@@ -65,8 +65,15 @@ class ChatTarget(Protocol):
         ...
 
 
+#: One server-sent event, as OpenAPI (before 3.2's ``itemSchema``) describes the events of a stream: ``data`` holds
+#: the JSON payload (or ``[DONE]``).
+_SSE_EVENT = {"type": "object", "required": ["data"],
+              "properties": {"data": {"type": "string"}, "event": {"type": "string"}, "id": {"type": "string"},
+                             "retry": {"type": "integer"}}}
+
+
 def _responses(ok: str, response_model: Any) -> dict[int | str, dict[str, Any]]:
-    ok_entry: dict[str, Any] = {"description": ok, "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}}}
+    ok_entry: dict[str, Any] = {"description": ok, "content": {SSE_MEDIA_TYPE: {"schema": _SSE_EVENT}}}
     if response_model is not None:
         ok_entry["model"] = response_model
     return {200: ok_entry, **ERROR_RESPONSES}

@@ -20,7 +20,6 @@ app = create_llm_app(SimulatedBackend(SimulatedLLM(ttft_ms=150, tpot_ms=15, slot
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import re
 import threading
@@ -37,6 +36,7 @@ from haystack import Document
 from workbench.components.generators.extractive import ExtractiveAnswerer
 from workbench.components.generators.llama_cpp_generator import LlamaCppGenerator
 from workbench.errors import GeneratorError
+from workbench.sse import SSE_DONE, SSE_MEDIA_TYPE, sse_event
 
 __all__ = ["LLMBackend", "LlamaCppBackend", "SimulatedBackend", "SimulatedLLM", "create_llm_app"]
 
@@ -195,7 +195,7 @@ def create_llm_app(backend: LLMBackend, *, model_name: str | None = None) -> Fas
     async def _parse(request: Request, chat: bool) -> dict[str, Any] | JSONResponse:
         try:
             body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deeply, a number too long
             return _error(400, "invalid_request", "the body is not valid JSON")
         if not isinstance(body, dict):
             return _error(400, "invalid_request", "the body must be a JSON object")
@@ -246,16 +246,16 @@ def create_llm_app(backend: LLMBackend, *, model_name: str | None = None) -> Fas
                 n = 0
                 if first is not None:
                     n += 1
-                    yield f"data: {json.dumps(chunk(first, None), ensure_ascii=False)}\n\n".encode()
+                    yield sse_event(chunk(first, None))
                 async for piece in gen:
                     n += 1
-                    yield f"data: {json.dumps(chunk(piece, None), ensure_ascii=False)}\n\n".encode()
+                    yield sse_event(chunk(piece, None))
                 done = chunk("", "stop")
                 done["usage"] = {"completion_tokens": n}
-                yield f"data: {json.dumps(done)}\n\n".encode()
-                yield b"data: [DONE]\n\n"
+                yield sse_event(done)
+                yield SSE_DONE
 
-            return StreamingResponse(events(), media_type="text/event-stream")
+            return StreamingResponse(events(), media_type=SSE_MEDIA_TYPE)
 
         pieces = [first] if first is not None else []
         pieces += [p async for p in gen]

@@ -5,7 +5,8 @@
 * gives the request an id (the client's ``X-Request-ID`` when it is a short token, else a new one), puts it
   on every log line of the request (:mod:`workbench.observability.logs`) and in the ``X-Request-ID``
   response header;
-* for a request with a body (POST/PUT/PATCH): answers 415 unless the body is ``application/json`` in UTF-8;
+* for a request with a body (POST/PUT/PATCH): answers 415 unless the body is ``application/json`` (and 400
+  when it is not UTF-8);
   413 at once when ``Content-Length`` is over ``max_body_bytes`` (the body is never read), and 413 as soon
   as a chunked body grows past it; 408 when the body has not arrived within ``body_timeout_s``; a client
   that hangs up mid-body is logged in one line, not with a traceback. The app then reads the body from
@@ -25,6 +26,7 @@ import asyncio
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -170,11 +172,15 @@ class RequestGuard:
                                      f"the body did not arrive within {self.limits.body_timeout_s:g} s",
                                      _CLOSE)(scope, receive, send_with_id)
                 return
+            if replay is None:
+                await error_response(400, "invalid_request", "the body is not UTF-8 text (JSON is sent in UTF-8)")(
+                    scope, receive, send_with_id)
+                return
             await self._run(scope, replay, send_with_id, rid, lambda: started)
         finally:
             self.in_flight -= 1
 
-    async def _run(self, scope: Scope, receive: Receive, send: Send, rid: str, started: Any) -> None:
+    async def _run(self, scope: Scope, receive: Receive, send: Send, rid: str, started: Callable[[], bool]) -> None:
         """Call the app; an exception it lets through becomes a logged 500 (if no response has started)."""
         try:
             await self.app(scope, receive, send)
@@ -201,8 +207,9 @@ class RequestGuard:
         return error_response(413, "body_too_large", f"the body is larger than the limit of "
                               f"{self.limits.max_body_bytes} bytes (serving.max_body_bytes)", _CLOSE)
 
-    async def _buffered(self, receive: Receive) -> Receive:
-        """Read the whole body within the limits; a ``receive`` that replays it, then passes through."""
+    async def _buffered(self, receive: Receive) -> Receive | None:
+        """Read the whole body within the limits; a ``receive`` that replays it, then passes through
+        (``None`` when the body is not UTF-8)."""
         limit = self.limits.max_body_bytes
         chunks: list[bytes] = []
         size = 0
@@ -219,8 +226,14 @@ class RequestGuard:
                     chunks.append(chunk)
                 if not message.get("more_body", False):
                     break
-        pending = [b"".join(chunks)]  # handed over once, then dropped (the app keeps its own reference)
+        body = b"".join(chunks)
         chunks.clear()
+        try:
+            body.decode("utf-8")  # JSON travels in UTF-8 (RFC 8259); the parser would guess UTF-16/32 otherwise
+        except UnicodeDecodeError:
+            return None
+        pending = [body]  # handed over once, then dropped (the app keeps its own reference)
+        del body
 
         async def replay() -> Message:
             if pending:
