@@ -1,15 +1,19 @@
-"""In-process targets built around a blocking answer function (today: a config's ``QueryPipeline.run``).
+"""In-process targets: the config's serving engine itself, and wrappers for sync-vs-async comparisons.
 
-* :class:`ThreadedTarget`: async service, the blocking work runs in a thread pool (``asyncio.to_thread``
-  style), so the event loop keeps accepting requests: the "async" side of *sync vs async*.
-* :class:`BlockingTarget`: calls the blocking function on the event loop itself, one request at a
-  time: a synchronous server in an async costume, the "sync" side.
-* :func:`make_inprocess_target`: the target the CLI builds from a config: the query pipeline (with the
-  config's cache stack in front when ``cache.enabled``), in a thread. The async engine will replace it.
+* :class:`EngineThread`: the config's :class:`~workbench.serving.AsyncEngine` on its own event loop in a
+  background thread. ``handle`` / ``stream`` work from any event loop (a notebook's, a runner's
+  ``asyncio.run``, a widget's), ``answer`` from plain blocking code; the engine's queue, batcher and
+  clients stay on their one loop. :func:`make_inprocess_target` returns one.
+* :func:`run_with_engine`: the engine driven by a runner inside one ``asyncio.run`` (no extra thread).
+* :class:`ThreadedTarget` / :class:`BlockingTarget`: a blocking ``fn(request) -> ChatResponse`` served
+  asynchronously (in a thread pool) or synchronously (on the event loop): the two sides of *sync vs
+  async*. ``fn`` is an engine's blocking ``answer`` (:func:`pipeline_answer_fn`) or the synchronous
+  baseline's (:class:`~workbench.serving.SyncEngine`), never another copy of the request path.
 
 ```python
 target = make_inprocess_target(PipelineConfig.load("fast"))
 resp = await target.handle(ChatRequest(question="what's the gold card annual fee?"))
+target.close()
 ```
 """
 
@@ -17,16 +21,97 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable
-from typing import Any
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.config import PipelineConfig
 from workbench.errors import ConfigError
-from workbench.serving.schema import ChatRequest, ChatResponse, SourceOut
+from workbench.serving.schema import ChatRequest, ChatResponse, StreamEvent
 
-__all__ = ["BlockingTarget", "ThreadedTarget", "make_inprocess_target", "pipeline_answer_fn", "run_with_engine"]
+if TYPE_CHECKING:
+    from workbench.pipelines import QueryPipeline
+    from workbench.serving.engine import AsyncEngine
+    from workbench.serving.protocols import AnswerCache
+
+__all__ = ["BlockingTarget", "EngineThread", "ThreadedTarget", "make_inprocess_target", "pipeline_answer_fn",
+           "run_with_engine"]
 
 AnswerFn = Callable[[ChatRequest], ChatResponse]
+T = TypeVar("T")
+_END = object()
+
+
+class EngineThread:
+    """An :class:`~workbench.serving.AsyncEngine` started on its own event loop in a daemon thread.
+
+    ```python
+    service = EngineThread(AsyncEngine.from_config(cfg))
+    resp = await service.handle(req)          # from any loop
+    resp = service.answer(req)                # from blocking code
+    service.close()
+    ```
+    """
+
+    def __init__(self, engine: AsyncEngine, *, name: str | None = None) -> None:
+        self.engine = engine
+        self.name = name or engine.cfg.name
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"wb-engine-{self.name}", daemon=True)
+        self._thread.start()
+        self._submit(engine.start()).result()
+
+    def __repr__(self) -> str:
+        return f"EngineThread({self.name!r})"
+
+    def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        if self._loop.is_closed():
+            coro.close()
+            raise ConfigError(f"{self!r} is closed", field="target")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    async def handle(self, request: ChatRequest) -> ChatResponse:
+        """The engine's answer (raises what the engine raises: ``OverloadedError`` when it sheds, ...)."""
+        return await asyncio.wrap_future(self._submit(self.engine.handle(request)))
+
+    def answer(self, request: ChatRequest) -> ChatResponse:
+        """Blocking :meth:`handle` (not from the engine's own thread)."""
+        return self._submit(self.engine.handle(request)).result()
+
+    __call__ = answer  # an EngineThread is itself a blocking answer function (see pipeline_answer_fn)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """The engine's token events, then the response event, delivered on the caller's loop."""
+        caller = asyncio.get_running_loop()
+        events: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                async for event in self.engine.stream(request):
+                    caller.call_soon_threadsafe(events.put_nowait, event)
+            finally:
+                caller.call_soon_threadsafe(events.put_nowait, _END)
+
+        done = self._submit(pump())
+        try:
+            while (item := await events.get()) is not _END:
+                yield item
+            await asyncio.wrap_future(done)  # raises what the engine raised
+        finally:
+            done.cancel()
+
+    def stats(self) -> dict[str, Any]:
+        """The engine's :meth:`~workbench.serving.AsyncEngine.stats`."""
+        return self.engine.stats()
+
+    def close(self) -> None:
+        """Close the engine, stop its loop and thread (safe to call twice)."""
+        if self._loop.is_closed():
+            return
+        self._submit(self.engine.aclose()).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
 
 
 class ThreadedTarget:
@@ -46,7 +131,9 @@ class ThreadedTarget:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self.fn, request)
 
     def close(self) -> None:
+        """Stop the threads, and close ``fn`` when it owns resources (an :class:`EngineThread`)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        _close(self.fn)
 
 
 class BlockingTarget:
@@ -62,66 +149,51 @@ class BlockingTarget:
         """``fn(request)``, blocking the loop."""
         return self.fn(request)
 
+    def close(self) -> None:
+        """Close ``fn`` when it owns resources (an :class:`EngineThread`)."""
+        _close(self.fn)
 
-def pipeline_answer_fn(cfg: PipelineConfig, *, pipeline: Any = None, cache: Any = None) -> AnswerFn:
-    """A blocking answer function: ``cfg``'s query pipeline, behind ``cfg``'s cache stack when enabled.
 
-    The knowledge base is single-tenant today: retrieval uses the config's tenant; cache entries are
-    kept per request tenant (and per user for personalized requests).
+def _close(fn: AnswerFn) -> None:
+    if isinstance(fn, EngineThread):
+        fn.close()
+
+
+def _engine(cfg: PipelineConfig, *, pipeline: QueryPipeline | None = None,
+            cache: AnswerCache | None = None) -> AsyncEngine:
+    from workbench.serving.engine import AsyncEngine
+
+    return AsyncEngine.from_config(cfg, kb=pipeline.kb if pipeline is not None else None, cache=cache)
+
+
+def make_inprocess_target(cfg: PipelineConfig, *, pipeline: QueryPipeline | None = None) -> EngineThread:
+    """The in-process target of ``cfg``: its serving engine (cache, admission, batching, degradation as
+    configured) on its own loop (``pipeline``: reuse that pipeline's knowledge base). ``close()`` it."""
+    return EngineThread(_engine(cfg, pipeline=pipeline), name=f"{cfg.name}{'+cache' if cfg.cache.enabled else ''}")
+
+
+def pipeline_answer_fn(cfg: PipelineConfig, *, pipeline: QueryPipeline | None = None,
+                       cache: AnswerCache | None = None) -> AnswerFn:
+    """A blocking answer function for :class:`ThreadedTarget` / :class:`BlockingTarget`: ``cfg``'s serving
+    engine (behind ``cfg``'s cache when enabled, or ``cache``) as an :class:`EngineThread`, which closing
+    the target closes. ``pipeline``: reuse that pipeline's knowledge base.
     """
-    from workbench.pipelines import build_query_pipeline
-
-    qp = pipeline or build_query_pipeline(cfg, progress=False)
-    stack = cache
-    if stack is None and cfg.cache.enabled:
-        from workbench.cache.stack import CacheStack
-
-        stack = CacheStack.from_config(cfg, kb_version=qp.kb.version)
-
-    def answer(req: ChatRequest) -> ChatResponse:
-        personal = bool(req.personalized) and req.user is not None
-        if stack is not None:
-            hit = stack.lookup(req.tenant, req.question, user=req.user, personalized=personal)
-            if hit is not None:
-                return ChatResponse.model_validate({**hit.payload, "cache_layer": hit.layer})
-        r = qp.run(req.question)
-        resp = ChatResponse(answer=r.answer, tokens=r.tokens, timings_ms=r.timings_ms, language=r.language,
-                            sources=[SourceOut(id=s.id, title=s.title, text=s.text, score=s.score) for s in r.sources])
-        if stack is not None:
-            stack.store(req.tenant, req.question, resp.model_dump(mode="json", exclude={"cache_layer"}),
-                        user=req.user, personalized=personal)
-        return resp
-
-    return answer
-
-
-def make_inprocess_target(cfg: PipelineConfig, *, workers: int = 2, blocking: bool = False) -> Any:
-    """The in-process target of ``cfg`` (a :class:`ThreadedTarget`, or a :class:`BlockingTarget` when ``blocking``)."""
-    fn = pipeline_answer_fn(cfg)
-    name = f"{cfg.name}{'+cache' if cfg.cache.enabled else ''}"
-    return BlockingTarget(fn, name=name) if blocking else ThreadedTarget(fn, workers=workers, name=name)
+    return EngineThread(_engine(cfg, pipeline=pipeline, cache=cache))
 
 
 def run_with_engine(cfg: PipelineConfig, build_runner: Callable[[Any], Any]) -> Any:
     """Load-test the async serving engine of ``cfg``: the engine is created, started, driven by
     ``build_runner(engine)`` (a runner with an async ``run()``) and closed, all inside one event loop
     (the engine's queue and micro-batcher belong to the loop they start on). Not for a running loop
-    (a notebook): there, create ``AsyncEngine.from_config(cfg)`` and ``await runner.run()`` directly.
+    (a notebook): there, use :func:`make_inprocess_target`, or ``await runner.run()`` on an engine you
+    started on the notebook's loop.
 
     ```python
     result = run_with_engine(cfg, lambda engine: OpenLoopRunner(engine, Workload(), LoadProfile.steady(20, 10)))
     ```
     """
-    import asyncio
-
-    from workbench.serving.engine import AsyncEngine
-
     async def go() -> Any:
-        engine = AsyncEngine.from_config(cfg)
-        await engine.start()
-        try:
+        async with _engine(cfg) as engine:
             return await build_runner(engine).run()
-        finally:
-            await engine.aclose()
 
     return asyncio.run(go())

@@ -1,22 +1,32 @@
-"""The query path of a config: embed → retrieve (dense | BM25 | hybrid) → rerank? → prompt → generate.
+"""The query path of a config: embed → retrieve (dense | BM25 | hybrid) → rerank? → prompt → generate → guard?
 
-:class:`QueryPipeline` calls its Haystack components directly, in order, timing each stage: the hot
-path pays no per-request deep copies of inputs. :meth:`QueryPipeline.to_haystack` returns the same
-components wired as a ``haystack.Pipeline`` (for ``to_dict``, drawing, or ``Pipeline.run``), and
-``bench/`` measures what that costs against the direct calls::
+:class:`QueryPipeline` owns the stages: one stage list (:mod:`workbench.pipelines.stages`) from which its
+three surfaces are built, so they are equal by construction:
+
+* :meth:`QueryPipeline.run`: blocking, components called directly in order (no per-request deep copies);
+* :meth:`QueryPipeline.astream` / :meth:`QueryPipeline.arun`: on the event loop, each model on its
+  component's worker thread (``run_async``), text pieces streamed as they are generated;
+* :meth:`QueryPipeline.to_haystack`: the same components wired as a ``haystack.Pipeline`` (``to_dict``,
+  drawing, ``Pipeline.run``; ``bench/`` measures what that costs against the direct calls).
+
+Each call takes a :class:`~workbench.pipelines.plan.QueryPlan` (default: full service)::
 
     qp = build_query_pipeline(PipelineConfig.load("fast"))
     result = qp.run("what's the gold card annual fee?")
     result.answer, result.sources[0].title, result.timings_ms
+    async for piece in qp.astream("lost my card", plan=QueryPlan(rerank=False)):
+        print(piece)                                  # text pieces, then the RAGAnswer
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol
 
+import numpy as np
 from haystack import Document, Pipeline
 
 from workbench.components import (
@@ -33,12 +43,19 @@ from workbench.components import (
     RankFusion,
     TransformersGenerator,
 )
+from workbench.components.generators.protocol import Generator
 from workbench.config import GeneratorConfig, PipelineConfig
 from workbench.errors import InputError
 from workbench.pipelines.knowledge_base import KnowledgeBase, load_knowledge_base
+from workbench.pipelines.plan import FULL_PLAN, GeneratorChoice, QueryPlan
+from workbench.pipelines.stages import Stage, arun_stages, haystack_wiring, run_stages
 from workbench.text import detect_language, tokenize
 
-__all__ = ["QueryPipeline", "RAGAnswer", "Source", "build_query_pipeline", "make_generator", "validate_question"]
+__all__ = ["EmbeddingBatcher", "QueryPipeline", "RAGAnswer", "Source", "build_query_pipeline", "make_generator",
+           "validate_question"]
+
+_NS = time.perf_counter_ns
+_END = object()
 
 
 @dataclass
@@ -74,6 +91,14 @@ class RAGAnswer:
         return d
 
 
+class EmbeddingBatcher(Protocol):
+    """Embeds one query together with concurrent ones (the serving engine's ``MicroBatcher``)."""
+
+    async def embed(self, text: str) -> np.ndarray:
+        """The query's embedding, shape ``(dim,)``."""
+        ...
+
+
 def validate_question(question: Any, max_chars: int) -> str:
     """The question, stripped; raises :class:`InputError` when it is not a non-empty string within the limit."""
     if not isinstance(question, str):
@@ -87,10 +112,10 @@ def validate_question(question: Any, max_chars: int) -> str:
     return text
 
 
-def make_generator(g: GeneratorConfig, *, max_passages: int = 3) -> Any:
+def make_generator(g: GeneratorConfig, *, max_passages: int = 3) -> Generator:
     """The generator component a :class:`GeneratorConfig` describes (not yet warmed up)."""
     if g.kind == "extractive":
-        return ExtractiveAnswerer(max_passages=max_passages)
+        return ExtractiveAnswerer(max_passages=max_passages)  # type: ignore[return-value]
     if g.kind == "llama-cpp":
         return LlamaCppGenerator(g.model or "gemma-3-270m", max_tokens=g.max_tokens, temperature=g.temperature,
                                  threads=g.threads, context_window=g.context_window, stop=list(g.stop), chat=g.chat)
@@ -103,23 +128,32 @@ def make_generator(g: GeneratorConfig, *, max_passages: int = 3) -> Any:
                                      retries=g.retries, stop=list(g.stop), chat=bool(g.chat))
 
 
-class QueryPipeline:
-    """The query path of one :class:`PipelineConfig` over one :class:`KnowledgeBase`."""
+def _with_history(kwargs: dict[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+    """The conversation's earlier turns go before the prompt's messages (chat generators read them)."""
+    if state["history"]:
+        kwargs["messages"] = [*state["history"], *kwargs["messages"]]
+    return kwargs
 
-    def __init__(self, cfg: PipelineConfig, kb: KnowledgeBase) -> None:
+
+class QueryPipeline:
+    """The query path of one :class:`PipelineConfig` over one :class:`KnowledgeBase` (see the module docstring).
+
+    ``batcher``: an :class:`EmbeddingBatcher` the async path embeds through (the serving engine passes
+    its micro-batcher; the blocking path always calls the embedder directly).
+    """
+
+    def __init__(self, cfg: PipelineConfig, kb: KnowledgeBase, *, batcher: EmbeddingBatcher | None = None) -> None:
         self.cfg = cfg
         self.kb = kb
+        self.batcher = batcher
         r = cfg.retriever
         self.mode = r.mode
-        reranking = cfg.reranker.kind != "none"
-        first_k = r.candidates if (reranking or r.mode == "hybrid") else r.top_k
-        self.first_k = max(first_k, r.top_k)
+        self.hybrid = r.mode == "hybrid"
         self.query_embedder = QueryEmbedder(cfg.embedder.model, threads=cfg.embedder.threads) \
             if r.mode in ("dense", "hybrid") else None
-        self.dense = FaissRetriever(kb.store, top_k=self.first_k) if self.query_embedder else None
-        self.bm25 = BM25Retriever(kb.bm25, top_k=self.first_k) if r.mode in ("bm25", "hybrid") else None
-        self.fusion = RankFusion(weights=dict(r.weights), k=r.rrf_k, top_k=r.candidates if reranking else r.top_k) \
-            if r.mode == "hybrid" else None
+        self.dense = FaissRetriever(kb.store, top_k=r.candidates) if self.query_embedder else None
+        self.bm25 = BM25Retriever(kb.bm25, top_k=r.candidates) if r.mode in ("bm25", "hybrid") else None
+        self.fusion = RankFusion(weights=dict(r.weights), k=r.rrf_k, top_k=r.top_k) if self.hybrid else None
         rr = cfg.reranker
         self.reranker: EmbeddingReranker | CrossEncoderReranker | None = None
         if rr.kind == "embedding":
@@ -132,79 +166,106 @@ class QueryPipeline:
                                             max_context_chars=p.max_context_chars, context=p.context,
                                             max_sentences=p.max_sentences)
         self.generator = make_generator(cfg.generator, max_passages=p.max_passages)
+        small = cfg.serving.degradation.small_generator
+        self.small_generator = make_generator(small, max_passages=p.max_passages) if small is not None else None
+        """The generator of :attr:`GeneratorChoice.SMALL` (``None``: that choice answers extractively)."""
+        self.extractive = ExtractiveAnswerer(max_passages=p.max_passages)
         self.guard = GroundingGuard(max_passages=p.max_passages) \
             if cfg.generator.grounding == "extractive" and cfg.generator.kind != "extractive" else None
-        self._warm = False
+        self.stages = self._stage_list()
+        self._haystack: tuple[Pipeline, dict[str, dict[str, str]], dict[str, str]] | None = None
+        self._warm = 0
+        """0: cold; 1: the full-service path is loaded; 2: the fallback generators too."""
 
-    def warm_up(self) -> None:
-        """Load every model of the path (once)."""
-        if self._warm:
+    def __repr__(self) -> str:
+        return f"QueryPipeline({self.cfg.name!r}, stages={[s.name for s in self.stages]})"
+
+    def _stage_list(self) -> tuple[Stage, ...]:
+        """The one list of stages; components are looked up when a request runs (so they can be swapped)."""
+        to_dense = "dense" if self.hybrid else "documents"
+        to_bm25 = "bm25" if self.hybrid else "documents"
+        return (
+            Stage("query_embedder", "embed", {"text": "question"}, {"embedding": "embedding"},
+                  lambda plan: self.query_embedder if "dense" in plan.retrievers else None, acall=self._aembed),
+            Stage("dense", "retrieve_dense", {"query_embedding": "embedding", "top_k": "depth", "filters": "filters"},
+                  {"documents": to_dense}, lambda plan: self.dense if "dense" in plan.retrievers else None),
+            Stage("bm25", "retrieve_bm25", {"query": "question", "top_k": "depth", "filters": "filters"},
+                  {"documents": to_bm25}, lambda plan: self.bm25 if "bm25" in plan.retrievers else None),
+            Stage("fusion", "fuse", {"dense": "dense", "bm25": "bm25", "top_k": "fuse_k"}, {"documents": "documents"},
+                  lambda plan: self.fusion),
+            Stage("reranker", "rerank", {"query": "question", "documents": "documents", "top_k": "top_k"},
+                  {"documents": "documents"}, lambda plan: self.reranker if plan.rerank else None),
+            Stage("prompt_builder", "prompt", {"question": "question", "documents": "documents"},
+                  {"prompt": "prompt", "messages": "messages", "context": "context"}, lambda plan: self.prompt_builder),
+            Stage("generator", "generate", {"prompt": "prompt", "messages": "messages", "question": "question",
+                                            "documents": "documents"},
+                  {"replies": "replies", "meta": "meta"}, self.generator_for, streams=True, prepare=_with_history),
+            Stage("guard", "guard", {"replies": "replies", "meta": "meta", "question": "question",
+                                     "documents": "documents", "context": "context"},
+                  {"replies": "replies", "meta": "meta"},
+                  lambda plan: self.guard if plan.generator is GeneratorChoice.MAIN else None),
+        )
+
+    def generator_for(self, plan: QueryPlan) -> Generator:
+        """The generator that answers under ``plan`` (the small choice falls back to extractive answers)."""
+        if plan.generator is GeneratorChoice.MAIN:
+            return self.generator
+        if plan.generator is GeneratorChoice.SMALL and self.small_generator is not None:
+            return self.small_generator
+        return self.extractive  # type: ignore[return-value]
+
+    def _components(self) -> list[Any]:
+        return [c for c in (self.query_embedder, self.reranker, self.generator, self.small_generator) if c is not None]
+
+    def warm_up(self, *, fallbacks: bool = True) -> None:
+        """Load every model of the path (once); ``fallbacks``: also the small generator of degraded service."""
+        wanted = 2 if fallbacks else 1
+        if self._warm >= wanted:
             return
-        for comp in (self.query_embedder, self.reranker, self.generator):
-            if comp is not None and hasattr(comp, "warm_up"):
+        for comp in self._components():
+            if (fallbacks or comp is not self.small_generator) and hasattr(comp, "warm_up"):
                 comp.warm_up()
         tokenize("预热 warm-up", "auto")  # jieba loads its dictionary (~0.5 s) on first use: not on a request
-        self._warm = True
+        self._warm = wanted
 
-    # -- stages -------------------------------------------------------------------------------
-    def retrieve(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
-                 timings: dict[str, float] | None = None) -> list[Document]:
-        """The passages the generator would see (after fusion and reranking)."""
-        timings = timings if timings is not None else {}
-        filters = {"tenant": tenant or self.cfg.knowledge_base.tenant}
-        depth = max(self.first_k, top_k or 0)
-        dense_docs: list[Document] = []
-        bm25_docs: list[Document] = []
-        if self.query_embedder is not None and self.dense is not None:
-            t = time.perf_counter_ns()
-            vec = self.query_embedder.run(text=question)["embedding"]
-            timings["embed"] = (time.perf_counter_ns() - t) / 1e6
-            t = time.perf_counter_ns()
-            dense_docs = self.dense.run(query_embedding=vec, top_k=depth, filters=filters)["documents"]
-            timings["retrieve_dense"] = (time.perf_counter_ns() - t) / 1e6
-        if self.bm25 is not None:
-            t = time.perf_counter_ns()
-            bm25_docs = self.bm25.run(query=question, top_k=depth, filters=filters)["documents"]
-            timings["retrieve_bm25"] = (time.perf_counter_ns() - t) / 1e6
-        if self.fusion is not None:
-            t = time.perf_counter_ns()
-            docs = self.fusion.run(dense=dense_docs, bm25=bm25_docs, top_k=max(self.fusion.top_k, top_k or 0))["documents"]
-            timings["fuse"] = (time.perf_counter_ns() - t) / 1e6
-        else:
-            docs = dense_docs or bm25_docs
-        k = top_k or self.cfg.retriever.top_k
-        if self.reranker is not None:
-            t = time.perf_counter_ns()
-            docs = self.reranker.run(query=question, documents=docs, top_k=max(k, self.cfg.reranker.top_k))["documents"]
-            timings["rerank"] = (time.perf_counter_ns() - t) / 1e6
-            k = min(k, self.cfg.reranker.top_k) if top_k is None else k
-        return docs[:k]
+    async def aclose(self) -> None:
+        """Stop the components' worker threads and close remote generators' HTTP clients."""
+        for comp in self._components():
+            if hasattr(comp, "aclose"):
+                await comp.aclose()
+            elif hasattr(comp, "close"):
+                comp.close()
 
-    def run(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
-            streaming_callback: Callable[[str], None] | None = None) -> RAGAnswer:
-        """Answer one question (validated first), timing every stage in milliseconds."""
-        question = validate_question(question, self.cfg.limits.max_question_chars)
-        self.warm_up()
-        start = time.perf_counter_ns()
-        timings: dict[str, float] = {}
-        docs = self.retrieve(question, tenant=tenant, top_k=top_k, timings=timings)
-        t = time.perf_counter_ns()
-        built = self.prompt_builder.run(question=question, documents=docs)
-        timings["prompt"] = (time.perf_counter_ns() - t) / 1e6
-        t = time.perf_counter_ns()
-        out = self.generator.run(prompt=built["prompt"], messages=built["messages"], question=question, documents=docs,
-                                 streaming_callback=streaming_callback)
-        timings["generate"] = (time.perf_counter_ns() - t) / 1e6
-        if self.guard is not None:
-            t = time.perf_counter_ns()
-            out = self.guard.run(replies=out["replies"], meta=out.get("meta"), question=question, documents=docs,
-                                 context=built["context"])
-            timings["guard"] = (time.perf_counter_ns() - t) / 1e6
-        timings["total"] = (time.perf_counter_ns() - start) / 1e6
-        meta = out["meta"][0] if out.get("meta") else {}
+    def close(self) -> None:
+        """Blocking :meth:`aclose` (for code without an event loop)."""
+        for comp in self._components():
+            if hasattr(comp, "close"):
+                comp.close()
+
+    # -- one request ---------------------------------------------------------------------------------
+    def _state(self, question: str, tenant: str | None, plan: QueryPlan,
+               history: list[dict[str, str]] | None) -> dict[str, Any]:
+        """The request's slots: its inputs, and how many passages each stage keeps under ``plan``."""
+        r, rr = self.cfg.retriever, self.cfg.reranker
+        reranks = plan.rerank and self.reranker is not None
+        k = plan.top_k or (min(r.top_k, rr.top_k) if reranks else r.top_k)
+        wide = max(r.candidates, k)
+        return {"question": question, "filters": {"tenant": tenant or self.cfg.knowledge_base.tenant},
+                "history": history or [], "top_k": k, "depth": wide if (reranks or self.hybrid) else k,
+                "fuse_k": wide if reranks else k, "dense": [], "bm25": [], "documents": []}
+
+    async def _aembed(self, comp: QueryEmbedder, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.batcher is not None:
+            return {"embedding": await self.batcher.embed(kwargs["text"])}
+        return await comp.run_async(**kwargs)
+
+    def _answer(self, question: str, state: Mapping[str, Any], timings: dict[str, float], t0: int) -> RAGAnswer:
+        timings["total"] = (_NS() - t0) / 1e6
+        meta = state["meta"][0] if state.get("meta") else {}
+        docs: list[Document] = state["documents"]
         return RAGAnswer(
             question=question,
-            answer=out["replies"][0] if out["replies"] else "",
+            answer=state["replies"][0] if state.get("replies") else "",
             sources=[Source(id=d.meta.get("doc_id", d.id), passage_id=d.id, title=d.meta.get("title", ""),
                             text=d.content or "", score=float(d.score or 0.0)) for d in docs],
             timings_ms={k: round(v, 3) for k, v in timings.items()},
@@ -215,61 +276,94 @@ class QueryPipeline:
             generator_meta=meta,
         )
 
-    # -- the same path as a Haystack Pipeline -------------------------------------------------
-    def to_haystack(self) -> Pipeline:
-        """The same (shared, warmed) components wired as a ``haystack.Pipeline``.
+    def _plan(self, plan: QueryPlan | None, top_k: int | None) -> QueryPlan:
+        plan = plan or FULL_PLAN
+        return replace(plan, top_k=top_k) if top_k is not None else plan
 
-        Inputs: ``{"query_embedder": {"text": q}, "bm25": {"query": q}, "prompt_builder": {"question": q},
-        "generator": {"question": q}}`` (whichever exist); see :meth:`run_haystack`.
+    def retrieve(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
+                 timings: dict[str, float] | None = None, plan: QueryPlan | None = None) -> list[Document]:
+        """The passages the generator would see (after fusion and reranking), ``top_k`` of them."""
+        self.warm_up(fallbacks=False)
+        plan = self._plan(plan, top_k)
+        state = self._state(question, tenant, plan, None)
+        run_stages(self.stages, plan, state, timings if timings is not None else {}, until="prompt_builder")
+        return state["documents"]
+
+    def run(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
+            streaming_callback: Callable[[str], None] | None = None, plan: QueryPlan | None = None,
+            history: list[dict[str, str]] | None = None) -> RAGAnswer:
+        """Answer one question (validated first), blocking, timing every stage in milliseconds.
+
+        ``plan``: what to run (default: full service); ``history``: earlier chat messages for the generator.
         """
-        self.warm_up()
-        p = Pipeline()
-        head: str | None = None
-        if self.query_embedder is not None:
-            p.add_component("query_embedder", self.query_embedder)
-            p.add_component("dense", self.dense)
-            p.connect("query_embedder.embedding", "dense.query_embedding")
-            head = "dense"
-        if self.bm25 is not None:
-            p.add_component("bm25", self.bm25)
-            head = "bm25" if head is None else head
-        if self.fusion is not None:
-            p.add_component("fusion", self.fusion)
-            p.connect("dense.documents", "fusion.dense")
-            p.connect("bm25.documents", "fusion.bm25")
-            head = "fusion"
-        if self.reranker is not None:
-            p.add_component("reranker", self.reranker)
-            p.connect(f"{head}.documents", "reranker.documents")
-            head = "reranker"
-        p.add_component("prompt_builder", self.prompt_builder)
-        p.add_component("generator", self.generator)
-        p.connect(f"{head}.documents", "prompt_builder.documents")
-        p.connect(f"{head}.documents", "generator.documents")
-        p.connect("prompt_builder.prompt", "generator.prompt")
-        p.connect("prompt_builder.messages", "generator.messages")
-        if self.guard is not None:
-            p.add_component("guard", self.guard)
-            p.connect("generator.replies", "guard.replies")
-            p.connect("generator.meta", "guard.meta")
-            p.connect("prompt_builder.context", "guard.context")
-            p.connect(f"{head}.documents", "guard.documents")
-        return p
+        question = validate_question(question, self.cfg.limits.max_question_chars)
+        self.warm_up(fallbacks=False)
+        t0 = _NS()
+        plan = self._plan(plan, top_k)
+        timings: dict[str, float] = {}
+        state = run_stages(self.stages, plan, self._state(question, tenant, plan, history), timings,
+                           on_piece=streaming_callback)
+        return self._answer(question, state, timings, t0)
+
+    async def arun(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
+                   plan: QueryPlan | None = None, history: list[dict[str, str]] | None = None,
+                   streaming_callback: Callable[[str], None] | None = None) -> RAGAnswer:
+        """:meth:`run` on the event loop (models on their worker threads); ``streaming_callback`` receives
+        the text pieces on the loop's thread."""
+        question = validate_question(question, self.cfg.limits.max_question_chars)
+        if self._warm < 2:
+            await asyncio.to_thread(self.warm_up)
+        t0 = _NS()
+        plan = self._plan(plan, top_k)
+        timings: dict[str, float] = {}
+        state = await arun_stages(self.stages, plan, self._state(question, tenant, plan, history), timings,
+                                  on_piece=streaming_callback)
+        return self._answer(question, state, timings, t0)
+
+    async def astream(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
+                      plan: QueryPlan | None = None,
+                      history: list[dict[str, str]] | None = None) -> AsyncIterator[str | RAGAnswer]:
+        """The answer's text pieces as they are generated, then the :class:`RAGAnswer` (the same as :meth:`arun`)."""
+        pieces: asyncio.Queue[Any] = asyncio.Queue()
+        task = asyncio.ensure_future(self.arun(question, tenant=tenant, top_k=top_k, plan=plan, history=history,
+                                               streaming_callback=pieces.put_nowait))
+        task.add_done_callback(lambda _t: pieces.put_nowait(_END))
+        try:
+            while (item := await pieces.get()) is not _END:
+                yield item
+            yield task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+
+    # -- the same stages as a Haystack Pipeline ----------------------------------------------------------
+    def _wiring(self) -> tuple[Pipeline, dict[str, dict[str, str]], dict[str, str]]:
+        if self._haystack is None:
+            self.warm_up(fallbacks=False)
+            self._haystack = haystack_wiring(self.stages, FULL_PLAN)
+        return self._haystack
+
+    def to_haystack(self) -> Pipeline:
+        """The stages of full service wired as a ``haystack.Pipeline`` (the same, shared and warmed components;
+        built once). Its inputs for one question: :meth:`haystack_inputs`; the whole answer: :meth:`run_haystack`."""
+        return self._wiring()[0]
 
     def haystack_inputs(self, question: str, tenant: str | None = None) -> dict[str, dict[str, Any]]:
-        """The ``Pipeline.run`` data for one question."""
-        filters = {"tenant": tenant or self.cfg.knowledge_base.tenant}
-        data: dict[str, dict[str, Any]] = {"prompt_builder": {"question": question}, "generator": {"question": question}}
-        if self.query_embedder is not None:
-            data["query_embedder"] = {"text": question}
-            data["dense"] = {"filters": filters}
-        if self.bm25 is not None:
-            data["bm25"] = {"query": question, "filters": filters}
-        if self.reranker is not None:
-            data["reranker"] = {"query": question}
-        if self.guard is not None:
-            data["guard"] = {"question": question}
-        return data
+        """The ``Pipeline.run`` data for one question (every input no stage provides)."""
+        state = self._state(question, tenant, FULL_PLAN, None)
+        return {name: {param: state[slot] for param, slot in params.items()}
+                for name, params in self._wiring()[1].items()}
+
+    def run_haystack(self, question: str, *, tenant: str | None = None) -> RAGAnswer:
+        """Answer one question through :meth:`to_haystack` (only ``total`` is timed)."""
+        question = validate_question(question, self.cfg.limits.max_question_chars)
+        pipe, _, writer = self._wiring()
+        t0 = _NS()
+        wanted = {writer[slot].split(".")[0] for slot in ("documents", "replies", "meta")}
+        out = pipe.run(self.haystack_inputs(question, tenant), include_outputs_from=wanted)
+        state = {slot: out[comp][name] for slot in ("documents", "replies", "meta")
+                 for comp, name in [writer[slot].split(".")]}
+        return self._answer(question, state, {}, t0)
 
 
 def build_query_pipeline(cfg: PipelineConfig, *, kb: KnowledgeBase | None = None, progress: bool = True,
@@ -277,5 +371,5 @@ def build_query_pipeline(cfg: PipelineConfig, *, kb: KnowledgeBase | None = None
     """Load (or build) the knowledge base of ``cfg`` and return its warmed query pipeline."""
     qp = QueryPipeline(cfg, kb or load_knowledge_base(cfg, progress=progress))
     if warm_up:
-        qp.warm_up()
+        qp.warm_up(fallbacks=False)
     return qp

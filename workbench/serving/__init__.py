@@ -9,7 +9,7 @@ app = create_app(AsyncEngine.from_config(PipelineConfig.load("fast")))
 
 from workbench.serving.admission import AdmissionQueue
 from workbench.serving.batching import MicroBatcher
-from workbench.serving.degradation import LEVEL_NAMES, DegradationPolicy
+from workbench.serving.degradation import LEVEL_NAMES, DegradationLevel, DegradationPolicy
 from workbench.serving.engine import AsyncEngine
 from workbench.serving.http_app import create_app
 from workbench.serving.llm_server import LlamaCppBackend, SimulatedBackend, SimulatedLLM, create_llm_app
@@ -19,6 +19,7 @@ from workbench.serving.sync_engine import SyncEngine
 __all__ = [
     "AdmissionQueue",
     "AsyncEngine",
+    "DegradationLevel",
     "DegradationPolicy",
     "LEVEL_NAMES",
     "LlamaCppBackend",

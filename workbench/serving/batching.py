@@ -1,10 +1,12 @@
 """Micro-batching of query embeddings across concurrent requests.
 
 Requests that arrive within ``max_wait_ms`` of each other (up to ``max_batch``) share one
-``embed_batch`` call, run in a worker thread so the event loop never blocks::
+``embed_batch`` call, run in a worker thread so the event loop never blocks. The serving engine hands
+one to each lane's query pipeline, whose async embed stage goes through it::
 
     batcher = MicroBatcher(query_embedder.embed_batch, max_batch=32, max_wait_ms=2)
     vec = await batcher.embed("gold card annual fee?")      # shape (dim,)
+    qp = QueryPipeline(cfg, kb, batcher=batcher)
 """
 
 from __future__ import annotations

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from workbench.components import OpenAICompatibleGenerator
 from workbench.config import PipelineConfig
 from workbench.errors import UnknownTenantError
 from workbench.pipelines import QueryPipeline, load_knowledge_base
 from workbench.pipelines.knowledge_base import KnowledgeBase
-from workbench.serving.lane import _probe_simulated
-from workbench.serving.schema import ChatRequest, ChatResponse, SourceOut
+from workbench.serving.responses import response_from
+from workbench.serving.schema import ChatRequest, ChatResponse
 
 __all__ = ["SyncEngine"]
 
@@ -31,7 +29,6 @@ class SyncEngine:
     def __init__(self, cfg: PipelineConfig, qp: QueryPipeline, *, workers: int = 1) -> None:
         self.cfg, self.qp, self.workers = cfg, qp, workers
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="sync-worker")
-        self.simulated = False
 
     @classmethod
     def from_config(cls, cfg: PipelineConfig, *, kb: KnowledgeBase | None = None, workers: int = 1) -> SyncEngine:
@@ -42,18 +39,14 @@ class SyncEngine:
         return f"SyncEngine({self.cfg.name!r}, workers={self.workers})"
 
     async def start(self) -> SyncEngine:
-        """Load the models."""
-        await asyncio.to_thread(self.qp.warm_up)
-        if isinstance(self.qp.generator, OpenAICompatibleGenerator):
-            self.simulated = await _probe_simulated(self.qp.generator)
+        """Load the models (of full service: the baseline never degrades)."""
+        await asyncio.to_thread(self.qp.warm_up, fallbacks=False)
         return self
 
     async def aclose(self) -> None:
-        """Stop the worker threads."""
+        """Stop the worker threads and close the pipeline's clients."""
         self._pool.shutdown(wait=True, cancel_futures=True)
-        client = getattr(self.qp.generator, "_client", None)
-        if client is not None:
-            client.close()
+        await self.qp.aclose()
 
     async def __aenter__(self) -> SyncEngine:
         return await self.start()
@@ -67,12 +60,8 @@ class SyncEngine:
         if req.tenant not in self.cfg.serving.tenants:
             raise UnknownTenantError(f"unknown tenant {req.tenant!r} (serving.tenants)")
         out = self.qp.run(req.question, tenant=req.tenant)
-        timings = dict(out.timings_ms)
-        timings["total"] = round((time.perf_counter_ns() - t0) / 1e6, 3)
-        return ChatResponse(answer=out.answer, sources=[SourceOut(id=s.id, title=s.title, text=s.text, score=s.score)
-                                                        for s in out.sources],
-                            variant="sync", timings_ms=timings, tokens=out.tokens, session=req.session,
-                            simulated=self.simulated, language=out.language, request_id=uuid.uuid4().hex[:16])
+        timings = {**out.timings_ms, "total": round((time.perf_counter_ns() - t0) / 1e6, 3)}
+        return response_from(out, variant="sync", timings_ms=timings, session=req.session)
 
     async def handle(self, req: ChatRequest) -> ChatResponse:
         """Queue the request for the next free worker thread and wait for its answer."""

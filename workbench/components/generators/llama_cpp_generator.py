@@ -10,6 +10,7 @@ from typing import Any
 from haystack import component, default_from_dict, default_to_dict
 
 from workbench.components.generators.reply import clean_reply
+from workbench.components.worker import BlockingGenerator, ComponentWorker
 from workbench.errors import GeneratorError, ModelNotFoundError
 from workbench.models import is_chat_model, resolve_gguf
 
@@ -17,7 +18,7 @@ __all__ = ["LlamaCppGenerator"]
 
 
 @component
-class LlamaCppGenerator:
+class LlamaCppGenerator(BlockingGenerator):
     """A GGUF model through llama.cpp: a bundled name (``gemma-3-270m``, ``smollm2-135m``) or a .gguf path.
 
     Base models get the plain ``prompt``; chat models (``chat=True``, or auto for bundled instruct
@@ -41,6 +42,8 @@ class LlamaCppGenerator:
         self.chat = is_chat_model(model) if chat is None else chat
         self._llm: Any = None
         self._lock = threading.Lock()
+        self.worker = ComponentWorker("generate")
+        """The thread ``run_async`` generates on (one call at a time, like the model itself)."""
 
     def warm_up(self) -> None:
         """Load the model (once; ~0.5 s for Gemma-3-270M)."""
@@ -86,7 +89,17 @@ class LlamaCppGenerator:
     def run(self, prompt: str = "", messages: list[dict[str, str]] | None = None, question: str = "",
             documents: list[Any] | None = None,
             streaming_callback: Callable[[str], None] | None = None) -> dict[str, Any]:
-        """Generate one reply; ``streaming_callback`` receives each chunk as it arrives."""
+        """Generate one reply, streaming its pieces.
+
+        :param prompt: the prompt of a base model.
+        :param messages: the chat messages of a chat model (default: ``prompt`` as one user message).
+        :param question: accepted for a common generator signature (unused).
+        :param documents: accepted for a common generator signature (unused).
+        :param streaming_callback: receives each text piece as it is generated (in the calling thread).
+        :returns: ``{"replies": [the cleaned reply], "meta": [{"model", "completion_tokens", "ttft_ms",
+            "total_ms", "raw"}]}``.
+        :raises GeneratorError: the model failed, or a base model got no prompt.
+        """
         self.warm_up()
         start = time.perf_counter_ns()
         first_ns = None

@@ -10,6 +10,7 @@ from typing import Any
 from haystack import component, default_from_dict, default_to_dict
 
 from workbench.components.generators.reply import clean_reply
+from workbench.components.worker import BlockingGenerator, ComponentWorker
 from workbench.errors import GeneratorError
 from workbench.models import is_chat_model, resolve_hf_model, set_torch_threads
 
@@ -17,7 +18,7 @@ __all__ = ["TransformersGenerator"]
 
 
 @component
-class TransformersGenerator:
+class TransformersGenerator(BlockingGenerator):
     """A causal LM through transformers, greedy by default, streaming through ``TextIteratorStreamer``.
 
     Loading a GGUF dequantizes it to float (Gemma-3-270M: ~36 s; SmolLM2-135M: ~12 s, measured per
@@ -39,6 +40,8 @@ class TransformersGenerator:
         self._tok: Any = None
         self._lm: Any = None
         self._lock = threading.Lock()
+        self.worker = ComponentWorker("generate")
+        """The thread ``run_async`` generates on (one call at a time, like the model itself)."""
 
     def warm_up(self) -> None:
         """Load tokenizer and model (once)."""
@@ -72,7 +75,12 @@ class TransformersGenerator:
     def run(self, prompt: str = "", messages: list[dict[str, str]] | None = None, question: str = "",
             documents: list[Any] | None = None,
             streaming_callback: Callable[[str], None] | None = None) -> dict[str, Any]:
-        """Generate one reply; ``streaming_callback`` receives text chunks as they are decoded."""
+        """Generate one reply; the parameters are those of every generator (:class:`Generator`): ``prompt`` for
+        a base model, ``messages`` for a chat model, ``streaming_callback`` gets text pieces as they are decoded.
+
+        :returns: ``{"replies": [the cleaned reply], "meta": [{"model", "completion_tokens", "ttft_ms", ...}]}``.
+        :raises GeneratorError: generation failed, or a base model got no prompt.
+        """
         import torch
         from transformers import TextIteratorStreamer
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict
 
+from workbench.components.worker import BlockingRanker, ComponentWorker
 from workbench.errors import ModelNotFoundError
 from workbench.models import set_torch_threads
 
@@ -14,7 +15,7 @@ __all__ = ["CrossEncoderReranker"]
 
 
 @component
-class CrossEncoderReranker:
+class CrossEncoderReranker(BlockingRanker):
     """Scores (query, passage) pairs with a sentence-transformers ``CrossEncoder`` loaded from ``model_path``.
 
     ```python
@@ -29,6 +30,8 @@ class CrossEncoderReranker:
             raise ValueError("top_k must be >= 1")
         self.model_path, self.top_k, self.batch_size, self.threads = model_path, top_k, batch_size, threads
         self._model: Any = None
+        self.worker = ComponentWorker("rerank")
+        """The thread ``run_async`` computes on."""
 
     def warm_up(self) -> None:
         """Load the cross-encoder (once); a missing folder raises :class:`ModelNotFoundError`."""
@@ -45,7 +48,14 @@ class CrossEncoderReranker:
 
     @component.output_types(documents=list[Document])
     def run(self, query: str, documents: list[Document], top_k: int | None = None) -> dict[str, list[Document]]:
-        """The ``top_k`` passages by cross-encoder score."""
+        """The ``top_k`` passages by cross-encoder score.
+
+        :param query: the question.
+        :param documents: the first-stage candidates.
+        :param top_k: how many to keep (default: the component's ``top_k``).
+        :returns: ``{"documents": the best top_k, scored}``.
+        :raises ModelNotFoundError: the model folder is missing.
+        """
         if not documents:
             return {"documents": []}
         self.warm_up()

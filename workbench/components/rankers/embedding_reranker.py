@@ -13,13 +13,14 @@ import numpy as np
 from haystack import Document, component, default_from_dict, default_to_dict
 
 from workbench.components.retrievers.rank_fusion import reciprocal_rank_fusion
+from workbench.components.worker import BlockingRanker, ComponentWorker
 from workbench.models import EmbeddingModel, load_embedding_model
 
 __all__ = ["EmbeddingReranker"]
 
 
 @component
-class EmbeddingReranker:
+class EmbeddingReranker(BlockingRanker):
     """Reorders passages by cosine similarity under ``model``, fused with their incoming order.
 
     ``blend`` weighs the new ordering against the first-stage one (reciprocal rank fusion, k=10);
@@ -40,6 +41,8 @@ class EmbeddingReranker:
         self.model, self.top_k, self.blend, self.threads, self.cache_size = model, top_k, blend, threads, cache_size
         self._embedder: EmbeddingModel | None = None
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.worker = ComponentWorker("rerank")
+        """The thread ``run_async`` computes on (one call at a time: the vector cache is not shared)."""
 
     def warm_up(self) -> None:
         """Load the model (once)."""
@@ -59,7 +62,14 @@ class EmbeddingReranker:
 
     @component.output_types(documents=list[Document])
     def run(self, query: str, documents: list[Document], top_k: int | None = None) -> dict[str, list[Document]]:
-        """Rerank ``documents`` for ``query``; returns the best ``top_k``."""
+        """Rerank ``documents`` for ``query``.
+
+        :param query: the question.
+        :param documents: the first-stage candidates, best first.
+        :param top_k: how many to keep (default: the component's ``top_k``).
+        :returns: ``{"documents": the best top_k, scored}``.
+        :raises ModelNotFoundError: the model is not installed.
+        """
         if not documents:
             return {"documents": []}
         self.warm_up()
