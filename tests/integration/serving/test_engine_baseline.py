@@ -15,6 +15,7 @@ from workbench.pipelines.knowledge_base import KnowledgeBase
 from workbench.serving import AsyncEngine, SyncEngine
 from workbench.serving.cli import serve
 from workbench.serving.schema import ChatRequest
+from workbench.tools.audit import hash_arguments
 
 
 async def test_engine_is_a_streaming_target_and_runs_a_closed_loop(llm_cfg: Callable[..., PipelineConfig],
@@ -55,3 +56,32 @@ async def test_engine_starts_lazily_and_refuses_after_close(fast_cfg: PipelineCo
     await engine.aclose()
     with pytest.raises(OverloadedError, match="closed"):
         await engine.handle(ChatRequest(question="gold card annual fee?"))
+
+
+async def test_cache_and_tools_together_serve_personal_questions(fast_cfg: PipelineConfig,
+                                                                 fast_kb: KnowledgeBase) -> None:
+    """Issue 13, item 1: with the cache and tools both on, tool results are cached in the cache stack's
+    per-user layer (not by calling .get()/.set() on the stack itself, which failed every such request)."""
+    cfg = fast_cfg.with_overrides({"cache.enabled": True, "cache.semantic.enabled": False, "tools.enabled": True,
+                                   "tools.audit_log": None, "tools.policy": {"bank": ["*"]},
+                                   "serving.tenants": ["bank"]})
+    async with AsyncEngine.from_config(cfg, kb=fast_kb) as engine:
+        ask = [ChatRequest(tenant="bank", user=user, question=q, personalized=True)
+               for user, q in (("u001", "what's my credit limit?"), ("u001", "how high is my credit limit now?"),
+                               ("u002", "what's my credit limit?"))]
+        first, again, other = [await engine.handle(req) for req in ask]
+        assert first.tool == again.tool == other.tool == "get_credit_limit"
+        assert "credit limit of RMB" in first.answer and again.answer == first.answer and other.answer
+        assert first.cache_layer is None and again.cache_layer is None  # a new question: the tool answered
+        audit = engine.agent.executor.audit.records()  # type: ignore[union-attr]
+        assert [(r.who, r.status) for r in audit] == [("u001", "ok"), ("u001", "cached"), ("u002", "ok")]
+        key = f"get_credit_limit:1.0:{hash_arguments({})}"  # the snapshot lives in the stack's per-user layer
+        assert engine.cache.get_snapshot("bank", "u001", key) is not None  # type: ignore[union-attr]
+        assert engine.cache.get_snapshot("bank", "u003", key) is None  # type: ignore[union-attr]
+        for _ in range(100):  # the answer is stored after the response: per user, never shared
+            repeat = await engine.handle(ask[0])
+            if repeat.cache_layer is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert repeat.cache_layer == "user" and repeat.answer == first.answer
+
