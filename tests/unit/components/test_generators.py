@@ -82,6 +82,52 @@ def test_gives_up_after_retries_and_never_retries_4xx() -> None:
     assert bad.state.calls["n"] == 1
 
 
+def test_run_async_retries_like_run_and_never_after_text() -> None:
+    import asyncio
+
+    async def ask(gen: OpenAICompatibleGenerator) -> dict:  # type: ignore[type-arg]
+        try:
+            return await gen.run_async(prompt="p")
+        finally:
+            await gen.aclose()
+
+    app = _flaky_app(fail_first=2)
+    with UvicornServer(app) as server:
+        out = asyncio.run(ask(OpenAICompatibleGenerator(base_url=f"{server.url}/v1", retries=2)))
+    assert out["replies"] == ["ok"] and out["meta"][0]["attempts"] == 3 and app.state.calls["n"] == 3
+    bad = _flaky_app(fail_first=10, status=400)
+    with UvicornServer(bad) as server, pytest.raises(GeneratorError, match="400"):
+        asyncio.run(ask(OpenAICompatibleGenerator(base_url=f"{server.url}/v1", retries=3)))
+    assert bad.state.calls["n"] == 1
+    slow = _flaky_app(fail_first=0, delay_s=2.0)
+    with UvicornServer(slow) as server, pytest.raises(GeneratorTimeoutError):
+        asyncio.run(ask(OpenAICompatibleGenerator(base_url=f"{server.url}/v1", timeout_s=0.3, retries=0)))
+    cut = FastAPI()
+    calls = {"n": 0}
+
+    @cut.post("/v1/completions")
+    async def broken_stream() -> object:
+        calls["n"] += 1
+
+        async def events():  # type: ignore[no-untyped-def]
+            yield b'data: {"choices": [{"text": "half"}]}\n\n'
+            raise ConnectionResetError("the stream breaks after text went out")
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    pieces: list[str] = []
+
+    async def ask_streaming(gen: OpenAICompatibleGenerator) -> dict:  # type: ignore[type-arg]
+        try:
+            return await gen.run_async(prompt="p", streaming_callback=pieces.append)
+        finally:
+            await gen.aclose()
+
+    with UvicornServer(cut) as server, pytest.raises(GeneratorError):
+        asyncio.run(ask_streaming(OpenAICompatibleGenerator(base_url=f"{server.url}/v1", retries=3)))
+    assert pieces == ["half"] and calls["n"] == 1  # text reached the caller: no second attempt
+
+
 def test_timeout_and_unreachable_server() -> None:
     slow = _flaky_app(fail_first=0, delay_s=2.0)
     with UvicornServer(slow) as server, pytest.raises(GeneratorTimeoutError):

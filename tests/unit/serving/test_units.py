@@ -11,9 +11,17 @@ import pytest
 import workbench.observability
 import workbench.serving
 from workbench.config import DegradationConfig
-from workbench.errors import InputError, OverloadedError
+from workbench.errors import ConfigError, InputError, OverloadedError
 from workbench.observability import EngineMetrics
-from workbench.serving import AdmissionQueue, DegradationPolicy, MicroBatcher, VariantRouter
+from workbench.pipelines.plan import GeneratorChoice, QueryPlan
+from workbench.serving import (
+    LEVEL_NAMES,
+    AdmissionQueue,
+    DegradationLevel,
+    DegradationPolicy,
+    MicroBatcher,
+    VariantRouter,
+)
 
 
 def test_exports_sorted() -> None:
@@ -119,6 +127,29 @@ def test_degradation_respects_max_level_and_disabled() -> None:
     assert p.level == 2
     off = DegradationPolicy(DegradationConfig(enabled=False))
     assert off.update(1.0) == 0
+
+
+def test_levels_say_what_they_drop_and_cache_only_needs_a_cache() -> None:
+    assert LEVEL_NAMES == ("full", "no_reranker", "small_generator", "extractive", "cache_only")
+    assert [lvl.label for lvl in DegradationLevel] == list(LEVEL_NAMES)
+    plans = {lvl: lvl.plan for lvl in DegradationLevel}
+    assert plans[DegradationLevel.FULL] == QueryPlan()
+    assert not plans[DegradationLevel.NO_RERANKER].rerank
+    assert plans[DegradationLevel.NO_RERANKER].generator is GeneratorChoice.MAIN
+    assert plans[DegradationLevel.SMALL_GENERATOR].generator is GeneratorChoice.SMALL
+    assert plans[DegradationLevel.EXTRACTIVE].generator is GeneratorChoice.EXTRACTIVE
+    assert [lvl.serves_misses for lvl in DegradationLevel] == [True, True, True, True, False]
+    now = [0.0]
+    for cache, top in ((False, DegradationLevel.EXTRACTIVE), (True, DegradationLevel.CACHE_ONLY)):
+        p = DegradationPolicy(DegradationConfig(cooldown_s=0, max_level=4), cache=cache, clock=lambda: now[0])
+        for _ in range(10):  # overload for long: climbs to the top level this configuration can serve
+            now[0] += 1
+            p.update(1.0)
+        assert p.level is top and p.top is top
+    with pytest.raises(ConfigError, match=r"cache\.enabled"):
+        DegradationPolicy(DegradationConfig()).force(DegradationLevel.CACHE_ONLY)
+    with pytest.raises(ConfigError, match="level must be one of"):
+        DegradationPolicy(DegradationConfig()).force(7)
 
 
 def test_router_shares_and_stickiness() -> None:
