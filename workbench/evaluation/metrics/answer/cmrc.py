@@ -25,6 +25,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
+from workbench.evaluation.metrics.answer.overlap import best_f1, check_references
+
 __all__ = ["CMRC_PUNCTUATION", "cmrc_em", "cmrc_f1", "cmrc_tokens", "longest_common_substring"]
 
 #: The official punctuation list (``……`` is one entry of two characters).
@@ -102,30 +104,14 @@ def _strip_punct(text: str) -> str:
     return "".join(ch for ch in text.lower().strip() if ch not in _PUNCT_CHARS)
 
 
-def _check(references: Sequence[str]) -> None:
-    if isinstance(references, str):
-        raise TypeError("references must be a sequence of strings, not one string")
-    if not references:
-        raise ValueError("at least one reference answer is needed")
-
-
 def cmrc_em(prediction: str, references: Sequence[str]) -> float:
     """1.0 when the prediction equals a reference after lower-casing, stripping and deleting listed punctuation."""
-    _check(references)
+    check_references(references)
     pred = _strip_punct(prediction)
     return 1.0 if any(pred == _strip_punct(r) for r in references) else 0.0
 
 
 def cmrc_f1(prediction: str, references: Sequence[str]) -> float:
     """The best longest-common-substring F1 over the references."""
-    _check(references)
-    pred = cmrc_tokens(prediction)
-    best = 0.0
-    for ref in references:
-        ref_tokens = cmrc_tokens(ref)
-        common = longest_common_substring(ref_tokens, pred)
-        if common == 0:
-            continue
-        precision, recall = common / len(pred), common / len(ref_tokens)
-        best = max(best, 2 * precision * recall / (precision + recall))
-    return best
+    check_references(references)
+    return best_f1(cmrc_tokens(prediction), [cmrc_tokens(r) for r in references], longest_common_substring)

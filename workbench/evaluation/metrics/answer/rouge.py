@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workbench.evaluation.metrics.answer.cmrc import cmrc_tokens
+from workbench.evaluation.metrics.answer.overlap import best_f1, check_references
 from workbench.evaluation.metrics.answer.squad import squad_tokens
 from workbench.text import detect_language
 
@@ -35,17 +36,7 @@ def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
 
 def rouge_l(prediction: str, references: Sequence[str], *, lang: str | None = None) -> float:
     """The best ROUGE-L F1 over ``references``; ``lang`` (``en``/``zh``) picks the tokenizer, detected when ``None``."""
-    if isinstance(references, str) or not references:
-        raise ValueError("references must be a non-empty sequence of strings")
+    check_references(references)
     lang = lang or detect_language(prediction + " " + references[0])
     tokenize = cmrc_tokens if lang == "zh" else squad_tokens
-    pred = tokenize(prediction)
-    best = 0.0
-    for ref in references:
-        ref_tokens = tokenize(ref)
-        common = lcs_length(pred, ref_tokens)
-        if common == 0:
-            continue
-        precision, recall = common / len(pred), common / len(ref_tokens)
-        best = max(best, 2 * precision * recall / (precision + recall))
-    return best
+    return best_f1(tokenize(prediction), [tokenize(r) for r in references], lcs_length)

@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from workbench.evaluation.metrics.answer.overlap import check_references
+from workbench.evaluation.metrics.model_ref import EmbeddingModelRef
+
 __all__ = ["SemanticSimilarity"]
 
 
@@ -26,23 +29,16 @@ class SemanticSimilarity:
     def __init__(self, model: str | Any = "e5-small", *, threads: int | None = 1) -> None:
         if not isinstance(model, str) and not hasattr(model, "embed_passages"):
             raise TypeError("model must be a bundled model name, a folder, or an object with embed_passages()")
-        self._spec = model
-        self._threads = threads
-        self._model: Any = None if isinstance(model, str) else model
+        self._ref = EmbeddingModelRef(model, threads=threads)
 
     @property
     def model(self) -> Any:
         """The embedding model (loaded on first use)."""
-        if self._model is None:
-            from workbench.models import load_embedding_model
-
-            self._model = load_embedding_model(self._spec, threads=self._threads)
-        return self._model
+        return self._ref.model
 
     def score(self, prediction: str, references: Sequence[str]) -> float:
         """Best cosine similarity in [-1, 1] of ``prediction`` against ``references``."""
-        if isinstance(references, str) or not references:
-            raise ValueError("references must be a non-empty sequence of strings")
+        check_references(references)
         if not prediction.strip():
             return 0.0
         vectors = np.asarray(self.model.embed_passages([prediction, *references]), dtype=np.float32)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 import string
-from collections import Counter
 from collections.abc import Sequence
+
+from workbench.evaluation.metrics.answer.overlap import bag_overlap, best_f1, check_references
 
 __all__ = ["normalize_squad", "squad_em", "squad_f1", "squad_tokens"]
 
@@ -35,31 +36,14 @@ def squad_tokens(text: str) -> list[str]:
     return normalize_squad(text).split()
 
 
-def _f1(prediction: str, reference: str) -> float:
-    pred, ref = squad_tokens(prediction), squad_tokens(reference)
-    common = Counter(pred) & Counter(ref)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(pred), same / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
-def _check(references: Sequence[str]) -> None:
-    if isinstance(references, str):
-        raise TypeError("references must be a sequence of strings, not one string")
-    if not references:
-        raise ValueError("at least one reference answer is needed")
-
-
 def squad_em(prediction: str, references: Sequence[str]) -> float:
     """1.0 when the normalized prediction equals a normalized reference, else 0.0."""
-    _check(references)
+    check_references(references)
     norm = normalize_squad(prediction)
     return 1.0 if any(norm == normalize_squad(r) for r in references) else 0.0
 
 
 def squad_f1(prediction: str, references: Sequence[str]) -> float:
     """The best token F1 against any reference (0.0 when nothing overlaps, as in SQuAD v1.1)."""
-    _check(references)
-    return max(_f1(prediction, r) for r in references)
+    check_references(references)
+    return best_f1(squad_tokens(prediction), [squad_tokens(r) for r in references], bag_overlap)

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from ragas.embeddings.base import BaseRagasEmbedding
 
+from workbench.evaluation.metrics.model_ref import EmbeddingModelRef
+
 __all__ = ["LocalRagasEmbeddings"]
 
 
@@ -22,17 +24,12 @@ class LocalRagasEmbeddings(BaseRagasEmbedding):
 
     def __init__(self, model: str | Any = "e5-small", *, threads: int | None = 1) -> None:
         super().__init__()
-        self._spec, self._threads = model, threads
-        self._model: Any = None if isinstance(model, str) else model
+        self._ref = EmbeddingModelRef(model, threads=threads)
 
     @property
     def model(self) -> Any:
         """The embedding model (loaded on first use)."""
-        if self._model is None:
-            from workbench.models import load_embedding_model
-
-            self._model = load_embedding_model(self._spec, threads=self._threads)
-        return self._model
+        return self._ref.model
 
     def embed_text(self, text: str, **kwargs: Any) -> list[float]:
         """One vector."""
