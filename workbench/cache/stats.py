@@ -13,18 +13,12 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.percentiles import PERCENTILE_METHOD, percentile, percentiles
+from workbench.percentiles import PERCENTILE_METHOD, percentiles
 
-__all__ = ["LayerStats", "nearest_rank"]
-
-
-def nearest_rank(values: Sequence[float], q: float) -> float:
-    """Deprecated alias of :func:`workbench.percentiles.percentile` (kept until ``cache/evaluation.py`` moves)."""
-    return percentile(values, q)
+__all__ = ["LayerStats"]
 
 
 @dataclass
