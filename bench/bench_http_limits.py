@@ -4,7 +4,8 @@
 
 The server is ``python -m workbench.loadtest.contract_app`` in its own process (the one HTTP app over a
 1 ms target, on the ``workbench serve`` uvicorn set-up) with the default limits: 1 MiB bodies, 30 s body
-and 10 s header timeouts. Three runs on the same server:
+and 10 s header timeouts. Three runs, each on a fresh server process (freed memory is not returned to the
+OS, so runs on one process would hide each other's cost):
 
 * **baseline**: ``--connections`` clients at once each send a body *within* the limit (512 KiB, read in
   full and refused as bad JSON): what legitimate large bodies cost;
@@ -27,6 +28,7 @@ import platform
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "results" / "http_limits.json"
@@ -72,20 +74,25 @@ def main(argv: list[str] | None = None) -> int:
 
     limits = HttpLimits()
     mb = 1024 * 1024
+
+    def fresh_server_growth(action: Callable[[int], object]) -> tuple[int, int, int]:
+        """Peak RSS growth of a fresh, warmed-up server while ``action(port)`` runs; RSS before; status after."""
+        with ContractServerProcess(limits=limits, log_level="warning") as srv:
+            for _ in range(5):
+                httpx.post(f"{srv.url}/v1/chat", json={"question": "warm up"})
+            before = rss_bytes(srv.pid)
+            growth = peak_rss_growth(srv.pid, lambda: action(srv.port))
+            return growth, before, httpx.post(f"{srv.url}/v1/chat", json={"question": "after"}).status_code
+
+    over, rss0, alive = fresh_server_growth(lambda port: send_oversized_bodies(
+        "127.0.0.1", port, connections=args.connections, body_bytes=args.body_mb * mb))
+    base, _, _ = fresh_server_growth(lambda port: _within_limit(port, args.connections))
     with ContractServerProcess(limits=limits, log_level="warning") as srv:
-        for _ in range(5):
-            httpx.post(f"{srv.url}/v1/chat", json={"question": "warm up"})
-        rss0 = rss_bytes(srv.pid)
-        base = peak_rss_growth(srv.pid, lambda: _within_limit(srv.port, args.connections))
-        over = peak_rss_growth(srv.pid, lambda: send_oversized_bodies("127.0.0.1", srv.port,
-                                                                      connections=args.connections,
-                                                                      body_bytes=args.body_mb * mb))
         t0 = time.perf_counter()
         slow = asyncio.run(dribble_headers("127.0.0.1", srv.port, connections=args.slow,
                                            deadline_s=limits.header_timeout_s * 4))
         slow_wall = time.perf_counter() - t0
-        alive = httpx.post(f"{srv.url}/v1/chat", json={"question": "after"}).status_code
-        rss1 = rss_bytes(srv.pid)
+        alive_slow = httpx.post(f"{srv.url}/v1/chat", json={"question": "after"}).status_code
     closed = [s for s, _ in slow if s is not None]
     got_408 = sum(1 for _, got in slow if got.startswith(b"HTTP/1.1 408"))
     open_p = percentiles(closed, (50, 95, 100)) if closed else {}
@@ -98,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"slowloris: {args.slow} connections, header timeout {limits.header_timeout_s:g} s: closed {len(closed)}, "
           f"408 sent {got_408}, open time p50/p95/max " + "/".join(f"{v:.1f}" for v in open_p.values()) +
           f" s (nearest rank), wall {slow_wall:.1f} s")
-    print(f"server RSS {rss0 / mb:.0f} MB before, {rss1 / mb:.0f} MB after; still serving: HTTP {alive}")
+    print(f"server RSS before the oversized run {rss0 / mb:.0f} MB; still serving after it: HTTP {alive}, "
+          f"after the slowloris run: HTTP {alive_slow}")
     print(f"machine: {platform.platform()}, cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
     result = {
         "benchmark": "HTTP limits under hostile clients",
@@ -108,10 +116,10 @@ def main(argv: list[str] | None = None) -> int:
                                         "header_timeout_s": limits.header_timeout_s},
         "connections": args.connections, "body_mb": args.body_mb,
         "rss_growth_mb": {"baseline_within_limit": base / mb, "oversized": over / mb},
-        "rss_mb": {"before": rss0 / mb, "after": rss1 / mb},
+        "rss_mb_before_oversized": rss0 / mb,
         "slowloris": {"connections": args.slow, "closed": len(closed), "sent_408": got_408,
                       "open_s_nearest_rank": {str(k): v for k, v in open_p.items()}, "wall_s": slow_wall},
-        "still_serving_status": alive,
+        "still_serving_status": {"after_oversized": alive, "after_slowloris": alive_slow},
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
                     "load_average_at_end": os.getloadavg()},
         "headline": [
