@@ -187,8 +187,9 @@ class RequestGuard:
         except Exception:
             log.exception("unhandled error while serving %s %s", scope["method"], scope["path"])
             if not started():
-                await error_response(500, "internal_error", f"the service failed on this request; request id {rid}",
-                                     _CLOSE)(scope, receive, send)
+                # a complete, well-formed response: the connection stays usable for the client's next request
+                await error_response(500, "internal_error",
+                                     f"the service failed on this request; request id {rid}")(scope, receive, send)
 
     def _refuse_early(self, scope: Scope) -> Any:
         """A response that refuses the request from its headers alone (415, 400, 413), or ``None``."""
