@@ -3,12 +3,11 @@
     .venv/bin/python bench/bench_fuzz.py [--cases 10000] [--seed 13] [--quick]
 
 The app is ``create_app`` over the ``fast`` preset's engine (BM25 + extractive answers: no model load, so the
-run measures the HTTP contract and the engine's input handling), with the exact/semantic cache and SQLite
-memory on. Cases come from the served OpenAPI schema (``workbench.loadtest.fuzz.fuzz_app``), positive and
-negative in alternating seeded batches, sent in process (ASGI). Every response is checked: no 5xx, a declared
-status, the declared content type, body schema and headers. ``--quick``: 1,000 cases. Writes
-bench/results/fuzz.json; the test suite runs the same with 400 cases
-(tests/integration/serving/test_schemathesis.py).
+run measures the HTTP contract and the engine's input handling), with the exact/semantic cache, SQLite memory
+and the bank tools on. Cases come from the served OpenAPI schema (``workbench.loadtest.fuzz.fuzz_app``),
+positive and negative in alternating seeded batches, sent in process (ASGI). Every response is checked: no
+5xx, a declared status, the declared content type, body schema and headers. ``--quick``: 1,000 cases. Writes
+bench/results/fuzz.json; the test suite runs the same with 400 cases (tests/integration/serving/test_schemathesis.py).
 """
 
 from __future__ import annotations
@@ -44,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="wb-fuzz-"))
     cfg = PipelineConfig.load("fast").with_overrides({"cache.enabled": True, "memory.enabled": True,
                                                       "memory.store": "sqlite",
-                                                      "memory.url": str(tmp / "sessions.sqlite3")})
+                                                      "memory.url": str(tmp / "sessions.sqlite3"),
+                                                      "tools.enabled": True, "tools.hot_reload": False,
+                                                      "tools.audit_log": str(tmp / "audit.sqlite3")})
     started = time.perf_counter()
     report = fuzz_app(create_app(AsyncEngine.from_config(cfg)), cases=cases, seed=args.seed)
     wall = time.perf_counter() - started

@@ -114,7 +114,10 @@ def server_config(app: Any, *, host: str = "127.0.0.1", port: int = 8000, limits
     return ServerConfig(app, header_timeout_s=limits.header_timeout_s, host=host, port=port, workers=workers,
                         factory=factory, http=HeaderTimeoutProtocol, lifespan="on", access_log=access_log,
                         log_level=log_level, log_config=log_config(log_level),
-                        timeout_keep_alive=max(1, round(min(limits.header_timeout_s, 5.0))))
+                        timeout_keep_alive=max(1, round(min(limits.header_timeout_s, 5.0))),
+                        # a worker loading models on a busy machine misses uvicorn's 5 s ping and is killed and
+                        # restarted in a loop (seen with --workers 2 at load 10 on 2 cores)
+                        timeout_worker_healthcheck=60)
 
 
 def run_server(config: ServerConfig) -> None:

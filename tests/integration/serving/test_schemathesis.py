@@ -1,6 +1,6 @@
-"""Schema fuzzing (schemathesis) of the real app, the ``fast`` preset's engine with cache and memory on: a fixed
-budget of generated requests, positive and negative, from the served OpenAPI schema. Issue 13, "a reliability
-suite": the schema declares the request bodies and the error responses, and no case gets a 5xx.
+"""Schema fuzzing (schemathesis) of the real app, the ``fast`` preset's engine with cache, memory and tools on:
+a fixed budget of generated requests, positive and negative, from the served OpenAPI schema. Issue 13, "a
+reliability suite": the schema declares the request bodies and the error responses, and no case gets a 5xx.
 
 ``bench/bench_fuzz.py`` runs the same with 10,000+ cases.
 """
@@ -40,7 +40,8 @@ def test_the_schema_declares_bodies_and_errors(fast_cfg: PipelineConfig, fast_kb
 def test_fuzzing_the_served_schema_finds_no_server_error(fast_cfg: PipelineConfig, fast_kb: KnowledgeBase,
                                                          tmp_path: Path) -> None:
     cfg = fast_cfg.with_overrides({"cache.enabled": True, "memory.enabled": True, "memory.store": "sqlite",
-                                   "memory.url": str(tmp_path / "sessions.sqlite3")})
+                                   "memory.url": str(tmp_path / "sessions.sqlite3"), "tools.enabled": True,
+                                   "tools.hot_reload": False, "tools.audit_log": str(tmp_path / "audit.sqlite3")})
     engine = AsyncEngine.from_config(cfg, kb=fast_kb)
     report = fuzz_app(create_app(engine), cases=BUDGET, seed=13, batch=BUDGET // 2)
     assert report.cases >= BUDGET
