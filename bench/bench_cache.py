@@ -9,32 +9,40 @@ Measures, in one process and one run:
      stores its answer; each request's ground-truth intent is stored with the entry, so a hit serving
      another intent is counted as wrong.
 
+  3. the hot path without a model (a hashing embedder, in-process): CPU time per exact hit (sync and
+     async), per semantic hit with the embedding given, per exact-layer miss and per store, median of 5.
+
 Prints tables (with ratios against the no-cache baseline of the same run) and writes
-bench/results/cache.json. Percentiles are nearest-rank. Run:
+bench/results/cache.json. Percentiles are nearest-rank (``workbench.percentiles``). Run:
 
     .venv/bin/python bench/bench_cache.py                  # ~1-2 min once the index is built
+    .venv/bin/python bench/bench_cache.py --quick          # 400 requests, a shorter hot-path loop
     .venv/bin/python bench/bench_cache.py --requests 5000 --zipf-s 1.0 --seed 7 --no-redis
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import platform
+import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import workbench  # noqa: F401  (offline switches first)
 from workbench.cache import CacheStack, NullVerifier, RuleVerifier
-from workbench.cache.stats import nearest_rank
+from workbench.cache.testing import HashingEmbedder
 from workbench.config import PipelineConfig
 from workbench.errors import ConfigError
 from workbench.evaluation.cache_quality import CachedEmbedder, StreamResult, replay_stream, threshold_sweep
 from workbench.evaluation.streams import ZipfSampler, intent_texts
 from workbench.models import load_embedding_model
+from workbench.percentiles import percentile
 from workbench.pipelines.query import build_query_pipeline
 
 __all__ = ["main"]
@@ -48,9 +56,8 @@ def _baseline(qp: Any, stream: list[Any]) -> dict[str, Any]:
         t0 = time.perf_counter_ns()
         qp.run(req.text).to_dict()
         lat.append((time.perf_counter_ns() - t0) / 1e6)
-    s = sorted(lat)
-    return {"requests": len(lat), "latency_ms": {"mean": sum(lat) / len(lat), "p50": nearest_rank(s, 50),
-                                                 "p95": nearest_rank(s, 95)}}
+    return {"requests": len(lat), "latency_ms": {"mean": sum(lat) / len(lat), "p50": percentile(lat, 50),
+                                                 "p95": percentile(lat, 95)}}
 
 
 def _run(name: str, cfg: PipelineConfig, kb_version: str, embedder: Any, qp: Any, stream: list[Any]) -> dict:
@@ -66,6 +73,60 @@ def _run(name: str, cfg: PipelineConfig, kb_version: str, embedder: Any, qp: Any
     return out
 
 
+def _cpu_us_per_op(fn: Callable[[], None], n: int, reps: int = 5) -> float:
+    """Median over ``reps`` runs of this thread's CPU time per call of ``fn`` (run ``n`` times), µs."""
+    runs = []
+    for _ in range(reps):
+        t0 = time.thread_time_ns()
+        for _ in range(n):
+            fn()
+        runs.append((time.thread_time_ns() - t0) / n / 1e3)
+    return statistics.median(runs)
+
+
+def _hot_path(n: int) -> dict[str, float]:
+    """CPU µs per cache operation, no model: exact hit (sync, async), semantic hit (embedding given), store."""
+    cfg = PipelineConfig().with_overrides({"cache.enabled": True, "cache.semantic.threshold": 0.5,
+                                           "cache.semantic.verifier": "none"})
+    stack = CacheStack.from_config(cfg, kb_version="v1", embedder=HashingEmbedder())
+    sem_only = CacheStack.from_config(cfg.with_overrides({"cache.exact.enabled": False}), kb_version="v1",
+                                      embedder=HashingEmbedder())
+    qs = [f"what is the annual fee of card number {i}" for i in range(200)]
+    for q in qs:
+        vec = stack.embed(q)
+        stack.store("bench", q, {"answer": q, "sources": [{"id": "x", "score": 1.0}]}, embedding=vec)
+        sem_only.store("bench", q, {"answer": q}, embedding=vec)
+    near = [(q + " please", stack.embed(q + " please")) for q in qs]
+    it = iter(range(1 << 62))
+
+    def exact_hit() -> None:
+        stack.lookup("bench", qs[next(it) % 200])
+
+    def semantic_hit() -> None:
+        q, v = near[next(it) % 200]
+        sem_only.lookup("bench", q, embedding=v)
+
+    def store() -> None:
+        q = qs[next(it) % 200]
+        stack.store("bench", q, {"answer": q})
+
+    async def async_hits() -> None:
+        for i in range(n):
+            await stack.alookup("bench", qs[i % 200])
+
+    loop = asyncio.new_event_loop()
+    try:
+        out = {"exact_hit_sync_us": _cpu_us_per_op(exact_hit, n),
+               "exact_hit_async_us": _cpu_us_per_op(lambda: loop.run_until_complete(async_hits()), 1) / n,
+               "semantic_hit_given_embedding_us": _cpu_us_per_op(semantic_hit, max(1, n // 4)),
+               "store_us": _cpu_us_per_op(store, n)}
+    finally:
+        loop.close()
+        stack.close()
+        sem_only.close()
+    return out
+
+
 def _fmt(x: float | None, nd: int = 3) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
 
@@ -73,7 +134,8 @@ def _fmt(x: float | None, nd: int = 3) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write bench/results/cache.json."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--requests", type=int, default=5000)
+    ap.add_argument("--requests", type=int, default=None, help="stream length (default 5000; 400 with --quick)")
+    ap.add_argument("--quick", action="store_true", help="400 requests and a shorter hot-path loop")
     ap.add_argument("--zipf-s", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--target-wrong", type=float, default=0.01, help="target wrong-hit rate for the threshold pick")
@@ -81,7 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-redis", action="store_true")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
+    if args.requests is None:
+        args.requests = 400 if args.quick else 5000
     started = time.perf_counter()
+
+    hot = _hot_path(1000 if args.quick else 5000)
+    print("hot path, CPU µs per operation (no model; median of 5): "
+          + ", ".join(f"{k.removesuffix('_us')} {v:.2f}" for k, v in hot.items()), flush=True)
 
     cfg = PipelineConfig.load("fast").model_copy(update={"index_dir": args.index_dir})
     print("building/loading the fast pipeline ...", flush=True)
@@ -98,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         t_embed = time.perf_counter_ns()
         e5.embed_queries([text])
         embeds.append((time.perf_counter_ns() - t_embed) / 1e6)
-    one_embed_ms = nearest_rank(sorted(embeds), 50)  # median of 15 single-query embeddings
+    one_embed_ms = percentile(embeds, 50)  # median of 15 single-query embeddings
     miss_ms = _baseline(qp, ZipfSampler(intent_texts(), seed=99).sample(50))["latency_ms"]["mean"]
     thresholds = [round(0.85 + 0.01 * i, 2) for i in range(14)]
     sweeps = {v: threshold_sweep(memo, thresholds=thresholds, verifier=ver, miss_latency_ms=miss_ms,
@@ -177,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                    "embedder": cfg.embedder.model, "threshold": picked, "verifier": "rules"},
         "stream": {"requests": len(stream), "zipf_s": args.zipf_s, "seed": args.seed,
                    "distinct_texts": len({r.text for r in stream}), "intents": len({r.intent for r in stream})},
-        "single_embed_ms": one_embed_ms, "miss_path_mean_ms_sample": miss_ms,
+        "hot_path_cpu_us": hot, "single_embed_ms": one_embed_ms, "miss_path_mean_ms_sample": miss_ms,
         "sweep": {k: {"rows": v.to_records(), "stored": v.stored, **v.notes} for k, v in sweeps.items()},
         "picked_threshold": picked, "target_wrong_hit_rate": args.target_wrong,
         "baseline_no_cache": base,
