@@ -10,7 +10,7 @@ Measures, in one process and one run:
      another intent is counted as wrong.
 
   3. the hot path without a model (a hashing embedder, in-process): CPU time per exact hit (sync and
-     async), per semantic hit with the embedding given, per exact-layer miss and per store, median of 5.
+     async), per semantic hit with the embedding given and per store, median of 5.
 
 Prints tables (with ratios against the no-cache baseline of the same run) and writes
 bench/results/cache.json. Percentiles are nearest-rank (``workbench.percentiles``). Run:
