@@ -1,7 +1,16 @@
+import pytest
 from haystack import Document
 
 from workbench.components import ExtractiveAnswerer, GroundingGuard, PromptBuilder
-from workbench.components.generators.extractive import answer_type, rank_sentences
+from workbench.components.builders.prompt_builder import FEW_SHOT_EXAMPLES
+from workbench.components.generators.answer_spans import (
+    best_span,
+    menu_paths,
+    polarity,
+    question_type,
+    split_clauses,
+)
+from workbench.components.generators.extractive import rank_sentences
 from workbench.components.generators.reply import clean_reply
 
 GOLD = Document(id="g#0", content="Gold Card\nAnnual fee\nThe main card costs RMB 600 per year. There is no first-year "
@@ -36,29 +45,149 @@ def test_sentence_ranking_uses_headings_and_titles() -> None:
     assert rank_sentences("x", []) == []
 
 
-def test_answer_types() -> None:
-    assert answer_type("how much is the gold card annual fee") == "money"
-    assert answer_type("how long does a transfer take") == "duration"
-    assert answer_type("what's the hotline number") == "phone"
-    assert answer_type("金卡年费多少") == "money"
-    assert answer_type("利率是多少") == "rate"
-    assert answer_type("is the gold card free for the first year") is None
-    assert answer_type("金卡首年免年费吗") is None
+def test_question_types() -> None:
+    assert question_type("how much is the gold card annual fee") == "money"
+    assert question_type("how long does a transfer take") == "duration"
+    assert question_type("what's the hotline number") == "phone"
+    assert question_type("金卡年费多少") == "money"
+    assert question_type("利率是多少") == "rate"
+    assert question_type("is the gold card free for the first year") == "yesno"
+    assert question_type("金卡首年免年费吗") == "yesno"
+    assert question_type("how do i change my mobile number in the app") == "path"
+    assert question_type("怎么解绑旧手机") == "path"
+    assert question_type("U盾丢了怎么办") is None, "what to do is not a menu question"
+    assert question_type("when does the bank report to the credit bureau") == "date"
+    assert question_type("what time do scheduled transfers go out") == "time"
+    assert question_type("how many free lounge visits do i get with gold") == "count"
+    assert question_type("金卡一年能免费进几次机场贵宾厅") == "count"
+    assert question_type("what do i need to show at the lounge") is None
+
+
+# Real sentences of datasets/meridian_bank/documents.jsonl, one or two per question type and language.
+SPAN_CASES = [
+    # amounts, with the words that bound or scale them
+    ("money", "contactless limit without pin",
+     "In mainland China you can tap without a PIN or signature for amounts up to RMB 1,000 per transaction; "
+     "above that you enter your PIN.", "up to RMB 1,000 per transaction"),
+    ("money", "whats the daily transfer limit with sms code",
+     "SMS code: up to RMB 50,000 per transaction and RMB 100,000 per day.", "RMB 100,000 per day"),
+    ("money", "本行ATM一次最多能取多少钱", "单笔取款金额还受机具限制：本行ATM单笔最高3000元，他行ATM一般单笔最高2500元。",
+     "单笔最高3000元"),
+    ("rate", "down payment for an electric car",
+     "- New energy vehicle (battery electric or plug-in hybrid): down payment at least 15%.", "at least 15%"),
+    ("money", "消费分期3期手续费多少", "3期：每期0.75%", "每期0.75%"),  # a fee question, answered by a rate
+    # durations
+    ("duration", "max mortgage term",
+     "Term: up to 30 years, and you must be no older than 70 when the loan ends, so a 45-year-old borrower can "
+     "take at most 25 years.", "up to 30 years"),
+    ("duration", "房贷最长能贷多少年", "贷款期限：最长30年，且贷款到期时借款人年龄不超过70周岁，例如45岁的借款人最长可贷25年。",
+     "最长30年"),
+    ("duration", "线上开户后实体卡多久能寄到", "开户成功后即可使用电子借记卡，实体卡将在5-7个工作日内寄出。", "5-7个工作日内"),
+    # dates and clock times
+    ("date", "when does the bank report to the credit bureau each month",
+     "Meridian Bank reports your loans and credit cards to the People's Bank of China Credit Reference Center "
+     "every month, by the 10th of the month, covering the previous month.", "by the 10th of the month"),
+    ("date", "31号放的款 每月几号还款", "发放日为29日、30日或31日的，还款日统一为每月28日。", "每月28日"),
+    ("time", "what time on the repayment day do i need money in my account",
+     "Make sure the money is in the account by 23:00 that day; we try to collect several times during the day.",
+     "by 23:00"),
+    ("time", "人工客服几点上班", "人工客服服务时间为每天07:00至23:00（含周末及法定节假日）。", "每天07:00至23:00"),
+    # counts
+    ("count", "how many free lounge visits do i get with gold",
+     "The main cardholder gets 4 free visits per card year to partner airport lounges in mainland China.",
+     "4 free visits per card year"),
+    ("count", "大额存单能部分提前支取几次", "【提前支取】可全部或部分提前支取，部分提前支取最多3次，支取部分按支取日活期利率计息。",
+     "最多3次"),
+    # phone numbers
+    ("phone", "what number do i call if the atm keeps my card",
+     "If an ATM keeps your card: call 95528 straight away so we can block it.", "95528"),
+    ("phone", "全国反诈电话是多少", "如已被骗，请立即拨打95528冻结账户，并拨打110或全国反诈专线96110报警。", None),
+    # menu paths
+    ("path", "changed my phone number how do i update it",
+     "Mobile number, if you still have your old number: in Meridian Mobile go to Me > Personal Info > Mobile "
+     "Number, enter the SMS code sent to your old number, complete face verification.", "Me > Personal Info > Mobile Number"),
+    ("path", "在app上怎么购汇",
+     "【办理方式】登录子午银行App，进入「首页」→「跨境金融」→「购汇」，选择币种和金额。", "「首页」→「跨境金融」→「购汇」"),
+    # yes/no: the clause with the polarity and its condition, without its subject
+    ("yesno", "can i reopen a closed account",
+     "A closed account cannot be reopened; to bank with us again, open a new account.", "cannot be reopened"),
+    ("yesno", "can a dormant account still receive money",
+     "What a dormant account can do: it can still receive money and keeps earning interest, but all outgoing "
+     "transactions are blocked.", "can still receive money and keeps earning interest"),
+    ("yesno", "定期提前支取要违约金吗", "提前支取不收取违约金或手续费，损失的只是利息差。", "不收取违约金或手续费"),
+]
+
+
+@pytest.mark.parametrize(("kind", "question", "sentence", "expected"), SPAN_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(SPAN_CASES)])
+def test_span_per_question_type(kind: str, question: str, sentence: str, expected: str | None) -> None:
+    assert question_type(question) == kind
+    span = best_span(kind, sentence, question)
+    assert span is not None
+    assert sentence[span.start:span.end] == span.text
+    if expected is None:  # several phone numbers: the one next to the question's words ("反诈")
+        assert span.text == "96110"
+    else:
+        assert span.text == expected
+
+
+def test_menu_paths_and_clauses() -> None:
+    paths = menu_paths("查询当年剩余额度：「首页」→「跨境金融」→「购汇」→「额度查询」。")
+    assert [p.text for p in paths] == ["「首页」→「跨境金融」→「购汇」→「额度查询」"]
+    en = menu_paths("Channels: Meridian Mobile (Home > Cross-border > International Remittance) handles up to USD 50,000.")
+    assert [p.text for p in en] == ["Home > Cross-border > International Remittance"]
+    assert menu_paths("Transfers above RMB 5,000 > limits apply.") == []
+    clauses = [c.text for c in split_clauses("SMS code: up to RMB 50,000 per transaction and RMB 100,000 per day.")]
+    assert clauses == ["SMS code", "up to RMB 50,000 per transaction and RMB 100,000 per day"], "no cut inside 50,000"
+    assert polarity("cannot be reopened") == "no" and polarity("can still receive money") == "yes"
+    assert polarity("不收取违约金") == "no" and polarity("the card arrives by post") is None
+
+
+def test_no_span_of_the_type_falls_back_to_the_sentence() -> None:
+    sentence = "Foreign nationals can only open accounts at a branch."
+    assert best_span("money", sentence, "min deposit to open a savings account") is None
+    doc = Document(id="d#0", content=f"Opening an account\n{sentence}", meta={"doc_id": "d", "title": "Opening"})
+    answer, meta = ExtractiveAnswerer().answer("min deposit to open a savings account", [doc])
+    assert answer == sentence and meta["support"] == sentence and meta["span_type"] is None
 
 
 def test_extractive_spans_and_sentences() -> None:
     ext = ExtractiveAnswerer()
-    assert ext.run(question="how much is the gold card annual fee", documents=[GOLD, PLAT])["replies"] == ["RMB 600"]
-    assert ext.run(question="金卡年费多少", documents=[ZH])["replies"] == ["600元"]
-    yes_no = ext.run(question="is there a first year waiver on gold", documents=[GOLD])["replies"][0]
-    assert yes_no == "There is no first-year waiver."
+    out = ext.run(question="how much is the gold card annual fee", documents=[GOLD, PLAT])
+    assert out["replies"] == ["RMB 600 per year"]
+    assert out["meta"][0]["support"] == "The main card costs RMB 600 per year." and out["meta"][0]["span_type"] == "money"
+    zh = ext.run(question="金卡年费多少", documents=[ZH])
+    assert zh["replies"] == ["600元/年"] and zh["meta"][0]["support"] == "【年费】主卡年费600元/年，无首年免年费政策。"
+    yes_no = ext.run(question="is there a first year waiver on gold", documents=[GOLD])
+    assert yes_no["replies"] == ["no first-year waiver"] and yes_no["meta"][0]["polarity"] == "no"
+    assert yes_no["meta"][0]["support"] == "There is no first-year waiver."
     sent = ExtractiveAnswerer(return_sentence=True).answer("gold card annual fee how much", [GOLD])[0]
     assert sent == "The main card costs RMB 600 per year."
     empty = ext.run(question="anything", documents=[])
-    assert empty["replies"] == [""] and empty["meta"][0]["doc_id"] is None
+    assert empty["replies"] == [""] and empty["meta"][0]["doc_id"] is None and empty["meta"][0]["support"] is None
     streamed: list[str] = []
     ext.run(question="how much is the gold card annual fee", documents=[GOLD], streaming_callback=streamed.append)
-    assert streamed == ["RMB 600"]
+    assert streamed == ["RMB 600 per year"]
+    assert ExtractiveAnswerer.from_dict(ext.to_dict()).runner_up == ext.runner_up
+
+
+def test_flattened_lists_are_one_sentence_per_item() -> None:
+    doc = Document(id="l#0", content="Debit card daily limits\nDefault daily limits on a Meridian debit card - ATM cash "
+                   "withdrawals in mainland China: RMB 20,000 per day - In-store card payments (POS): RMB 50,000 per "
+                   "day - Online and quick payments: RMB 5,000 per day", meta={"doc_id": "limits", "title": "Debit card daily limits"})
+    ranked = rank_sentences("debit card online payment limit", [doc])
+    assert ranked[0].text == "Online and quick payments: RMB 5,000 per day"
+    assert ExtractiveAnswerer().answer("how much can i pay online with my debit card per day", [doc])[0] == "RMB 5,000 per day"
+
+
+def test_few_shot_examples_cover_the_answer_types() -> None:
+    for lang, shots in FEW_SHOT_EXAMPLES.items():
+        assert len(shots) == 4
+        for passages, _question, answer in shots:
+            assert answer in " ".join(passages), f"{lang}: an example answer is copied from its passages"
+        assert [question_type(q) for _, q, _ in shots] == ["money", "duration", "path", "yesno"]
+    four = PromptBuilder(examples=4).run(question="怎么解绑旧手机", documents=[ZH])
+    assert four["prompt"].count("问题：") == 5 and "「服务」→「自习室」→「预约座位」" in four["prompt"]
 
 
 def test_grounding_guard() -> None:
@@ -68,7 +197,7 @@ def test_grounding_guard() -> None:
     assert kept["replies"] == ["RMB 600"] and kept["meta"][0]["grounded"] is True
     replaced = guard.run(replies=["100,000,000"], meta=[{"model": "m"}], question="how much is the gold card annual fee",
                          documents=[GOLD], context=["The main card costs RMB 600 per year."])
-    assert replaced["replies"] == ["RMB 600"]
+    assert replaced["replies"] == ["RMB 600 per year"]
     assert replaced["meta"][0]["grounded"] is False and replaced["meta"][0]["rejected_reply"] == "100,000,000"
 
 

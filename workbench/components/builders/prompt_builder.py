@@ -12,7 +12,8 @@ from workbench.text import detect_language
 __all__ = ["FEW_SHOT_EXAMPLES", "PromptBuilder", "flatten_passage"]
 
 # Worked examples written for this project, about topics outside the knowledge base (a car park and
-# a library), so they show the answer format without leaking any fact the model is tested on.
+# a library), so they show the answer format without leaking any fact the model is tested on. In order:
+# an amount, a duration, a menu path, a yes/no clause (``examples: 2`` takes the first two).
 FEW_SHOT_EXAMPLES: dict[str, list[tuple[list[str], str, str]]] = {
     "en": [
         (["Riverside car park: the first 2 hours are free. After that, each started hour costs 5 dollars. "
@@ -21,12 +22,24 @@ FEW_SHOT_EXAMPLES: dict[str, list[tuple[list[str], str, str]]] = {
         (["To renew a library card, open My Account > Renew Card on the website. A renewed card is valid for "
           "3 years.", "Lost cards are replaced at the front desk for a fee of 2 dollars."],
          "how long is a renewed card valid?", "3 years"),
+        (["Library opening hours: Monday to Friday 08:00 to 21:00, weekends 10:00 to 18:00.",
+          "To book a study room, open the library app and go to Services > Rooms > Book a Room.",
+          "Rooms can be booked up to 7 days ahead."],
+         "how do i book a study room in the app", "Services > Rooms > Book a Room"),
+        (["Borrowed books can be renewed twice online.",
+          "Overdue books cannot be renewed online; return them at the front desk first."],
+         "can i renew an overdue book online", "Overdue books cannot be renewed online"),
     ],
     "zh": [
         (["滨江停车场前2小时免费，之后每小时收费5元，停车场每晚23:00关闭。", "月卡请到一楼服务台办理。"],
          "免费时间过了以后每小时多少钱", "5元"),
         (["图书证到期后，可在官网「我的账户」→「续办借书证」在线续办，续办后有效期为3年。", "借书证丢失可到总服务台补办，工本费2元。"],
          "续办的借书证有效期多久", "3年"),
+        (["图书馆开放时间：周一至周五08:00至21:00，周末10:00至18:00。", "预约自习室：打开图书馆App，进入「服务」→「自习室」→「预约座位」。",
+          "自习室最多可提前7天预约。"],
+         "怎么在App上预约自习室", "「服务」→「自习室」→「预约座位」"),
+        (["借阅的图书可在线续借两次。", "已逾期的图书不能在线续借，请先到服务台归还。"],
+         "逾期的书还能在网上续借吗", "已逾期的图书不能在线续借"),
     ],
 }
 

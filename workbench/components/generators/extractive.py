@@ -1,7 +1,9 @@
 """An answerer without an LLM: pick the best sentence from the retrieved passages, then the span the
-question asks for (an amount, a duration, a rate, a phone number, a count) when there is one.
+question asks for (:mod:`~workbench.components.generators.answer_spans`: an amount, a date, a count, a
+duration, a phone number, a menu path, a yes/no clause), falling back to the sentence. The supporting
+sentence is returned beside the answer (``meta["support"]``).
 
-Fast (well under a millisecond per question) and deterministic; for Chinese, where the small local
+Fast (about a millisecond per question) and deterministic; for Chinese, where the small local
 models answer poorly (ENVIRONMENT.md: 1-4/10), it is a serious contender.
 """
 
@@ -16,57 +18,13 @@ from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict
 
+from workbench.components.generators.answer_spans import best_span, find_spans, polarity, question_type
 from workbench.text import detect_language, split_sentences, tokenize
 
-__all__ = ["ExtractiveAnswerer", "ScoredSentence", "answer_type", "rank_sentences"]
+__all__ = ["ExtractiveAnswerer", "ScoredSentence", "rank_sentences"]
 
-_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"  # "120,000" but not a trailing comma
-_SPANS: dict[str, re.Pattern[str]] = {
-    "money": re.compile(
-        rf"(?:RMB|CNY|USD|HKD|EUR|¥|￥|\$)\s?{_NUM}(?:\s?(?:million|thousand|万|千))?(?:\s?(?:yuan|dollars?))?"
-        rf"|{_NUM}\s?(?:万|千)?\s?(?:元|美元|港元|欧元|yuan|dollars)"
-    ),
-    "rate": re.compile(rf"{_NUM}\s?%|百分之[\d一二三四五六七八九十点.]+"),
-    "phone": re.compile(r"\+?\d[\d-]{4,}\d"),
-    "duration": re.compile(
-        rf"{_NUM}(?:\s?(?:-|to|至|~)\s?{_NUM})?\s?(?:working days?|business days?|calendar days?|days?|hours?|minutes?"
-        r"|months?|weeks?|years?|个工作日|个自然日|工作日|自然日|天|小时|分钟|个月|周|年)"
-        r"|[一二三四五六七八九十两]+(?:个)?(?:工作日|天|小时|分钟|月|周|年)"
-    ),
-    "time": re.compile(r"\d{1,2}:\d{2}(?:\s?(?:-|to|至)\s?\d{1,2}:\d{2})?"),
-    "count": re.compile(rf"{_NUM}\s?(?:times|attempts|cards?|次|张|笔|位|台|个)"),
-}
-_TYPE_CUES: list[tuple[str, re.Pattern[str]]] = [
-    ("phone", re.compile(r"phone|number to call|hotline|call|电话|热线|号码", re.I)),
-    ("rate", re.compile(r"rate|interest|percent|apr|利率|费率|利息|百分之|%", re.I)),
-    ("time", re.compile(r"what time|opening hours|cut-?off|几点|营业时间|截止时间", re.I)),
-    ("duration", re.compile(r"how long|how many (?:days|hours|months|years)|when will|how soon|多久|多长时间|几天|"
-                            r"多少天|几个工作日|期限|有效期|多长", re.I)),
-    ("count", re.compile(r"how many (?:times|attempts|cards)|几次|几张|多少次", re.I)),
-    ("money", re.compile(r"how much|fee|cost|charge|price|limit|minimum|maximum|max|amount|多少钱|费用|手续费|年费|"
-                         r"额度|限额|上限|最低|多少", re.I)),
-]
-
-
-_YES_NO = re.compile(r"^\s*(?:is|are|can|do|does|did|will|should|could|would)\b|吗\s*[？?]?\s*$|能不能|可不可以|是不是|有没有|要不要",
-                     re.I)
-_WH = re.compile(r"how much|how many|how long|what|which|when|多少|几|多久|多长|什么|哪", re.I)
-
-
-def answer_type(question: str) -> str | None:
-    """The kind of span a question asks for (``money``, ``duration``, ``rate``...), or None for free text.
-
-    A yes/no question ("is the gold card free the first year?", "金卡首年免年费吗") gets no span type
-    unless it also asks "how much/what/多少...": the whole sentence answers it better than a number.
-    """
-    if _YES_NO.search(question) and not _WH.search(question):
-        return None
-    for kind, cue in _TYPE_CUES:
-        if cue.search(question):
-            return kind
-    return None
-
-
+_LIST_ITEM = re.compile(r"\s+-\s+(?=\S)")
+_SPAN_KINDS = ("money", "rate", "duration", "time", "date", "count", "phone", "path")
 @dataclass(frozen=True)
 class ScoredSentence:
     """A sentence of a retrieved passage with its relevance score for a question."""
@@ -93,7 +51,9 @@ def _passage_sentences(doc: Document) -> list[tuple[str, str]]:
         if len(line) <= 40 and not line.endswith((".", "。", "!", "！", "?", "？", ";", "；", ":", "：")):
             heading = line  # a section heading such as "Annual fee"
             continue
-        out.extend((sentence, f"{title} {heading}") for sentence in split_sentences(line))
+        for sentence in split_sentences(line):
+            # a flattened list ("limits - ATM: RMB 20,000 per day - POS: ...") is one sentence per item
+            out.extend((item, f"{title} {heading}") for item in _LIST_ITEM.split(sentence) if item.strip())
     return out
 
 
@@ -114,7 +74,7 @@ def rank_sentences(question: str, documents: list[Document], *, max_passages: in
     sent_tokens = [set(tokenize(s, "auto")) for _, s, _, _ in candidates]
     df = Counter(t for toks in sent_tokens for t in toks)
     n = len(candidates)
-    kind = answer_type(question)
+    kind = question_type(question)
 
     def idf(t: str) -> float:
         return math.log(1 + n / (df[t] or 1))
@@ -123,8 +83,8 @@ def rank_sentences(question: str, documents: list[Document], *, max_passages: in
     for (rank, sentence, doc, context), toks in zip(candidates, sent_tokens, strict=True):
         own = q_tokens & toks
         score = sum(idf(t) for t in own) + 0.6 * sum(idf(t) for t in (q_tokens & context) - own) + 1.0 / (1 + rank)
-        if kind and _SPANS[kind].search(sentence):
-            score += 1.0
+        if kind in _SPAN_KINDS and find_spans(kind, sentence):
+            score += 2.0
         scored.append(ScoredSentence(sentence, score, str(doc.meta.get("doc_id", doc.id)), rank))
     scored.sort(key=lambda s: -s.score)  # stable: earlier passages and sentences win ties
     return scored
@@ -132,48 +92,62 @@ def rank_sentences(question: str, documents: list[Document], *, max_passages: in
 
 @component
 class ExtractiveAnswerer:
-    """Answers from the passages' own words: the best-matching sentence, narrowed to a typed span.
+    """Answers from the passages' own words: the span the question asks for, inside the best sentence.
 
     Sentence score = IDF-weighted overlap of question and sentence tokens + a small bonus for the
     passage's retrieval rank + a bonus when the sentence contains the span type the question asks for.
+    The span follows the question's type (:func:`question_type`): an amount with its bound and rate
+    ("at least 30%", "RMB 20,000 per day"), a date or clock time, a count, a duration, a phone number, a
+    menu path, or for a yes/no question the clause that carries the polarity. Without a span of the type
+    in the best sentence (or the runner-up, when it scores nearly as well) the answer is the sentence.
 
     ```python
     out = ExtractiveAnswerer().run(question="gold card annual fee?", documents=docs)
-    out["replies"][0]      # e.g. 'RMB 600'
+    out["replies"][0]            # e.g. 'RMB 600'
+    out["meta"][0]["support"]    # 'The main card costs RMB 600 per year.'
     ```
     """
 
-    def __init__(self, *, max_passages: int = 3, return_sentence: bool = False) -> None:
+    def __init__(self, *, max_passages: int = 3, return_sentence: bool = False, runner_up: float = 0.8) -> None:
+        """
+        :param max_passages: how many of the retrieved passages are read (best first).
+        :param return_sentence: answer with the whole supporting sentence, never a span.
+        :param runner_up: look for the span in the second-best sentence too when it scores at least this
+            fraction of the best one's score.
+        """
         if max_passages < 1:
             raise ValueError("max_passages must be >= 1")
         self.max_passages = max_passages
         self.return_sentence = return_sentence
+        self.runner_up = runner_up
 
     def answer(self, question: str, documents: list[Document]) -> tuple[str, dict[str, Any]]:
-        """(answer, details) for ``question`` over ``documents``."""
+        """(answer, details) for ``question`` over ``documents``.
+
+        :param question: the user's question.
+        :param documents: the retrieved passages, best first.
+        :returns: the answer and ``{"support", "sentence", "doc_id", "span_type", "polarity"}``: ``support``
+            (= ``sentence``) is the sentence the answer comes from, ``span_type`` the kind of span taken
+            (None when the answer is the whole sentence), ``polarity`` ``yes``/``no`` for a yes/no answer.
+        """
         ranked = rank_sentences(question, documents, max_passages=self.max_passages)
         if not ranked:
-            return "", {"sentence": None, "doc_id": None, "span_type": None}
-        best = ranked[0]
-        kind = answer_type(question)
-        span = None
-        if kind and not self.return_sentence:
-            span = self._best_span(kind, best.text, set(tokenize(question, "auto")))
-        answer = span or best.text
-        return answer, {"sentence": best.text, "doc_id": best.doc_id, "span_type": kind if span else None}
-
-    @staticmethod
-    def _best_span(kind: str, sentence: str, q_tokens: set[str]) -> str | None:
-        matches = list(_SPANS[kind].finditer(sentence))
-        if not matches:
-            return None
-        if len(matches) == 1:
-            return matches[0].group().strip()
-        # several spans: take the one whose left context shares most words with the question
-        def closeness(m: re.Match[str]) -> float:
-            left = set(tokenize(sentence[max(0, m.start() - 40) : m.start()], "auto"))
-            return len(left & q_tokens) - 0.001 * m.start()
-        return max(matches, key=closeness).group().strip()
+            return "", {"support": None, "sentence": None, "doc_id": None, "span_type": None, "polarity": None}
+        kind = question_type(question)
+        chosen, span = ranked[0], None
+        if kind is not None and not self.return_sentence:
+            candidates = [ranked[0]]
+            if len(ranked) > 1 and ranked[1].score >= self.runner_up * ranked[0].score:
+                candidates.append(ranked[1])
+            for cand in candidates:
+                span = best_span(kind, cand.text, question)
+                if span is not None:
+                    chosen = cand
+                    break
+        answer = span.text if span else chosen.text
+        return answer, {"support": chosen.text, "sentence": chosen.text, "doc_id": chosen.doc_id,
+                        "span_type": span.kind if span else None,
+                        "polarity": polarity(span.text) if span is not None and span.kind == "yesno" else None}
 
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])
     def run(self, question: str, documents: list[Document], prompt: str = "",
@@ -188,7 +162,8 @@ class ExtractiveAnswerer:
         return {"replies": [answer], "meta": [meta]}
 
     def to_dict(self) -> dict[str, Any]:
-        return default_to_dict(self, max_passages=self.max_passages, return_sentence=self.return_sentence)
+        return default_to_dict(self, max_passages=self.max_passages, return_sentence=self.return_sentence,
+                               runner_up=self.runner_up)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExtractiveAnswerer:
