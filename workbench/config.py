@@ -222,6 +222,9 @@ class SemanticCacheConfig(_Section):
     """Embedding model for the cache (``None``: the pipeline's embedder)."""
     verifier: Literal["none", "rules"] = "rules"
     """``rules``: reject hits whose numbers, negations, antonyms or entities differ from the query's."""
+    refusal_margin: float = Field(0.02, ge=0.0, le=2.0)
+    """How much closer (cosine) a candidate must be to the query than to a nearer candidate the verifier
+    refused, to be served in its place (``workbench.cache.semantic.clearly_closer``)."""
     ttl_s: float = Field(300.0, gt=0)
     max_entries: int = Field(10_000, ge=1)
 

@@ -52,10 +52,10 @@ __all__ = ["REFUSAL_MARGIN", "SemanticCache", "SemanticMatch", "clearly_closer"]
 _DEFAULTS = SemanticCacheConfig()
 _LOG_BATCH = 1000
 
-REFUSAL_MARGIN = 0.02
-"""How much closer (in cosine similarity) a candidate must be to the query than to a nearer candidate the
-verifier refused, to be served in its place. With e5-small, paraphrases of one question sit about 0.95-0.99
-apart, so a candidate that is a paraphrase of the refused entry fails this test, and a candidate that is
+REFUSAL_MARGIN: float = _DEFAULTS.refusal_margin
+"""The default of ``cache.semantic.refusal_margin`` (0.02): how much closer (in cosine similarity) a candidate
+must be to the query than to a nearer candidate the verifier refused, to be served in its place. With e5-small,
+paraphrases of one question sit about 0.95-0.99 apart, so a candidate that is a paraphrase of the refused entry fails this test, and a candidate that is
 a different question from the refused one (similarity to it below the query's by 0.02 or more) passes."""
 
 

@@ -124,7 +124,8 @@ class CacheStack:
             chosen = verifier or (RuleVerifier() if c.semantic.verifier == "rules" else NullVerifier())
             semantic = SemanticCache(model, make(c.semantic.max_entries), threshold=c.semantic.threshold,
                                      verifier=chosen, ttl_s=c.semantic.ttl_s, max_entries=c.semantic.max_entries,
-                                     prefix=c.key_prefix, clock=clock, sync_interval_s=semantic_sync_interval_s)
+                                     prefix=c.key_prefix, clock=clock, sync_interval_s=semantic_sync_interval_s,
+                                     refusal_margin=c.semantic.refusal_margin)
         user = UserSnapshotCache(make(c.user_snapshot.max_entries), ttl_s=c.user_snapshot.ttl_s,
                                  prefix=c.key_prefix, clock=clock) if c.enabled and c.user_snapshot.enabled else None
         hotspot = HotspotDetector(window_s=c.hotspot.window_s, top_k=c.hotspot.top_k, clock=clock) \

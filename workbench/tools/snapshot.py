@@ -1,9 +1,11 @@
 """The per-user snapshot cache in front of personal tools: a small protocol and an in-process default.
 
-The workbench's multi-layer cache (``workbench.cache.UserSnapshotCache``) will implement the same
-protocol; any object with these two methods fits::
+The workbench's multi-layer cache implements the protocol through ``CacheStack.snapshot_store()`` (a
+``workbench.cache.UserSnapshotStore`` over the cache's per-user layer, in-process or Redis); any object
+with these two methods fits::
 
-    cache = InProcessSnapshotCache(max_entries=10_000)
+    agent = ToolCallingAgent.from_config(cfg.tools, snapshot_cache=stack.snapshot_store())
+    cache = InProcessSnapshotCache(max_entries=10_000)            # the stand-alone default
     cache.set("bank", "u001", "get_credit_limit:1.0:ab12", {"credit_limit": 50000}, ttl_s=120)
     cache.get("bank", "u001", "get_credit_limit:1.0:ab12")
 Entries are keyed by (tenant, user, key): one user's data is never served to another.

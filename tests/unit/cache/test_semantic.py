@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from workbench.cache import MemoryBackend, RuleVerifier, SemanticCache, namespace
+from workbench.cache import CacheStack, MemoryBackend, RuleVerifier, SemanticCache, namespace
 from workbench.cache.semantic import REFUSAL_MARGIN, clearly_closer
-from workbench.config import SemanticCacheConfig
+from workbench.cache.testing import HashingEmbedder
+from workbench.config import PipelineConfig, SemanticCacheConfig
 from workbench.errors import ConfigError
 
 NS = namespace("acme", kb_version="v1", config_hash="c1")
@@ -113,3 +114,10 @@ def test_replication_is_a_declared_capability() -> None:
     assert backend.shared is False and SemanticCache(None, backend, dim=3).shared is False
     with pytest.raises(ConfigError, match="replication log"):
         SemanticCache(None, backend, dim=3, shared=True)
+
+
+def test_the_refusal_margin_comes_from_the_config() -> None:
+    assert SemanticCache(None, MemoryBackend(), dim=3).refusal_margin == SemanticCacheConfig().refusal_margin
+    cfg = PipelineConfig().with_overrides({"cache.enabled": True, "cache.semantic.refusal_margin": 0.07})
+    stack = CacheStack.from_config(cfg, kb_version="v1", embedder=HashingEmbedder())
+    assert stack.semantic is not None and stack.semantic.refusal_margin == 0.07
