@@ -8,17 +8,19 @@ running in its own process on 127.0.0.1; every number that involves it is labell
   2. embedding throughput: 32 concurrent query embeddings, micro-batched (MicroBatcher, batch 32, 2 ms) vs
      unbatched (batch 1), with the real embedding models that are installed.
   3. engine overhead per request: total minus every model/search stage (embed, retrieve, fuse, rerank,
-     prompt, generate), one client at a time, against a fast simulated LLM (2 ms TTFT); p50/p99 (numpy
-     linear percentiles).
+     prompt, generate, guard), one client at a time, against a fast simulated LLM (2 ms TTFT); p50/p99
+     (nearest-rank percentiles, workbench.percentiles).
   4. overload: an LLM tier with 8 slots; its saturation rate measured with a closed loop; then open-loop
      Poisson arrivals at 1x and 2x saturation with admission control + degradation ("protected"), and
-     without them (unbounded queue, no degradation). Peak goodput = the better 1x run. Degradation levels:
-     1 no reranker (none in this config), 2 the same simulated tier with a quarter of the tokens (stands for
-     a smaller model), 3 extractive answers (no LLM call). Goodput = requests within the SLO per second.
+     without them (unbounded queue, no degradation). Peak goodput = the better 1x run. Degradation levels
+     (DegradationLevel): no_reranker (none in this config), small_generator (the same simulated tier with a
+     quarter of the tokens: stands for a smaller model), extractive (no LLM call); no cache, so never
+     cache_only. Goodput = requests within the SLO per second.
 
-Prints tables and writes bench/results/serving.json. Run (about 1.5 minutes):
+Prints tables and writes bench/results/serving.json. Run (about 1.5 minutes; ``--quick``: about 1):
 
     .venv/bin/python bench/bench_serving.py
+    .venv/bin/python bench/bench_serving.py --quick          # --duration 3 --overhead-requests 200 --embed-requests 64
     .venv/bin/python bench/bench_serving.py --duration 8 --seed 3
 """
 
@@ -39,6 +41,7 @@ import numpy as np
 import workbench  # noqa: F401  (offline switches first)
 from workbench.config import PipelineConfig
 from workbench.loadtest import SLO, ClosedLoopRunner, LoadProfile, LoadResult, OpenLoopRunner, Workload, WorkloadSpec
+from workbench.percentiles import PERCENTILE_METHOD, percentile
 from workbench.pipelines import load_knowledge_base
 from workbench.serving import AsyncEngine, MicroBatcher, SyncEngine
 from workbench.testing import free_port, wait_for_port
@@ -147,7 +150,7 @@ async def embedding(requests: int, concurrency: int, seed: int) -> list[dict[str
 
 async def overhead(base: PipelineConfig, kb: Any, url: str, n: int) -> dict[str, Any]:
     cfg = base.with_overrides({"generator.kind": "openai", "generator.base_url": url, "generator.retries": 0})
-    model_stages = ("embed", "retrieve_dense", "retrieve_bm25", "fuse", "rerank", "prompt", "generate")
+    model_stages = ("embed", "retrieve_dense", "retrieve_bm25", "fuse", "rerank", "prompt", "generate", "guard")
     from workbench.serving.schema import ChatRequest
 
     items = workload(1).items(n + 10)
@@ -161,11 +164,11 @@ async def overhead(base: PipelineConfig, kb: Any, url: str, n: int) -> dict[str,
             t = resp.timings_ms
             pure.append(t["total"] - sum(t.get(s, 0.0) for s in model_stages))
             with_search.append(t["total"] - t.get("generate", 0.0) - t.get("embed", 0.0))
-    return {"requests": n, "percentiles": "numpy linear",
-            "engine_only_p50_ms": round(float(np.percentile(pure, 50)), 3),
-            "engine_only_p99_ms": round(float(np.percentile(pure, 99)), 3),
-            "incl_bm25_and_prompt_p50_ms": round(float(np.percentile(with_search, 50)), 3),
-            "incl_bm25_and_prompt_p99_ms": round(float(np.percentile(with_search, 99)), 3)}
+    return {"requests": n, "percentiles": PERCENTILE_METHOD,
+            "engine_only_p50_ms": round(percentile(pure, 50), 3),
+            "engine_only_p99_ms": round(percentile(pure, 99), 3),
+            "incl_bm25_and_prompt_p50_ms": round(percentile(with_search, 50), 3),
+            "incl_bm25_and_prompt_p99_ms": round(percentile(with_search, 99), 3)}
 
 
 async def overload(base: PipelineConfig, kb: Any, url: str, slots: int, duration: float, seed: int,
@@ -202,7 +205,7 @@ async def overload(base: PipelineConfig, kb: Any, url: str, slots: int, duration
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     base = PipelineConfig.load("fast")
     kb = load_knowledge_base(base, progress=False)
-    results: dict[str, Any] = {"simulated": True, "machine": {"python": platform.python_version(),
+    results: dict[str, Any] = {"simulated": True, "quick": args.quick, "machine": {"python": platform.python_version(),
                                                               "cpus": __import__("os").cpu_count()},
                                "config": "fast (BM25 + prompt) with generator.kind=openai -> simulated LLM service"}
     big = LLMService(ttft_ms=200, tpot_ms=15, slots=64, seed=args.seed)
@@ -250,7 +253,10 @@ if __name__ == "__main__":
     ap.add_argument("--slo-ms", type=float, default=1500.0)
     ap.add_argument("--overhead-requests", type=int, default=200)
     ap.add_argument("--embed-requests", type=int, default=128)
+    ap.add_argument("--quick", action="store_true", help="--duration 3 --overhead-requests 200 --embed-requests 64")
     ns = ap.parse_args()
+    if ns.quick:
+        ns.duration, ns.overhead_requests, ns.embed_requests = 3.0, 200, 64
     res = asyncio.run(main(ns))
     report(res)
     OUT.parent.mkdir(parents=True, exist_ok=True)
