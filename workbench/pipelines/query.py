@@ -172,6 +172,8 @@ class QueryPipeline:
         self.extractive = ExtractiveAnswerer(max_passages=p.max_passages)
         self.guard = GroundingGuard(max_passages=p.max_passages) \
             if cfg.generator.grounding == "extractive" and cfg.generator.kind != "extractive" else None
+        self.config_hash = cfg.hash
+        """The config's content hash (computed once: it serializes the whole config)."""
         self.stages = self._stage_list()
         self._haystack: tuple[Pipeline, dict[str, dict[str, str]], dict[str, str]] | None = None
         self._warm = 0
@@ -271,7 +273,7 @@ class QueryPipeline:
             timings_ms={k: round(v, 3) for k, v in timings.items()},
             tokens=int(meta.get("completion_tokens") or 0),
             language=detect_language(question),
-            config_hash=self.cfg.hash,
+            config_hash=self.config_hash,
             kb_version=self.kb.version,
             generator_meta=meta,
         )

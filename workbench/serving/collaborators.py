@@ -9,21 +9,28 @@ module is where the concrete ones are chosen from a :class:`PipelineConfig`::
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from workbench.config import PipelineConfig
+from workbench.errors import WorkbenchError
 from workbench.pipelines import load_knowledge_base
 from workbench.pipelines.knowledge_base import KnowledgeBase
 from workbench.serving.lane import Lane
 from workbench.serving.protocols import AnswerCache, ConversationMemory, ToolAgent
+from workbench.serving.responses import cache_payload
+from workbench.serving.schema import ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
     from workbench.cache import CacheStack
     from workbench.tools.snapshot import SnapshotCache
 
 __all__ = ["CONTROL", "EngineParts", "build_agent", "build_caches", "build_lanes", "build_memory"]
+
+log = logging.getLogger(__name__)
 
 #: The name of the lane that runs the engine's own config.
 CONTROL = "control"
@@ -85,6 +92,7 @@ class EngineParts:
     owns_cache: bool = False
     embed_executor: Executor | None = None
     """The one embedding thread the lanes' micro-batchers share (shut down with the parts)."""
+    _pending: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     @classmethod
     def from_config(cls, cfg: PipelineConfig, *, kb: KnowledgeBase | None = None, cache: AnswerCache | None = None,
@@ -107,13 +115,34 @@ class EngineParts:
         """The cache a variant reads and writes (the control's for the control)."""
         return self.variant_caches.get(variant, self.cache)
 
+    def store_later(self, req: ChatRequest, question: str, resp: ChatResponse, *, cacheable: bool,
+                    personalized: bool) -> None:
+        """After the response: cache it (when ``cacheable``; per user when ``personalized``) in its variant's
+        cache, and append the turn to the session's memory. Off the critical path; a failing store logs and
+        never breaks serving; :meth:`aclose` waits for pending stores."""
+        async def store() -> None:
+            try:
+                cache = self.cache_for(resp.variant or CONTROL)
+                if cache is not None and cacheable and resp.answer:
+                    await cache.astore(req.tenant, question, cache_payload(resp), user=req.user,
+                                       personalized=personalized)
+                if self.memory is not None and req.session:
+                    await self.memory.aappend(req.tenant, req.session, question, resp.answer)
+            except (WorkbenchError, OSError) as exc:
+                log.warning("store after request failed: %s", exc)
+
+        task = asyncio.get_running_loop().create_task(store())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
     async def start(self) -> None:
         """Warm every lane's models."""
         for lane in self.lanes.values():
             await lane.start()
 
     async def aclose(self) -> None:
-        """Close the lanes (threads, clients), the embedding thread and an owned cache."""
+        """Finish pending stores; close the lanes (threads, clients), the embedding thread and an owned cache."""
+        await asyncio.gather(*self._pending, return_exceptions=True)
         for lane in self.lanes.values():
             await lane.aclose()
         if self.embed_executor is not None:

@@ -13,7 +13,6 @@ memory → tools → ``pipeline.astream(level.plan)`` → store (cache, memory; 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -30,14 +29,13 @@ from workbench.serving.collaborators import CONTROL, EngineParts
 from workbench.serving.degradation import DegradationLevel, DegradationPolicy
 from workbench.serving.lane import Lane
 from workbench.serving.protocols import AnswerCache, ConversationMemory, ConversationView, ToolAgent
-from workbench.serving.responses import PieceClock, cache_payload, response_from, response_from_cache
+from workbench.serving.responses import PieceClock, response_from, response_from_cache
 from workbench.serving.routing import VariantRouter
 from workbench.serving.schema import ChatRequest, ChatResponse, StreamEvent
 from workbench.text import detect_language
 
 __all__ = ["AsyncEngine"]
 
-log = logging.getLogger(__name__)
 _NS = time.perf_counter_ns
 
 
@@ -60,7 +58,6 @@ class AsyncEngine:
         self.metrics = EngineMetrics()
         self.counts: dict[str, int] = {"requests": 0, "cache_hits": 0, "shed": 0, "errors": 0}
         self.ready = self._closed = False
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
         for lane in self.lanes.values():
@@ -92,12 +89,12 @@ class AsyncEngine:
         return self
 
     async def aclose(self) -> None:
-        """Stop the ticker, finish background stores, close the parts (threads, clients, an owned cache)."""
+        """Stop the ticker, close the parts (pending stores, threads, clients, an owned cache)."""
         self.ready, self._closed = False, True
         if self._ticker is not None:
             self._ticker.cancel()
-        await asyncio.gather(*self._tasks, *([self._ticker] if self._ticker else []), return_exceptions=True)
-        self._ticker = None
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
         await self.parts.aclose()
 
     async def __aenter__(self) -> AsyncEngine:
@@ -126,7 +123,7 @@ class AsyncEngine:
         """Answer one request; raises ``OverloadedError`` (shed), ``InputError``/``UnknownTenantError`` (bad input),
         ``GeneratorTimeoutError`` past ``serving.request_timeout_s``."""
         async with self._deadline():
-            async for item in self._answer(req):
+            async for item in self._answer(req, streaming=False):
                 if isinstance(item, ChatResponse):
                     return item
         raise WorkbenchError("the engine produced no response")  # pragma: no cover
@@ -134,7 +131,7 @@ class AsyncEngine:
     async def stream(self, req: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Token events as they are generated, then one event carrying the whole :class:`ChatResponse`."""
         async with self._deadline():
-            async for item in self._answer(req):
+            async for item in self._answer(req, streaming=True):
                 yield StreamEvent(response=item) if isinstance(item, ChatResponse) else StreamEvent(token=item)
 
     @asynccontextmanager
@@ -150,7 +147,7 @@ class AsyncEngine:
                                         f"{self.cfg.serving.request_timeout_s:g} s") from exc
 
     # -- the request path -------------------------------------------------------------------------
-    async def _answer(self, req: ChatRequest) -> AsyncIterator[str | ChatResponse]:
+    async def _answer(self, req: ChatRequest, *, streaming: bool) -> AsyncIterator[str | ChatResponse]:
         t0 = _NS()
         if not self.ready:
             if self._closed:
@@ -181,7 +178,7 @@ class AsyncEngine:
                 async with self.admission.slot() as waited:
                     timings["queue"] = round(waited, 3)
                     level = max(level, self.policy.level)  # a request that queued takes the level of now
-                    async for item in self._serve(req, question, lane, level, timings, t0):
+                    async for item in self._serve(req, question, lane, level, timings, t0, streaming):
                         yield item
             except OverloadedError:
                 self.metrics.shed.labels("admission").inc()
@@ -213,7 +210,7 @@ class AsyncEngine:
         return resp
 
     async def _serve(self, req: ChatRequest, question: str, lane: Lane, level: DegradationLevel,
-                     timings: dict[str, float], t0: int) -> AsyncIterator[str | ChatResponse]:
+                     timings: dict[str, float], t0: int, streaming: bool) -> AsyncIterator[str | ChatResponse]:
         """Memory → tools → the pipeline under ``level``'s plan → the response (stored after it is sent)."""
         view: ConversationView | None = None
         query = question
@@ -241,41 +238,32 @@ class AsyncEngine:
                     request_id=uuid.uuid4().hex[:16], **fields))
                 return
         clock = PieceClock(t0)
-        history = view.messages() if view is not None and view.turns else None
-        async for item in lane.qp.astream(query, tenant=req.tenant, plan=level.plan, history=history):
-            if not isinstance(item, RAGAnswer):
-                clock.tick(timings)
-                yield item
-                continue
-            timings.update((k, v) for k, v in item.timings_ms.items() if k != "total")
-            hist = self.metrics.inter_token.labels(lane.name)
-            for gap in clock.finish(timings):
-                hist.observe(gap)
-            yield self._finish(req, question, t0, personalized=False,
-                               resp=response_from(item, **{**fields, "tokens": item.tokens or len(clock.times)}))
+        kw: dict[str, Any] = {"tenant": req.tenant, "plan": level.plan,
+                              "history": view.messages() if view is not None and view.turns else None}
+        if streaming:  # pieces go out as they are generated
+            async for item in lane.qp.astream(query, **kw):
+                if isinstance(item, RAGAnswer):
+                    answer = item
+                else:
+                    clock.tick(timings)
+                    yield item
+        else:  # pieces are only timed: no hand-off per piece
+            answer = await lane.qp.arun(query, streaming_callback=lambda _piece: clock.tick(timings), **kw)
+        timings.update((k, v) for k, v in answer.timings_ms.items() if k != "total")
+        hist = self.metrics.inter_token.labels(lane.name)
+        for gap in clock.finish(timings):
+            hist.observe(gap)
+        yield self._finish(req, question, t0, personalized=False,
+                           resp=response_from(answer, **{**fields, "tokens": answer.tokens or len(clock.times)}))
 
     def _finish(self, req: ChatRequest, question: str, t0: int, *, personalized: bool,
                 resp: ChatResponse) -> ChatResponse:
-        """Time and count the response; cache it (full service only) and remember the turn after it is sent,
-        off the critical path (a failing store never breaks serving)."""
+        """Time and count the response; only a full-service answer is cached (after it is sent)."""
         resp.timings_ms["total"] = _ms(t0)
         self.policy.observe(resp.timings_ms["total"])
         self._observe(resp)
-
-        async def store() -> None:
-            try:
-                cache = self.cache_for(resp.variant or CONTROL)
-                if cache is not None and resp.answer and resp.degradation_level == DegradationLevel.FULL:
-                    await cache.astore(req.tenant, question, cache_payload(resp), user=req.user,
-                                       personalized=personalized)
-                if self.memory is not None and req.session:
-                    await self.memory.aappend(req.tenant, req.session, question, resp.answer)
-            except (WorkbenchError, OSError) as exc:
-                log.warning("store after request failed: %s", exc)
-
-        task = asyncio.get_running_loop().create_task(store())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.parts.store_later(req, question, resp, personalized=personalized,
+                               cacheable=resp.degradation_level == DegradationLevel.FULL)
         return resp
 
     def _observe(self, resp: ChatResponse) -> None:
