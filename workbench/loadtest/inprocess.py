@@ -59,7 +59,11 @@ class EngineThread:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"wb-engine-{self.name}", daemon=True)
         self._thread.start()
-        self._submit(engine.start()).result()
+        try:
+            self._submit(engine.start()).result()
+        except BaseException:
+            self.close()  # a model that fails to load leaves no loop or thread behind
+            raise
 
     def __repr__(self) -> str:
         return f"EngineThread({self.name!r})"

@@ -2,7 +2,8 @@
 
 validate → route (A/B, sticky: the variant's cache and pipeline) → cache (before admission: hits never
 take a slot) → degradation level → admission (bounded queue, max wait, shed with ``OverloadedError``) →
-memory → tools → ``pipeline.astream(level.plan)`` → store (cache, memory; after the response) → metrics::
+memory → tools → ``pipeline.astream(level.plan)`` (``arun`` for ``handle``) → store (cache, memory; after the
+response) → metrics::
 
     async with AsyncEngine.from_config(PipelineConfig.load("fast")) as engine:
         resp = await engine.handle(ChatRequest(question="gold card annual fee?"))
