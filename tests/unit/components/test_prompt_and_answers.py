@@ -205,3 +205,46 @@ def test_clean_reply_cuts_invented_continuations() -> None:
     assert clean_reply(" RMB 600\n\nContext:\n[1] made up") == "RMB 600"
     assert clean_reply('"3 years"') == "3 years"
     assert clean_reply("\n 5 days") == "5 days"
+
+
+# -- the bundled Qwen2.5-Coder models read the best sentences (real llama.cpp, 1 thread) -------------------------
+# Passages from datasets/meridian_bank/documents.jsonl; English first, then Chinese, so the few-shot prefix of
+# the prompt is evaluated once per language (llama.cpp reuses a cached prompt prefix).
+QWEN_CASES = [
+    ("how long is the sms verification code valid",
+     "Verification codes\nEach code has 6 digits and is valid for 5 minutes. You can ask for a new code after 60 "
+     "seconds, up to 10 codes per day.", "5 minutes"),
+    ("max mortgage term",
+     "Mortgage terms\nTerm: up to 30 years, and you must be no older than 70 when the loan ends, so a 45-year-old "
+     "borrower can take at most 25 years.", "30 years"),
+    ("金卡年费多少", "子午金卡\n【年费】主卡年费600元/年，无首年免年费政策。【额度】3万元至10万元。", "600元"),
+    ("怎么解绑旧手机", "设备管理\n解绑设备：进入「我的」→「安全中心」→「设备管理」，选择设备后点击「解绑」。",
+     "「我的」→「安全中心」→「设备管理」"),
+]
+
+
+def _answers_from_best_sentences(model: str) -> list[tuple[str, str, str]]:
+    from workbench.components import LlamaCppGenerator
+
+    gen = LlamaCppGenerator(model, max_tokens=24, threads=1)
+    builder = PromptBuilder(context="sentences", max_sentences=2, examples=2)
+    out = []
+    for question, text, gold in QWEN_CASES:
+        doc = Document(id="d#0", content=text, meta={"doc_id": "d", "title": text.split("\n")[0]})
+        built = builder.run(question=question, documents=[doc])
+        assert gen.chat, "Qwen is a chat model: it gets its own chat template"
+        out.append((question, gen.run(prompt=built["prompt"], messages=built["messages"])["replies"][0], gold))
+    return out
+
+
+def test_qwen_05b_answers_bank_questions_from_the_best_sentences() -> None:
+    wrong = [(q, reply) for q, reply, gold in _answers_from_best_sentences("qwen2.5-coder-0.5b") if gold not in reply]
+    assert not wrong, f"Qwen2.5-Coder-0.5B missed: {wrong}"
+
+
+@pytest.mark.slow
+def test_qwen_15b_answers_bank_questions_from_the_best_sentences() -> None:
+    replies = _answers_from_best_sentences("qwen2.5-coder-1.5b")
+    wrong = [(q, reply) for q, reply, gold in replies if gold not in reply]
+    assert not wrong, f"Qwen2.5-Coder-1.5B missed: {wrong}"
+    assert all(len(reply) < 60 for _, reply, _ in replies), "short answers, not essays"

@@ -65,7 +65,7 @@ _SPANS: dict[str, re.Pattern[str]] = {
                         r"|(?:(?<=call )|(?<=dial )|(?<=hotline )|(?<=拨打)|(?<=致电)|(?<=热线)|(?<=专线)|(?<=电话))"
                         r"\d{3,6}(?![\d,.%])", re.I),
     "duration": re.compile(
-        rf"{_NUM}(?:{_RANGE}{_NUM})?\s?(?:(?:consecutive|full|straight|clear)\s)?{_TIME_UNIT_EN}\b|{_NUM}(?:{_RANGE}{_NUM})?\s?{_TIME_UNIT_ZH}"
+        rf"{_NUM}(?:{_RANGE}{_NUM})?\s?(?:years? old|周岁|岁)|{_NUM}(?:{_RANGE}{_NUM})?\s?(?:(?:consecutive|full|straight|clear)\s)?{_TIME_UNIT_EN}\b|{_NUM}(?:{_RANGE}{_NUM})?\s?{_TIME_UNIT_ZH}"
         rf"|(?<![下上同第当次每前后]){_ZH_NUM}(?:{_RANGE}{_ZH_NUM})?{_TIME_UNIT_ZH}|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
         rf"twelve|a|an)\s(?:{_TIME_UNIT_EN})\b", re.I),
     "time": re.compile(r"(?<![\d.])\d{1,2}:\d{2}(?:\s?(?:-|–|to|至|and)\s?\d{1,2}:\d{2})?(?:\s?(?:am|pm))?", re.I),
@@ -89,7 +89,7 @@ _SPANS: dict[str, re.Pattern[str]] = {
 _QUALIFIER_BEFORE = re.compile(
     r"(?:(?:at least|at most|up to|no more than|not more than|no less than|not less than|more than|less than|over|"
     r"under|within|from|by|after|before|until|about|around|only|maximum of|minimum of|a maximum of|a minimum of|"
-    r"between|valid for|every|each|the equivalent of)\s)+$"
+    r"between|valid for|every|each|the equivalent of|the last|the past|last|past)\s)+$"
     r"|(?:最长|最短|最多|最少|最低|最高|不低于|不超过|不少于|不高于|至少|至多|超过|低于|高于|满|约|每期|每月|每日|每天|每笔|"
     r"每次|每年|每卡|单笔|单日|单次|累计|上限|年化|年满|日利率|月利率|年利率)+$", re.I)
 _QUALIFIER_AFTER = re.compile(
@@ -97,7 +97,8 @@ _QUALIFIER_AFTER = re.compile(
     r"(?:day|month|year|week|transaction|card|person|customer|account|withdrawal|instalment|payment|visit|guest|"
     r"time|quarter|hour)\b"
     r"|\s(?:or|and)\s(?:more|above|less|below|over|under)\b|\s(?:ahead|in advance|later|earlier|after|before)\b"
-    r"|\s(?:on the (?:next|same|following) (?:working |business )?day|on the [a-z ]+? date)\b"
+    r"|\s(?:on the (?:next|same|following|previous) (?:working |business )?day|on the day before|on the [a-z ]+? date|"
+    r"the (?:same|next|following|previous) day|in a row)\b"
     r"|\sof the (?:amount|price|purchase price|loan|balance|principal)\b"
     r"|以上|以下|以内|之内|内|起存|起|左右|/年|/月|/笔|/天|/日|/次|每年|每月|每日|每笔)", re.I)
 
@@ -127,7 +128,7 @@ _TYPE_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("time", re.compile(r"what time|\bopening hours\b|\bhours\b|\bcut-?off\b|\bdeadline\b|\blatest\b|几点|营业时间|"
                         r"服务时间|截止|最晚|上班", re.I)),
     ("date", re.compile(r"\bwhen\b|what day|which day|what date|\bdue date\b|\b(?:repayment|payment|statement) date\b|还款日是|哪天|几号|几日|什么时候|哪一天|日期", re.I)),
-    ("duration", re.compile(r"how long|how soon|how far back|how many (?:days|hours|minutes|months|years|weeks)|\bvalid(?:ity)?\b|"
+    ("duration", re.compile(r"how long|how soon|how far back|how old|\bage\b|多大年纪|年龄|几岁|多少岁|多大|how many (?:days|hours|minutes|months|years|weeks)|\bvalid(?:ity)?\b|"
                             r"\bterm\b|\bexpire|\bperiod\b|多久|多长时间|几天|多少天|几个工作日|期限|有效期|多长|几年|多少年|"
                             r"几个月|多少个月", re.I)),
     ("count", re.compile(r"how many|\bnumber of\b|几次|几张|多少次|多少个|几个|多少张|多少积分|几位|多少位|几台|几部", re.I)),
@@ -209,7 +210,7 @@ def menu_paths(sentence: str) -> list[AnswerSpan]:
     return sorted(out, key=lambda s: s.start)
 
 
-_CLAUSE_BREAK = re.compile(r"\s+-\s+|(?:^|\s)·\s?|(?<=[：:])(?!\d{2})\s*|[;；。!！?？]\s*|,(?!\d{3})\s*|，\s*|(?:^|\s)\d\.\s?(?=\D)|"
+_CLAUSE_BREAK = re.compile(r"(?<=%)(?=\d)|\s+-\s+|(?:^|\s)·\s?|(?<=[：:])(?!\d{2})\s*|[;；。!！?？]\s*|,(?!\d{3})\s*|，\s*|(?:^|\s)\d\.\s?(?=\D)|"
                            r"(?<=[^\d])(?=[一二三四五六七八九十]、)|【[^】]*】|[（(][^）)]*[）)]")
 _LEAD = re.compile(r"^(?:and|but|or|so|then|because|which|while|although|though|however|also|including|"
                    r"而且|并且|但是|但|且|并|或者|或|因此|所以|同时|另外|此外|如|即|则)\s*", re.I)
@@ -300,6 +301,15 @@ def _predicate_start(clause: str) -> int:
     return 0 if size > 4 else m.start()
 
 
+_CONDITION = re.compile(r"^(?:if|when|whenever|once|unless|while|after|before|as long as|provided|or if|or are|or)\b|"
+                        r"^(?:如果|如|若|假如|当|一旦|只要|除非|对于)|的$", re.I)
+
+
+def _is_condition(clause: str) -> bool:
+    """A conditional clause ("if you are aged 70 or over", "逾期未激活的") states when, not what."""
+    return bool(_CONDITION.search(clause.strip()))
+
+
 def polarity(clause: str) -> str | None:
     """``no`` when the clause negates or restricts ("cannot", "不", "无", "only"), ``yes`` when it affirms, else None."""
     if _POLARITY_NO.search(clause):
@@ -335,7 +345,8 @@ def best_span(kind: str, sentence: str, question: str) -> AnswerSpan | None:
     takes "RMB 12" before "0.5%"), then the clause that best matches the question.
     """
     if kind == "yesno":
-        clause = best_clause(question, sentence, require=lambda c: polarity(c.text) is not None)
+        clause = best_clause(question, sentence, require=lambda c: polarity(c.text) is not None and not _is_condition(c.text)) \
+            or best_clause(question, sentence, require=lambda c: polarity(c.text) is not None)
         if clause is None:
             return None
         cut = _predicate_start(clause.text)

@@ -52,8 +52,11 @@ def _passage_sentences(doc: Document) -> list[tuple[str, str]]:
             heading = line  # a section heading such as "Annual fee"
             continue
         for sentence in split_sentences(line):
-            # a flattened list ("limits - ATM: RMB 20,000 per day - POS: ...") is one sentence per item
-            out.extend((item, f"{title} {heading}") for item in _LIST_ITEM.split(sentence) if item.strip())
+            # a flattened list ("limits - ATM: RMB 20,000 per day - POS: ...") is one sentence per item; the
+            # items keep the words of the list's lead-in as context, like a heading's
+            lead, *items = [item for item in _LIST_ITEM.split(sentence) if item.strip()]
+            out.append((lead, f"{title} {heading}"))
+            out.extend((item, f"{title} {heading} {lead}") for item in items)
     return out
 
 
