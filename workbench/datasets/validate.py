@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 
 from workbench.datasets.bank import BankDataset, content_hash
-from workbench.datasets.schema import INTENT_RE
+from workbench.datasets.schema import INTENT_RE, KBDocument
 
 __all__ = ["MIN_COUNTS", "validate_dataset"]
 
@@ -47,13 +48,9 @@ def validate_dataset(ds: BankDataset, *, min_counts: dict[str, int] | None = Non
         intents.add(q.intent)
         if not INTENT_RE.match(q.intent):
             problems.append(f"question {q.id}: intent {q.intent!r} is not a dotted id like 'cards.gold.annual_fee'")
-        missing = [g for g in q.gold_doc_ids if g not in docs]
-        if missing:
-            problems.append(f"question {q.id}: gold documents {missing} do not exist")
+        problems += _gold_problems(f"question {q.id}", q.gold_doc_ids, q.answers, docs)
+        if any(g not in docs for g in q.gold_doc_ids):
             continue
-        first = docs[q.gold_doc_ids[0]]
-        if q.answers[0] not in first.text:
-            problems.append(f"question {q.id}: answers[0] {q.answers[0]!r} does not occur in {first.id}")
         for ans in q.answers[1:]:
             if not any(ans in docs[g].text for g in q.gold_doc_ids):
                 problems.append(f"question {q.id}: answer {ans!r} occurs in none of its gold documents")
@@ -93,6 +90,17 @@ def validate_dataset(ds: BankDataset, *, min_counts: dict[str, int] | None = Non
     return problems
 
 
+def _gold_problems(where: str, gold_doc_ids: Sequence[str], answers: Sequence[str],
+                   docs: Mapping[str, KBDocument]) -> list[str]:
+    """Every gold document exists, and the first answer occurs verbatim in the first gold document."""
+    missing = [g for g in gold_doc_ids if g not in docs]
+    if missing:
+        return [f"{where}: gold documents {missing} do not exist"]
+    if answers[0] not in docs[gold_doc_ids[0]].text:
+        return [f"{where}: answers[0] {answers[0]!r} does not occur in {gold_doc_ids[0]}"]
+    return []
+
+
 def _conversation_problems(ds: BankDataset) -> list[str]:
     problems: list[str] = []
     docs = ds.doc_by_id
@@ -103,12 +111,9 @@ def _conversation_problems(ds: BankDataset) -> list[str]:
             where = f"conversation {c.id} turn {n}"
             if not INTENT_RE.match(t.intent):
                 problems.append(f"{where}: intent {t.intent!r} is not a dotted id")
-            missing = [g for g in t.gold_doc_ids if g not in docs]
-            if missing:
-                problems.append(f"{where}: gold documents {missing} do not exist")
+            problems += _gold_problems(where, t.gold_doc_ids, t.answers, docs)
+            if any(g not in docs for g in t.gold_doc_ids):
                 continue
-            if t.answers[0] not in docs[t.gold_doc_ids[0]].text:
-                problems.append(f"{where}: answers[0] {t.answers[0]!r} does not occur in {t.gold_doc_ids[0]}")
             if n > 1 and not t.standalone:
                 problems.append(f"{where}: a follow-up needs its reference 'standalone' question")
     if ds.conversations and {c.lang for c in ds.conversations} != {"en", "zh"}:

@@ -31,3 +31,18 @@ def test_validator_catches_a_broken_answer(tmp_path: Path) -> None:
     problems = validate_dataset(load_dataset(copy))
     assert any("does not occur" in p for p in problems)
     assert any("stale" in p for p in problems), "the manifest hash no longer matches"
+
+
+def test_validator_catches_missing_gold_documents_in_questions_and_conversations(tmp_path: Path) -> None:
+    copy = tmp_path / "mb"
+    shutil.copytree(DATASETS_DIR / "meridian_bank", copy)
+    for name, old in (("questions.jsonl", '"gold_doc_ids": ["'), ("conversations.jsonl", '"gold_doc_ids": ["')):
+        lines = (copy / name).read_text(encoding="utf-8").splitlines()
+        assert old in lines[0]
+        lines[0] = lines[0].replace(old, old + "no-such-doc-", 1)
+        (copy / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    problems = validate_dataset(load_dataset(copy))
+    missing = [p for p in problems if "do not exist" in p]
+    assert len(missing) == 2
+    assert missing[0].startswith("question ") and missing[1].startswith("conversation ")
+    assert not any("answers[0]" in p and "no-such-doc" in p for p in problems)  # no answer check without its document
