@@ -3,7 +3,7 @@
 A request takes a slot at once if one is free; otherwise it waits in a queue of at most ``max_queue``
 requests for at most ``max_wait_ms``. A full queue or a passed deadline sheds the request at once with
 :class:`~workbench.errors.OverloadedError` (HTTP 429 with ``Retry-After``): overload fails fast instead
-of timing out late::
+of timing out late; :func:`request_deadline` bounds a whole request::
 
     queue = AdmissionQueue(max_concurrency=8, max_queue=64, max_wait_ms=500)
     async with queue.slot() as waited_ms:
@@ -17,9 +17,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from workbench.errors import ConfigError, OverloadedError
+from workbench.errors import ConfigError, GeneratorTimeoutError, OverloadedError
 
-__all__ = ["AdmissionQueue"]
+__all__ = ["AdmissionQueue", "request_deadline"]
 
 
 class AdmissionQueue:
@@ -74,3 +74,17 @@ class AdmissionQueue:
         finally:
             self.in_flight -= 1
             self._sem.release()
+
+
+@asynccontextmanager
+async def request_deadline(seconds: float) -> AsyncIterator[None]:
+    """The whole request within ``seconds`` (``serving.request_timeout_s``), else :class:`GeneratorTimeoutError`
+    (a generator's own timeout passes through unchanged)."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as exc:
+        if isinstance(exc, GeneratorTimeoutError):
+            raise
+        raise GeneratorTimeoutError(f"the request took longer than serving.request_timeout_s={seconds:g} s") from exc
+

@@ -17,15 +17,14 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from workbench.config import PipelineConfig
-from workbench.errors import GeneratorTimeoutError, OverloadedError, UnknownTenantError, WorkbenchError
+from workbench.errors import OverloadedError, UnknownTenantError, WorkbenchError
 from workbench.observability.metrics import EngineMetrics
 from workbench.pipelines import RAGAnswer, validate_question
 from workbench.pipelines.knowledge_base import KnowledgeBase
-from workbench.serving.admission import AdmissionQueue
+from workbench.serving.admission import AdmissionQueue, request_deadline
 from workbench.serving.collaborators import CONTROL, EngineParts
 from workbench.serving.degradation import DegradationLevel, DegradationPolicy
 from workbench.serving.lane import Lane
@@ -123,7 +122,7 @@ class AsyncEngine:
     async def handle(self, req: ChatRequest) -> ChatResponse:
         """Answer one request; raises ``OverloadedError`` (shed), ``InputError``/``UnknownTenantError`` (bad input),
         ``GeneratorTimeoutError`` past ``serving.request_timeout_s``."""
-        async with self._deadline():
+        async with request_deadline(self.cfg.serving.request_timeout_s):
             async for item in self._answer(req, streaming=False):
                 if isinstance(item, ChatResponse):
                     return item
@@ -131,21 +130,9 @@ class AsyncEngine:
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Token events as they are generated, then one event carrying the whole :class:`ChatResponse`."""
-        async with self._deadline():
+        async with request_deadline(self.cfg.serving.request_timeout_s):
             async for item in self._answer(req, streaming=True):
                 yield StreamEvent(response=item) if isinstance(item, ChatResponse) else StreamEvent(token=item)
-
-    @asynccontextmanager
-    async def _deadline(self) -> AsyncIterator[None]:
-        """``serving.request_timeout_s`` for the whole request, raised as :class:`GeneratorTimeoutError`."""
-        try:
-            async with asyncio.timeout(self.cfg.serving.request_timeout_s):
-                yield
-        except TimeoutError as exc:
-            if isinstance(exc, GeneratorTimeoutError):
-                raise
-            raise GeneratorTimeoutError(f"the request took longer than serving.request_timeout_s="
-                                        f"{self.cfg.serving.request_timeout_s:g} s") from exc
 
     # -- the request path -------------------------------------------------------------------------
     async def _answer(self, req: ChatRequest, *, streaming: bool) -> AsyncIterator[str | ChatResponse]:
