@@ -24,6 +24,7 @@ from workbench.text import TOKENIZER_VERSION
 
 __all__ = [
     "CacheConfig",
+    "CacheJudgeConfig",
     "DegradationConfig",
     "EmbedderConfig",
     "ExactCacheConfig",
@@ -211,6 +212,36 @@ class ExactCacheConfig(_Section):
     max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
 
 
+class CacheJudgeConfig(_Section):
+    """The semantic layer's judge tier: for a candidate whose similarity is at or above ``threshold`` but below
+    ``accept_above`` (and that the rules accept), a model decides whether the two questions ask for the same
+    answer. Verdicts are cached (in process and in the cache backend); a failing judge refuses (a miss)."""
+
+    kind: Literal["none", "local", "openai"] = "none"
+    """``local``: a GGUF chat model in process (llama.cpp), scored by its yes/no logits; ``openai``: any
+    OpenAI-compatible chat model, asked for a yes/no reply; ``none``: no judge (the rules alone decide)."""
+    model: str = "qwen2.5-coder-1.5b"
+    """``local``: a bundled GGUF name or a path; ``openai``: the served model's name."""
+    base_url: str | None = None
+    """``openai``: the server's base URL (``http://host:port/v1``)."""
+    api_key_env: str | None = None
+    """``openai``: the environment variable that holds the API key (never the key itself)."""
+    accept_above: float = Field(1.0, ge=-1.0, le=1.0)
+    """At or above this similarity the rules alone decide; below it (down to ``threshold``) the judge is asked."""
+    cutoff: float = 0.0
+    """``local``: the judge says "same" when log P(yes) - log P(no) is at least this."""
+    timeout_s: float = Field(10.0, gt=0)
+    """A verdict not given in time is a refusal (counted as a judge failure)."""
+    retry_interval_s: float = Field(5.0, ge=0)
+    """After a failure the judge is not asked again for this long (its candidates are refused)."""
+    verdict_ttl_s: float = Field(86_400.0, gt=0)
+    """How long a verdict stays in the cache backend (shared by the workers)."""
+    lru_entries: int = Field(10_000, ge=1)
+    """Verdicts kept in process."""
+    threads: int = Field(2, ge=1)
+    """``local``: llama.cpp threads."""
+
+
 class SemanticCacheConfig(_Section):
     """Nearest-neighbour cache over query embeddings, with a similarity threshold and a verifier."""
 
@@ -222,9 +253,14 @@ class SemanticCacheConfig(_Section):
     """Embedding model for the cache (``None``: the pipeline's embedder)."""
     verifier: Literal["none", "rules"] = "rules"
     """``rules``: reject hits whose numbers, negations, antonyms or entities differ from the query's."""
+    lexicon: str = "bank"
+    """The rules' domain words: a bundled lexicon name (``bank``) or a path to a YAML/JSON lexicon file
+    (``workbench.cache.verifier.Lexicon``)."""
     refusal_margin: float = Field(0.02, ge=0.0, le=2.0)
     """How much closer (cosine) a candidate must be to the query than to a nearer candidate the verifier
     refused, to be served in its place (``workbench.cache.semantic.clearly_closer``)."""
+    judge: CacheJudgeConfig = CacheJudgeConfig()
+    """The judge tier between ``threshold`` and ``judge.accept_above`` (off by default)."""
     ttl_s: float = Field(300.0, gt=0)
     max_entries: int = Field(10_000, ge=1)
 
@@ -277,6 +313,10 @@ class MemoryConfig(_Section):
     idle_ttl_s: float = Field(86_400.0, gt=0)
     rewrite_followups: bool = True
     """Rewrite a follow-up ("and for the platinum one?") into a standalone question before retrieval."""
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    """SQLite store (WAL journal): ``FULL`` fsyncs every commit, so an acknowledged turn survives a killed
+    worker and a power loss; ``NORMAL`` survives a killed worker (SIGKILL: the commit reached the OS) but
+    may lose the last turns in a machine crash, for a cheaper append."""
 
 
 class ToolsConfig(_Section):

@@ -1,5 +1,6 @@
-"""The multi-layer cache: normalize → exact (TTL) → semantic (threshold + verifier) → per-user layer,
-with hot-question refresh; in-process (default) or Redis backends.
+"""The multi-layer cache: normalize → exact (TTL) → semantic (threshold, rules of a
+domain lexicon, and a judge model between two similarities) → per-user layer, with hot-question refresh;
+in-process (default) or Redis backends.
 
 ```python
 from workbench.cache import CacheStack
@@ -15,6 +16,7 @@ Each decision is written once, as a plan of I/O steps that a sync and an async d
 from workbench.cache.backends import CacheBackend, MemoryBackend, RedisBackend, ReplicationLog
 from workbench.cache.exact import ExactCache
 from workbench.cache.hotspot import HotItem, HotspotDetector, HotspotRefresher, SpaceSaving
+from workbench.cache.judge import JudgeTier, LocalJudge, PairJudge, RemoteJudge
 from workbench.cache.keys import Namespace, answer_config_hash, namespace
 from workbench.cache.layer import CacheLayer
 from workbench.cache.normalizer import QueryNormalizer, load_intent_map
@@ -23,7 +25,7 @@ from workbench.cache.semantic import SemanticCache, SemanticMatch
 from workbench.cache.stack import CacheStack
 from workbench.cache.stats import LayerStats
 from workbench.cache.user_snapshot import UserSnapshotCache, UserSnapshotStore
-from workbench.cache.verifier import HitVerifier, NullVerifier, RuleVerifier
+from workbench.cache.verifier import HitVerifier, Lexicon, NullVerifier, RuleVerifier
 
 __all__ = [
     "CacheBackend",
@@ -36,12 +38,17 @@ __all__ = [
     "HotItem",
     "HotspotDetector",
     "HotspotRefresher",
+    "JudgeTier",
     "LayerStats",
+    "Lexicon",
+    "LocalJudge",
     "MemoryBackend",
     "Namespace",
     "NullVerifier",
+    "PairJudge",
     "QueryNormalizer",
     "RedisBackend",
+    "RemoteJudge",
     "ReplicationLog",
     "RuleVerifier",
     "SemanticCache",

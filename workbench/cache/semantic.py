@@ -38,6 +38,7 @@ import faiss
 import numpy as np
 
 from workbench.cache.backends.base import CacheBackend, LogRecords, ReplicationLog, replication_log
+from workbench.cache.judge import JudgeTier
 from workbench.cache.keys import Namespace, semantic_key
 from workbench.cache.layer import DEFAULT_PREFIX, CacheLayer
 from workbench.cache.records import CacheEntry, SemanticLogRecord
@@ -163,6 +164,8 @@ class SemanticCache(CacheLayer):
     :param shared: use the backend's replication log (default: whether the backend is ``shared``);
         ``sync_interval_s`` bounds how often a worker reads it (0: before every lookup).
     :param refusal_margin: see :func:`clearly_closer` and :data:`REFUSAL_MARGIN`.
+    :param judge: the judge tier: a candidate the rules accept at a similarity below ``judge.accept_above``
+        is served only if the judge says both questions ask for the same answer (``None``: no judge).
     :raises ConfigError: a threshold outside [-1, 1], non-positive sizes, or ``shared`` on a backend
         without a replication log.
     """
@@ -175,7 +178,7 @@ class SemanticCache(CacheLayer):
                  ttl_s: float | None = None, max_entries: int = _DEFAULTS.max_entries, prefix: str = DEFAULT_PREFIX,
                  clock: Callable[[], float] = time.monotonic, top_k: int = 4, dim: int | None = None,
                  shared: bool | None = None, sync_interval_s: float = 0.0,
-                 refusal_margin: float = REFUSAL_MARGIN) -> None:
+                 refusal_margin: float = REFUSAL_MARGIN, judge: JudgeTier | None = None) -> None:
         super().__init__(backend, ttl_s=ttl_s, prefix=prefix, clock=clock)
         if not -1.0 <= threshold <= 1.0:
             raise ConfigError(f"threshold must be a cosine similarity in [-1, 1], got {threshold}",
@@ -189,6 +192,7 @@ class SemanticCache(CacheLayer):
         self.max_entries = max_entries
         self.top_k = top_k
         self.refusal_margin = refusal_margin
+        self.judge = judge
         self.dim = dim or (embedder.dim if embedder is not None else None)
         self.shared = backend.shared if shared is None else shared
         self._log: ReplicationLog | None = replication_log(backend) if self.shared else None
@@ -376,21 +380,33 @@ class SemanticCache(CacheLayer):
                 self._lru.move_to_end((ns.tag, meta.key))
         return SemanticMatch(entry, sim, meta.key)
 
+    def _refuse(self, ns: Namespace, meta: _Meta, refused: list[np.ndarray], counter: str) -> None:
+        self.stats.add(counter)
+        own = self._vector_of(ns, meta.key)
+        if own is not None:
+            refused.append(own)
+
     def plan_get(self, ns: Namespace, normalized: str, embedding: Any = None) -> Plan[SemanticMatch | None]:
-        """Plan of :meth:`get`: the decision, written once (see the module docstring)."""
+        """Plan of :meth:`get`: the decision, written once (see the module docstring).
+
+        Per candidate, nearest first: the rules; then, if a nearer candidate was refused, whether this one
+        is clearly closer to the query; then, inside the judge's band, the judge; then the payload.
+        """
         vec = yield from self.plan_embedding(normalized, embedding)
         yield from self.plan_sync()
         refused: list[np.ndarray] = []
         for sim, meta in self._nearest(ns, vec):
             if self.verifier.verify(normalized, meta.text) is not None:
-                self.stats.add("rejected")
-                own = self._vector_of(ns, meta.key)
-                if own is not None:
-                    refused.append(own)
+                self._refuse(ns, meta, refused, "rejected")
                 continue
             if not self._promotable(ns, sim, meta, refused):
                 self.stats.add("shadowed")
                 continue
+            if self.judge is not None and self.judge.in_band(sim):
+                verdict = yield from self.judge.plan_verdict(self.backend, self.prefix, normalized, meta.text)
+                if verdict is not True:
+                    self._refuse(ns, meta, refused, "judge_refused" if verdict is False else "judge_failed")
+                    continue
             blob = yield (self.backend.get, self.backend.aget, (meta.key,))
             match = self._accept(ns, sim, meta, blob)
             if match is not None:
@@ -439,4 +455,5 @@ class SemanticCache(CacheLayer):
         with self._lock:
             return {"entries": len(self._lru), "namespaces": len(self._indexes), "evictions": self.evictions,
                     "shared": self.shared, "log_position": self._last_id if self.shared else None,
-                    "threshold": self.threshold, "refusal_margin": self.refusal_margin}
+                    "threshold": self.threshold, "refusal_margin": self.refusal_margin,
+                    "judge": self.judge.stats() if self.judge is not None else None}

@@ -30,6 +30,7 @@ from workbench.cache.backends.memory import MemoryBackend
 from workbench.cache.backends.redis_backend import RedisBackend
 from workbench.cache.exact import ExactCache
 from workbench.cache.hotspot import HotItem, HotspotDetector, HotspotRefresher
+from workbench.cache.judge import JudgeTier, PairJudge
 from workbench.cache.keys import Namespace, answer_config_hash, digest, namespace
 from workbench.cache.layer import CacheLayer
 from workbench.cache.normalizer import QueryNormalizer
@@ -89,12 +90,14 @@ class CacheStack:
     def from_config(cls, cfg: PipelineConfig, *, kb_version: str, embedder: EmbeddingModel | None = None,
                     clock: Callable[[], float] = time.monotonic, verifier: HitVerifier | None = None,
                     backend: CacheBackend | None = None, redis_retry_interval_s: float = 1.0,
-                    semantic_sync_interval_s: float = 0.0) -> CacheStack:
+                    semantic_sync_interval_s: float = 0.0, judge: PairJudge | None = None) -> CacheStack:
         """The stack ``cfg.cache`` describes, for one knowledge-base version.
 
         ``embedder``: the semantic layer's model (default: ``cache.semantic.model`` or the pipeline's
         embedder, loaded now). ``backend``: one backend for every layer instead of the configured
         one (tests, benchmarks). ``clock``: seconds, for TTLs and hotspot windows (tests inject one).
+        ``verifier``: instead of the rules of ``cache.semantic.lexicon``. ``judge``: the model of the judge
+        tier instead of the one ``cache.semantic.judge`` describes (its band and cache settings still apply).
 
         ```python
         stack = CacheStack.from_config(PipelineConfig.load("fast").with_overrides(
@@ -121,11 +124,13 @@ class CacheStack:
         if c.enabled and c.semantic.enabled:
             model = embedder or load_embedding_model(c.semantic.model or cfg.embedder.model,
                                                      threads=cfg.embedder.threads)
-            chosen = verifier or (RuleVerifier() if c.semantic.verifier == "rules" else NullVerifier())
+            chosen = verifier or (RuleVerifier(c.semantic.lexicon) if c.semantic.verifier == "rules"
+                                  else NullVerifier())
             semantic = SemanticCache(model, make(c.semantic.max_entries), threshold=c.semantic.threshold,
                                      verifier=chosen, ttl_s=c.semantic.ttl_s, max_entries=c.semantic.max_entries,
                                      prefix=c.key_prefix, clock=clock, sync_interval_s=semantic_sync_interval_s,
-                                     refusal_margin=c.semantic.refusal_margin)
+                                     refusal_margin=c.semantic.refusal_margin,
+                                     judge=JudgeTier.from_config(c.semantic.judge, judge=judge))
         user = UserSnapshotCache(make(c.user_snapshot.max_entries), ttl_s=c.user_snapshot.ttl_s,
                                  prefix=c.key_prefix, clock=clock) if c.enabled and c.user_snapshot.enabled else None
         hotspot = HotspotDetector(window_s=c.hotspot.window_s, top_k=c.hotspot.top_k, clock=clock) \
@@ -380,9 +385,11 @@ class CacheStack:
         return list(seen.values())
 
     def close(self) -> None:
-        """Stop the refresher and close the backends' connections."""
+        """Stop the refresher, close the judge and the backends' connections."""
         if self._refresher is not None:
             self._refresher.stop()
+        if self.semantic is not None and self.semantic.judge is not None:
+            self.semantic.judge.close()
         for b in self._backends():
             b.close()
 
@@ -390,6 +397,8 @@ class CacheStack:
         """Async twin of :meth:`close` (also closes ``redis.asyncio`` clients)."""
         if self._refresher is not None:
             self._refresher.stop()
+        if self.semantic is not None and self.semantic.judge is not None:
+            self.semantic.judge.close()
         for b in self._backends():
             if isinstance(b, RedisBackend):
                 await b.aclose()

@@ -41,6 +41,10 @@ class LayerStats:
     refused candidate, so were not served (semantic layer; see ``SemanticCache.refusal_margin``)."""
     expired: int = 0
     """Entries found past their TTL by the cache's clock."""
+    judge_refused: int = 0
+    """Candidates in the judge's band that the judge said ask for another answer (semantic layer)."""
+    judge_failed: int = 0
+    """Candidates in the judge's band refused because the judge failed or was resting after a failure."""
     _latencies_ns: deque[int] = field(default_factory=deque, repr=False)
     _total_ns: int = 0
     _lookups: int = 0
@@ -63,7 +67,8 @@ class LayerStats:
                 self._latencies_ns.popleft()
 
     def add(self, counter: str, n: int = 1) -> None:
-        """Increment a named counter (``stores``, ``rejected``, ``shadowed``, ``expired``)."""
+        """Increment a named counter (``stores``, ``rejected``, ``shadowed``, ``expired``, ``judge_refused``,
+        ``judge_failed``)."""
         with self._lock:
             setattr(self, counter, getattr(self, counter) + n)
 
@@ -84,6 +89,8 @@ class LayerStats:
                 "rejected": self.rejected,
                 "shadowed": self.shadowed,
                 "expired": self.expired,
+                "judge_refused": self.judge_refused,
+                "judge_failed": self.judge_failed,
                 "latency_ms": {
                     "mean": self._total_ns / lookups / 1e6 if lookups else math.nan,
                     **lat,
