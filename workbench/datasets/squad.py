@@ -6,15 +6,22 @@ against all of them, including free-form references whose ``answer_start`` is -1
 
     ds = load_squad("../shared/data/cmrc2018/cmrc2018_dev.json")
     ds.questions[0].answers       # three references
+    load_squad("dev-v1.1.json", lang="en")   # the dataset's language for every question
 
-A malformed file raises :class:`~workbench.errors.DatasetError` naming the field path (e.g.
-``data[3].paragraphs[0].qas[2].answers[1].text``) and the line where that item starts.
+A question's language is the dataset's (``lang=``) or its own text's (:func:`~workbench.text.detect_language`;
+a question with kana is ``ja``), never its answers' or its context's.
+
+Reading is linear in the file size: one ``json.loads`` and one pass over the items. A malformed file
+raises :class:`~workbench.errors.DatasetError` naming the field path (e.g.
+``data[3].paragraphs[0].qas[2].answers[1].text``) and the line where that item starts; the line is
+looked up in the raw text only when an error is raised.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,88 +29,112 @@ from workbench.datasets.records import EvalDataset, EvalDocument, EvalQuestion
 from workbench.errors import DatasetError
 from workbench.text import detect_language
 
-__all__ = ["load_squad"]
+__all__ = ["load_squad", "question_language"]
+
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+
+LineOf = Callable[[], "int | None"]
 
 
-class _Locator:
-    """Finds the line of an item in the raw JSON text by a distinctive value it contains."""
+def question_language(question: str) -> str:
+    """``ja`` when the question has kana, else :func:`~workbench.text.detect_language` (``zh``/``en``).
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    >>> question_language("日本の首都はどこですか"), question_language("金卡年费多少")
+    ('ja', 'zh')
+    """
+    return "ja" if _KANA.search(question) else detect_language(question)
 
-    def line_of(self, value: Any, *, key: str | None = None) -> int | None:
+
+def _line_of(text: str, steps: list[tuple[str, Any]]) -> int | None:
+    """The line of the innermost item among ``steps`` ((key, value) pairs, outermost first) that can be
+    found in ``text``: each is searched after the previous one's position (only called on errors)."""
+    found, pos = None, 0
+    for key, value in steps:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
         if not isinstance(value, str) or not value:
-            return None
-        encoded = [json.dumps(value, ensure_ascii=False), json.dumps(value)]
-        for enc in encoded:
-            pattern = re.escape(enc) if key is None else rf'"{re.escape(key)}"\s*:\s*{re.escape(enc)}'
-            m = re.search(pattern, self.text)
+            continue
+        for enc in (json.dumps(value, ensure_ascii=False), json.dumps(value)):
+            m = re.compile(rf'"{re.escape(key)}"\s*:\s*{re.escape(enc)}').search(text, pos)
             if m:
-                return self.text.count("\n", 0, m.start()) + 1
-        return None
+                found, pos = text.count("\n", 0, m.start()) + 1, m.start()
+                break
+    return found
 
 
-def _require(obj: Any, key: str, kind: type | tuple[type, ...], where: str, path: str, line: int | None) -> Any:
+def _require(obj: Any, key: str, kind: type | tuple[type, ...], where: str, path: str, line: LineOf) -> Any:
     if not isinstance(obj, dict):
-        raise DatasetError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=line, field=where)
+        raise DatasetError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=line(), field=where)
     if key not in obj:
-        raise DatasetError("missing field", path=path, line=line, field=f"{where}.{key}" if where else key)
+        raise DatasetError("missing field", path=path, line=line(), field=f"{where}.{key}" if where else key)
     value = obj[key]
     if not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise DatasetError(f"expected {names}, got {type(value).__name__}", path=path, line=line,
+        raise DatasetError(f"expected {names}, got {type(value).__name__}", path=path, line=line(),
                            field=f"{where}.{key}" if where else key)
     return value
 
 
-def load_squad(path: str | Path, *, name: str | None = None) -> EvalDataset:
-    """Read a SQuAD-format file; questions with no answers are kept with ``answers=()``."""
+def _get(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
+def load_squad(path: str | Path, *, name: str | None = None, lang: str | None = None) -> EvalDataset:
+    """Read a SQuAD-format file; questions with no answers are kept with ``answers=()``.
+
+    :param path: the JSON file.
+    :param name: the dataset's name (default: the file's stem).
+    :param lang: the language of every question (``en`` for SQuAD, ``zh`` for CMRC); ``None``: each
+        question's own (see :func:`question_language`).
+    :returns: the documents (paragraphs) and questions.
+    :raises DatasetError: the file cannot be read, is not JSON, or lacks a required field.
+    """
     p = Path(path)
+    where_file = str(p)
     try:
         raw = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DatasetError(f"cannot read: {exc.strerror}", path=str(p)) from None
+        raise DatasetError(f"cannot read: {exc.strerror}", path=where_file) from None
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"not UTF-8: {exc.reason} at byte {exc.start}", path=str(p)) from None
+        raise DatasetError(f"not UTF-8: {exc.reason} at byte {exc.start}", path=where_file) from None
     try:
         root = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise DatasetError(f"not valid JSON: {exc.msg} at column {exc.colno}", path=str(p), line=exc.lineno) from None
-    loc = _Locator(raw)
-    data = _require(root, "data", list, "", str(p), 1)
+        raise DatasetError(f"not valid JSON: {exc.msg} at column {exc.colno}", path=where_file,
+                           line=exc.lineno) from None
+    data = _require(root, "data", list, "", where_file, lambda: 1)
     documents: list[EvalDocument] = []
     questions: list[EvalQuestion] = []
     seen_docs: set[str] = set()
     for a, article in enumerate(data):
         where_a = f"data[{a}]"
-        line_a = loc.line_of(article.get("title"), key="title") if isinstance(article, dict) else None
-        paragraphs = _require(article, "paragraphs", list, where_a, str(p), line_a)
+        steps_a = [("title", _get(article, "title"))]
+        paragraphs = _require(article, "paragraphs", list, where_a, where_file, lambda s=steps_a: _line_of(raw, s))
         for i, para in enumerate(paragraphs):
             where_p = f"{where_a}.paragraphs[{i}]"
-            line_p = loc.line_of(para.get("id"), key="id") if isinstance(para, dict) else None
-            line_p = line_p or line_a
-            context = _require(para, "context", str, where_p, str(p), line_p)
+            steps_p = [*steps_a, ("id", _get(para, "id"))]
+            line_p: LineOf = lambda s=steps_p: _line_of(raw, s)  # noqa: E731
+            context = _require(para, "context", str, where_p, where_file, line_p)
             doc_id = str(para.get("id") or f"{a}-{i}")
             if doc_id in seen_docs:
                 doc_id = f"{doc_id}#{a}-{i}"
             seen_docs.add(doc_id)
-            lang = detect_language(context)
-            documents.append(EvalDocument(doc_id, context, title=str(article.get("title") or ""), lang=lang))
-            for j, qa in enumerate(_require(para, "qas", list, where_p, str(p), line_p)):
+            documents.append(EvalDocument(doc_id, context, title=str(article.get("title") or ""),
+                                          lang=lang or detect_language(context)))
+            for j, qa in enumerate(_require(para, "qas", list, where_p, where_file, line_p)):
                 where_q = f"{where_p}.qas[{j}]"
-                line_q = (loc.line_of(qa.get("id"), key="id") if isinstance(qa, dict) else None) or line_p
-                qid = _require(qa, "id", (str, int), where_q, str(p), line_q)
-                question = _require(qa, "question", str, where_q, str(p), line_q)
+                line_q: LineOf = lambda s=[*steps_p, ("id", _get(qa, "id"))]: _line_of(raw, s)  # noqa: E731
+                qid = _require(qa, "id", (str, int), where_q, where_file, line_q)
+                question = _require(qa, "question", str, where_q, where_file, line_q)
                 answers_raw = qa.get("answers", [])
                 if not isinstance(answers_raw, list):
-                    raise DatasetError(f"expected a list, got {type(answers_raw).__name__}", path=str(p), line=line_q,
-                                       field=f"{where_q}.answers")
-                answers = []
-                for k, ans in enumerate(answers_raw):
-                    answers.append(_require(ans, "text", str, f"{where_q}.answers[{k}]", str(p), line_q))
-                questions.append(EvalQuestion(str(qid), question, gold_doc_ids=(doc_id,), answers=tuple(answers),
-                                              lang=detect_language(question + context[:200])))
+                    raise DatasetError(f"expected a list, got {type(answers_raw).__name__}", path=where_file,
+                                       line=line_q(), field=f"{where_q}.answers")
+                answers = tuple(_require(ans, "text", str, f"{where_q}.answers[{k}]", where_file, line_q)
+                                for k, ans in enumerate(answers_raw))
+                questions.append(EvalQuestion(str(qid), question, gold_doc_ids=(doc_id,), answers=answers,
+                                              lang=lang or question_language(question)))
     if not questions:
-        raise DatasetError("no questions found (expected data[].paragraphs[].qas[])", path=str(p), field="data")
-    return EvalDataset(name or p.stem, documents, questions, source=str(p),
-                       meta={"format": "squad", "version": root.get("version")})
+        raise DatasetError("no questions found (expected data[].paragraphs[].qas[])", path=where_file, field="data")
+    return EvalDataset(name or p.stem, documents, questions, source=where_file,
+                       meta={"format": "squad", "version": root.get("version"), "lang": lang})
