@@ -11,10 +11,13 @@ from workbench.evaluation.metrics.answer import (
     cmrc_em,
     cmrc_f1,
     cmrc_tokens,
+    exact_match,
+    f1_score,
     lcs_length,
     longest_common_substring,
     normalize_squad,
     rouge_l,
+    scoring_language,
     squad_em,
     squad_f1,
 )
@@ -104,3 +107,24 @@ def test_semantic_similarity_with_a_fake_model() -> None:
     assert sim.score("  ", ["blue"]) == 0.0
     with pytest.raises(TypeError):
         SemanticSimilarity(42)
+
+
+def test_the_language_comes_from_the_question_never_from_the_references() -> None:
+    # an English question whose references include a CJK alias (like SQuAD dev 5728809f2ca10214002da40e)
+    question, refs = "What is China called in Chinese?", ["Zhongguo", "中国"]
+    assert f1_score("中华", refs, question=question) == 0.0          # SQuAD word tokens: "中华" ≠ "中国"
+    assert f1_score("中华", refs, lang="zh") == pytest.approx(0.5)   # CMRC characters would give half credit
+    assert answer_scores("中华", refs, question=question) == answer_scores("中华", refs, lang="en")
+    assert rouge_l("中华", refs, question=question) == 0.0
+    assert exact_match("金卡", ["金卡"], question="金卡年费多少") == 1.0
+    assert scoring_language(question="金卡年费多少") == "zh"
+
+
+def test_no_language_and_no_question_is_refused_and_japanese_is_not_chinese() -> None:
+    with pytest.raises(ValueError, match="never guessed from the references"):
+        exact_match("x", ["x"])
+    with pytest.raises(ValueError, match="never guessed"):
+        rouge_l("x", ["x"])
+    with pytest.raises(ValueError, match="Japanese"):
+        f1_score("東京", ["東京都"], question="日本の首都はどこですか")
+    assert f1_score("東京", ["東京都"], lang="zh", question="日本の首都はどこですか") == pytest.approx(0.8)

@@ -223,7 +223,7 @@ class Experiment:
                     row[f"latency_{stage}_ms"] = float(ms)
                 if q.answers:
                     row["references"] = list(q.answers)
-                    row.update(answer_scores(answer.answer, q.answers, lang="zh" if lang == "zh" else "en"))
+                    row.update(answer_scores(answer.answer, q.answers, lang=q.lang, question=q.question))
             else:
                 for stage, ms in timings.items():
                     row[f"latency_{stage}_ms"] = float(ms)

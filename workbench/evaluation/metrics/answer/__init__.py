@@ -7,6 +7,7 @@ from workbench.evaluation.metrics.answer.cmrc import (
     cmrc_tokens,
     longest_common_substring,
 )
+from workbench.evaluation.metrics.answer.language import SCORED_LANGUAGES, scoring_language
 from workbench.evaluation.metrics.answer.rouge import lcs_length, rouge_l
 from workbench.evaluation.metrics.answer.scoring import answer_scores, exact_match, f1_score
 from workbench.evaluation.metrics.answer.semantic import SemanticSimilarity
@@ -14,6 +15,7 @@ from workbench.evaluation.metrics.answer.squad import normalize_squad, squad_em,
 
 __all__ = [
     "CMRC_PUNCTUATION",
+    "SCORED_LANGUAGES",
     "SemanticSimilarity",
     "answer_scores",
     "cmrc_em",
@@ -25,6 +27,7 @@ __all__ = [
     "longest_common_substring",
     "normalize_squad",
     "rouge_l",
+    "scoring_language",
     "squad_em",
     "squad_f1",
     "squad_tokens",

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workbench.evaluation.metrics.answer.cmrc import cmrc_tokens
+from workbench.evaluation.metrics.answer.language import scoring_language
 from workbench.evaluation.metrics.answer.overlap import best_f1, check_references
 from workbench.evaluation.metrics.answer.squad import squad_tokens
-from workbench.text import detect_language
 
 __all__ = ["lcs_length", "rouge_l"]
 
@@ -34,9 +34,10 @@ def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
     return prev[-1]
 
 
-def rouge_l(prediction: str, references: Sequence[str], *, lang: str | None = None) -> float:
-    """The best ROUGE-L F1 over ``references``; ``lang`` (``en``/``zh``) picks the tokenizer, detected when ``None``."""
+def rouge_l(prediction: str, references: Sequence[str], *, lang: str | None = None,
+            question: str | None = None) -> float:
+    """The best ROUGE-L F1 over ``references``; the tokenizer follows ``lang`` (``en``/``zh``) or, when it is
+    ``None``, the question's language (see :func:`~workbench.evaluation.metrics.answer.language.scoring_language`)."""
     check_references(references)
-    lang = lang or detect_language(prediction + " " + references[0])
-    tokenize = cmrc_tokens if lang == "zh" else squad_tokens
+    tokenize = cmrc_tokens if scoring_language(lang, question) == "zh" else squad_tokens
     return best_f1(tokenize(prediction), [tokenize(r) for r in references], lcs_length)
