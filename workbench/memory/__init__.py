@@ -9,8 +9,8 @@ await memory.aappend("acme", "s1", question, answer, meta={META_STANDALONE: stan
 """
 
 from workbench.memory.conversation import ConversationMemory, MemoryView
-from workbench.memory.errors import SessionIdError, SessionImportError, SessionStoreError
-from workbench.memory.records import SessionExport, Summary, Turn
+from workbench.memory.errors import SessionIdError, SessionImportError, SessionNotFoundError, SessionStoreError
+from workbench.memory.records import ANY_OWNER, SessionExport, Summary, Turn
 from workbench.memory.rewrite import (
     META_STANDALONE,
     FollowupRewriter,
@@ -29,6 +29,7 @@ from workbench.memory.stores import (
 from workbench.memory.summary import ExtractiveSummarizer, LocalModelSummarizer, Summarizer
 
 __all__ = [
+    "ANY_OWNER",
     "ConversationMemory",
     "ExtractiveSummarizer",
     "FollowupRewriter",
@@ -44,6 +45,7 @@ __all__ = [
     "SessionExport",
     "SessionIdError",
     "SessionImportError",
+    "SessionNotFoundError",
     "SessionStore",
     "SessionStoreError",
     "Summarizer",

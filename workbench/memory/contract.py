@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from workbench.memory.errors import SessionIdError, SessionImportError
+from workbench.memory.errors import SessionIdError, SessionImportError, SessionNotFoundError
 from workbench.memory.records import SessionExport
 from workbench.memory.stores.inprocess import InProcessSessionStore
 
@@ -61,6 +61,60 @@ class SessionStoreContract:
         assert store.turns(b, "shared-id") == [] and store.count(b, "shared-id") == 0
         assert store.sessions(b) == [] and store.sessions(a) == ["shared-id"]
         assert store.delete(b, "shared-id") is False and store.count(a, "shared-id") == 1
+
+    def test_a_session_belongs_to_the_user_who_started_it(self, store: Any) -> None:
+        t = _tenant()
+        store.append(t, "s1", "what's my credit limit?", "RMB 56,000 (u1)", owner="u1")
+        assert store.owner(t, "s1") == "u1" and store.owner(t, "nope") is None
+        for intruder in ("u2", None):                      # another user, or an anonymous caller
+            with pytest.raises(SessionNotFoundError) as err:
+                store.turns(t, "s1", owner=intruder)
+            assert "u1" not in str(err.value) and err.value.http_status == 404
+            with pytest.raises(SessionNotFoundError):
+                store.append(t, "s1", "and my points?", "x", owner=intruder)
+            with pytest.raises(SessionNotFoundError):
+                store.turns(t, "s1", last=0, owner=intruder)
+        assert [x.assistant for x in store.turns(t, "s1", owner="u1")] == ["RMB 56,000 (u1)"]   # untouched
+        assert store.append(t, "s1", "q2", "a2", owner="u1").seq == 2
+        assert store.count(t, "s1") == 2 and len(store.turns(t, "s1")) == 2      # operators read any session
+        store.append(t, "anon", "q", "a")                    # no owner: an anonymous session
+        assert store.owner(t, "anon") == "" and len(store.turns(t, "anon", owner=None)) == 1
+        with pytest.raises(SessionNotFoundError):
+            store.turns(t, "anon", owner="u1")
+        other = _tenant()                                    # the same id in another tenant is another session
+        assert store.append(other, "s1", "q", "a", owner="u2").seq == 1
+
+    def test_the_owner_travels_with_an_export(self, store: Any) -> None:
+        t = _tenant()
+        store.append(t, "s1", "q", "a", owner="u7")
+        doc = store.export(t, "s1").to_dict()
+        assert doc["owner"] == "u7"
+        store.delete(t, "s1")
+        store.import_session(doc)
+        assert store.owner(t, "s1") == "u7"
+        with pytest.raises(SessionNotFoundError):
+            store.turns(t, "s1", owner="u8")
+
+    def test_concurrent_first_appends_by_two_users_leave_one_owner(self, store: Any) -> None:
+        t = _tenant()
+        outcome: dict[str, str] = {}
+
+        def start(user: str) -> None:
+            try:
+                store.append(t, "race", f"q-{user}", "a", owner=user)
+                outcome[user] = "ok"
+            except SessionNotFoundError:
+                outcome[user] = "refused"
+
+        threads = [threading.Thread(target=start, args=(f"u{i}",)) for i in range(6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        winners = [u for u, o in outcome.items() if o == "ok"]
+        assert len(outcome) == 6 and len(winners) == 1
+        assert store.owner(t, "race") == winners[0]
+        assert [x.user for x in store.turns(t, "race")] == [f"q-{winners[0]}"]
 
     @pytest.mark.parametrize("bad", ["", "a:b", "has space", "x" * 129, None, "a*"])
     def test_bad_ids_are_rejected(self, store: Any, bad: Any) -> None:

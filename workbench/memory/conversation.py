@@ -7,18 +7,26 @@ view = memory.load("acme", "s1")          # MemoryView(turns=(...), summary=None
 view.messages()                           # chat messages: summary (system) + turns
 await memory.aappend(...); await memory.aload(...)      # async twins for the serving engine
 ```
+The serving engine holds a session for the whole of a turn, so that a session's turns are answered and
+stored one after the other, each seeing the one before, and names the caller as the session's owner::
+
+    async with memory.hold("acme", "s1"):
+        view = await memory.aload("acme", "s1", owner="u1")        # SessionNotFoundError: not u1's session
+        ...                                                        # answer
+        await memory.aappend("acme", "s1", question, answer, owner="u1")   # durable when it returns
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from workbench.config import MemoryConfig
-from workbench.memory.records import SessionExport, Turn
+from workbench.memory.records import ANY_OWNER, SessionExport, Turn
 from workbench.memory.stores import SessionStore, make_session_store
 from workbench.memory.summary import LocalModelSummarizer, Summarizer
 from workbench.memory.tokens import token_counter
@@ -79,6 +87,7 @@ class ConversationMemory:
         self.summarize = summarize
         self.summarizer: Summarizer | None = summarizer if summarizer is not None else \
             (LocalModelSummarizer() if summarize else None)
+        self._held: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
     @classmethod
     def from_config(cls, cfg: MemoryConfig, *, tokenizer: Callable[[str], Any] | None = None,
@@ -87,10 +96,39 @@ class ConversationMemory:
         return cls(store if store is not None else make_session_store(cfg), window_turns=cfg.window_turns,
                    max_tokens=cfg.max_tokens, tokenizer=tokenizer, summarize=cfg.summarize, summarizer=summarizer)
 
+    # -- one turn at a time per session -----------------------------------------------------------
+    @asynccontextmanager
+    async def hold(self, tenant: str, session: str) -> AsyncIterator[None]:
+        """Hold ``session`` of ``tenant`` in this process: another ``hold`` of it waits until this one ends.
+
+        The engine holds a session from loading its view to appending the turn, so concurrent requests of
+        one session are answered in arrival order (asyncio's lock is fair), each sees the turns before it,
+        and the stored order is the order of answering. The lock lives while someone holds or waits for it.
+        """
+        key = (tenant, session)
+        lock, users = self._held.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._held[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._held[key]
+            if users <= 1:
+                del self._held[key]
+            else:
+                self._held[key] = (lock, users - 1)
+
     # -- read ------------------------------------------------------------------------------------
-    def load(self, tenant: str, session: str) -> MemoryView:
-        """The window of ``session``: at most ``window_turns`` recent turns whose tokens fit ``max_tokens``."""
-        turns = self.store.turns(tenant, session, last=self.window_turns)
+    def load(self, tenant: str, session: str, *, owner: str | None = ANY_OWNER) -> MemoryView:
+        """The window of ``session``: at most ``window_turns`` recent turns whose tokens fit ``max_tokens``.
+
+        :param owner: the caller (``None``: anonymous); :data:`~workbench.memory.records.ANY_OWNER` (default)
+            reads any session.
+        :raises SessionNotFoundError: the session belongs to another owner.
+        """
+        turns = self.store.turns(tenant, session, last=self.window_turns, owner=owner)
         total = turns[-1].seq if turns else 0
         summary = self.store.get_summary(tenant, session) if self.summarize and total > len(turns) else None
         budget = self.max_tokens
@@ -111,27 +149,34 @@ class ConversationMemory:
         kept.reverse()
         return MemoryView(tenant, session, tuple(kept), summary.text if summary else None, used, total)
 
-    async def aload(self, tenant: str, session: str) -> MemoryView:
+    async def aload(self, tenant: str, session: str, *, owner: str | None = ANY_OWNER) -> MemoryView:
         """Async :meth:`load` (a blocking store runs in a worker thread)."""
         if getattr(self.store, "blocking", True):
-            return await asyncio.to_thread(self.load, tenant, session)
-        return self.load(tenant, session)
+            return await asyncio.to_thread(self.load, tenant, session, owner=owner)
+        return self.load(tenant, session, owner=owner)
 
     # -- write -----------------------------------------------------------------------------------
     def append(self, tenant: str, session: str, user_text: str, assistant_text: str,
-               meta: dict[str, Any] | None = None) -> Turn:
-        """Store one turn (then fold turns that left the window into the summary, when enabled)."""
-        turn = self.store.append(tenant, session, user_text, assistant_text, meta)
+               meta: dict[str, Any] | None = None, *, owner: str | None = None) -> Turn:
+        """Store one turn (then fold turns that left the window into the summary, when enabled).
+
+        The turn is durable when this returns, as far as the store is (see the stores).
+
+        :param owner: the caller (``None``: anonymous); a new session belongs to it from now on.
+        :raises SessionNotFoundError: the session belongs to another owner (nothing is stored).
+        """
+        turn = self.store.append(tenant, session, user_text, assistant_text, meta, owner=owner)
         if self.summarize and self.summarizer is not None and turn.seq > self.window_turns:
             self._update_summary(tenant, session, turn.seq - self.window_turns)
         return turn
 
     async def aappend(self, tenant: str, session: str, user_text: str, assistant_text: str,
-                      meta: dict[str, Any] | None = None) -> Turn:
+                      meta: dict[str, Any] | None = None, *, owner: str | None = None) -> Turn:
         """Async :meth:`append`."""
         if getattr(self.store, "blocking", True) or self.summarize:
-            return await asyncio.to_thread(self.append, tenant, session, user_text, assistant_text, meta)
-        return self.append(tenant, session, user_text, assistant_text, meta)
+            return await asyncio.to_thread(self.append, tenant, session, user_text, assistant_text, meta,
+                                           owner=owner)
+        return self.append(tenant, session, user_text, assistant_text, meta, owner=owner)
 
     def _update_summary(self, tenant: str, session: str, upto: int) -> None:
         assert self.summarizer is not None

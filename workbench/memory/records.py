@@ -3,7 +3,11 @@
 ```python
 turn = Turn(seq=1, user="gold card annual fee?", assistant="RMB 600", ts=time.time())
 check_id("tenant", "acme")          # raises SessionIdError for '', 'a:b', 'x' * 200 ...
+owner_key("u1"), owner_key(None)    # 'u1', '' (anonymous): how a session's owner is stored
 ```
+A session belongs to one user of one tenant, the user who started it (anonymous callers share the
+anonymous owner ``""``). Reads and appends that name an owner are refused for anyone else's session;
+:data:`ANY_OWNER` (the default) is the unchecked access of operators, exports and tests.
 Timestamps are wall-clock seconds (``time.time()``): they are persisted and compared across processes
 and restarts, which a monotonic clock cannot do. Latencies elsewhere use ``time.perf_counter_ns``.
 """
@@ -16,11 +20,14 @@ from typing import Any
 
 from workbench.memory.errors import SessionIdError, SessionImportError
 
-__all__ = ["EXPORT_FORMAT", "SessionExport", "Summary", "Turn", "check_id"]
+__all__ = ["ANY_OWNER", "EXPORT_FORMAT", "SessionExport", "Summary", "Turn", "check_id", "check_owner", "owner_key"]
 
 #: Version tag of :meth:`SessionExport.to_dict` documents.
 EXPORT_FORMAT = "workbench.session/1"
 _ID_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
+#: Pass as ``owner`` to read or write a session without the ownership check (operators, exports, tests).
+#: It is not a valid user id (``*`` is not allowed in ids), so no user can be it.
+ANY_OWNER = "*"
 
 
 def check_id(kind: str, value: Any) -> str:
@@ -28,6 +35,32 @@ def check_id(kind: str, value: Any) -> str:
     if not isinstance(value, str) or not _ID_RE.match(value):
         raise SessionIdError(f"{kind} id {value!r} is invalid: use 1-128 characters from A-Z a-z 0-9 _ . @ -")
     return value
+
+
+def owner_key(user: str | None) -> str:
+    """How the caller ``user`` is stored and compared as a session owner: the user id, ``""`` for an
+    anonymous caller (``None``), :data:`ANY_OWNER` unchanged.
+
+    :raises SessionIdError: ``user`` is not a valid id.
+    """
+    if user is None:
+        return ""
+    return user if user == ANY_OWNER else check_id("user", user)
+
+
+def check_owner(stored: str, owner: str, session: str) -> None:
+    """Refuse a caller who is not the session's owner.
+
+    :param stored: the owner stored with the session (``""``: anonymous).
+    :param owner: the caller as an :func:`owner_key` (:data:`ANY_OWNER` always passes).
+    :param session: the session id (named in the error).
+    :raises SessionNotFoundError: the caller is not the owner; the message is the same whoever owns it.
+    """
+    if owner != ANY_OWNER and stored != owner:
+        from workbench.memory.errors import SessionNotFoundError
+
+        raise SessionNotFoundError(f"session {session!r} not found for this user; start a new conversation "
+                                   "with a new session id")
 
 
 @dataclass(frozen=True)
@@ -70,11 +103,13 @@ class SessionExport:
     session: str
     turns: tuple[Turn, ...]
     summary: Summary | None = None
+    owner: str = ""
+    """The user the session belongs to (``""``: anonymous)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible document tagged with :data:`EXPORT_FORMAT`."""
         return {
-            "format": EXPORT_FORMAT, "tenant": self.tenant, "session": self.session,
+            "format": EXPORT_FORMAT, "tenant": self.tenant, "session": self.session, "owner": self.owner,
             "turns": [t.to_dict() for t in self.turns],
             "summary": None if self.summary is None else {"text": self.summary.text, "upto_seq": self.summary.upto_seq},
         }
@@ -89,8 +124,9 @@ class SessionExport:
             s = d.get("summary")
             summary = Summary(str(s["text"]), int(s["upto_seq"])) if s else None
             tenant, session = check_id("tenant", d["tenant"]), check_id("session", d["session"])
+            owner = check_id("owner", d["owner"]) if d.get("owner") else ""
         except (KeyError, TypeError, ValueError) as exc:
             raise SessionImportError(f"malformed session export: {exc!r}") from None
         if [t.seq for t in turns] != list(range(1, len(turns) + 1)):
             raise SessionImportError("malformed session export: turn seq must be 1..n in order")
-        return cls(tenant, session, turns, summary)
+        return cls(tenant, session, turns, summary, owner)

@@ -5,13 +5,24 @@ module is where the concrete ones are chosen from a :class:`PipelineConfig`::
 
     parts = EngineParts.from_config(cfg)        # lanes, and the cache, memory and agent cfg enables
     engine = AsyncEngine(cfg, parts)
+
+A request with a session runs inside :meth:`EngineParts.conversation`: the session is held (its turns are
+answered one at a time, in arrival order), its view is loaded for the caller (another user's session is
+refused), and :meth:`SessionTurn.commit` appends the turn before the engine acknowledges it::
+
+    async with parts.conversation(req, question, rewrite=True) as turn:
+        ...                                          # answer turn.standalone (with turn.history)
+        await turn.commit(resp.answer)               # durable; then the response goes out
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,7 +31,7 @@ from workbench.errors import WorkbenchError
 from workbench.pipelines import load_knowledge_base
 from workbench.pipelines.knowledge_base import KnowledgeBase
 from workbench.serving.lane import Lane
-from workbench.serving.protocols import AnswerCache, ConversationMemory, ToolAgent
+from workbench.serving.protocols import AnswerCache, ConversationMemory, ConversationView, ToolAgent
 from workbench.serving.responses import cache_payload
 from workbench.serving.schema import ChatRequest, ChatResponse
 
@@ -28,7 +39,7 @@ if TYPE_CHECKING:
     from workbench.cache import CacheStack
     from workbench.tools.snapshot import SnapshotCache
 
-__all__ = ["CONTROL", "EngineParts", "build_agent", "build_caches", "build_lanes", "build_memory"]
+__all__ = ["CONTROL", "EngineParts", "SessionTurn", "build_agent", "build_caches", "build_lanes", "build_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +85,64 @@ def build_agent(cfg: PipelineConfig, snapshots: SnapshotCache | None) -> ToolAge
     return ToolCallingAgent.from_config(cfg.tools, snapshot_cache=snapshots)
 
 
+@dataclass
+class SessionTurn:
+    """One request's part of its conversation: the history it read, and the append that acknowledges it.
+
+    Without a session (or without memory) it is empty: no history, and :meth:`commit` stores nothing.
+    """
+
+    question: str
+    """The question as asked."""
+    standalone: str
+    """What the pipeline answers and the cache is asked: ``question``, or its rewrite with the history."""
+    memory: ConversationMemory | None = None
+    tenant: str = ""
+    session: str | None = None
+    owner: str | None = None
+    view: ConversationView | None = None
+    load_ms: float | None = None
+    """How long loading the view took (``None``: nothing loaded)."""
+
+    @property
+    def turns(self) -> int:
+        """Turns of the history shown to this request."""
+        return len(self.view.turns) if self.view is not None else 0
+
+    @property
+    def history(self) -> list[dict[str, str]] | None:
+        """The history as chat messages for the generator (``None``: none)."""
+        return self.view.messages() if self.uses_history else None  # type: ignore[union-attr]
+
+    @property
+    def uses_history(self) -> bool:
+        """Whether the answer depends on the session: the question was rewritten from it, or earlier turns
+        (or their summary) go to the generator. Such an answer is never stored in a cache."""
+        if self.standalone != self.question:
+            return True
+        return self.view is not None and bool(self.view.turns or self.view.summary)
+
+    async def commit(self, answer: str) -> float:
+        """Append the turn to the session (nothing without one); returns the milliseconds it took.
+
+        Returns only once the store has the turn, so the caller acknowledges a durable turn. A cancellation
+        (deadline, client gone) still waits for an append already under way, so the session is released
+        only after it: the next turn of the session cannot overtake it.
+        """
+        if self.memory is None or self.session is None:
+            return 0.0
+        from workbench.memory import META_STANDALONE
+
+        t = time.perf_counter_ns()
+        task = asyncio.ensure_future(self.memory.aappend(self.tenant, self.session, self.question, answer,
+                                                         {META_STANDALONE: self.standalone}, owner=self.owner))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait({task})
+            raise
+        return round((time.perf_counter_ns() - t) / 1e6, 3)
+
 
 @dataclass
 class EngineParts:
@@ -115,21 +184,39 @@ class EngineParts:
         """The cache a variant reads and writes (the control's for the control)."""
         return self.variant_caches.get(variant, self.cache)
 
-    def store_later(self, req: ChatRequest, question: str, resp: ChatResponse, *, cacheable: bool,
-                    personalized: bool) -> None:
-        """After the response: cache it (when ``cacheable``; per user when ``personalized``) in its variant's
-        cache, and append the turn to the session's memory. Off the critical path; a failing store logs and
-        never breaks serving; :meth:`aclose` waits for pending stores."""
+    @asynccontextmanager
+    async def conversation(self, req: ChatRequest, question: str, *, rewrite: bool) -> AsyncIterator[SessionTurn]:
+        """The request's :class:`SessionTurn`, with its session held for the whole turn (see the module
+        docstring); ``rewrite``: rewrite a follow-up into a standalone question from the history.
+
+        :raises SessionNotFoundError: the session belongs to another user (or to no user, for a named one).
+        """
+        if self.memory is None or not req.session:
+            yield SessionTurn(question, question)
+            return
+        async with self.memory.hold(req.tenant, req.session):
+            t = time.perf_counter_ns()
+            view = await self.memory.aload(req.tenant, req.session, owner=req.user)
+            standalone = question
+            if rewrite and view.turns:
+                from workbench.memory import rewrite_followup
+
+                standalone = rewrite_followup(view, question)  # type: ignore[arg-type]
+            yield SessionTurn(question, standalone, self.memory, req.tenant, req.session, req.user, view,
+                              round((time.perf_counter_ns() - t) / 1e6, 3))
+
+    def store_later(self, req: ChatRequest, question: str, resp: ChatResponse, *, personalized: bool) -> None:
+        """After the response: cache it in its variant's cache (per user when ``personalized``), off the critical
+        path. The caller decides whether it may be cached at all. A failing store logs and never breaks
+        serving; :meth:`aclose` waits for pending stores."""
         async def store() -> None:
             try:
                 cache = self.cache_for(resp.variant or CONTROL)
-                if cache is not None and cacheable and resp.answer:
+                if cache is not None and resp.answer:
                     await cache.astore(req.tenant, question, cache_payload(resp), user=req.user,
                                        personalized=personalized)
-                if self.memory is not None and req.session:
-                    await self.memory.aappend(req.tenant, req.session, question, resp.answer)
             except (WorkbenchError, OSError) as exc:
-                log.warning("store after request failed: %s", exc)
+                log.warning("storing an answer in the cache failed: %s", exc)
 
         task = asyncio.get_running_loop().create_task(store())
         self._pending.add(task)

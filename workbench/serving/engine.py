@@ -1,9 +1,11 @@
 """The asyncio serving engine: it orchestrates the request path of DESIGN.md and runs no stage itself.
 
-validate → route (A/B, sticky: the variant's cache and pipeline) → cache (before admission: hits never
-take a slot) → degradation level → admission (bounded queue, max wait, shed with ``OverloadedError``) →
-memory → tools → ``pipeline.astream(level.plan)`` (``arun`` for ``handle``) → store (cache, memory; after the
-response) → metrics::
+validate → route (A/B, sticky: the variant's cache and pipeline) → the session (held for the turn; its
+owner checked; a follow-up rewritten) → cache (before admission: hits never take a slot) → degradation
+level → admission (bounded queue, max wait, shed with ``OverloadedError``) → tools →
+``pipeline.astream(level.plan)`` (``arun`` for ``handle``) → the turn appended to memory (durable before the
+response is acknowledged, cache hits included) → the answer cached (after the response; never one that used
+the session's history) → metrics::
 
     async with AsyncEngine.from_config(PipelineConfig.load("fast")) as engine:
         resp = await engine.handle(ChatRequest(question="gold card annual fee?"))
@@ -25,10 +27,10 @@ from workbench.observability.metrics import EngineMetrics
 from workbench.pipelines import RAGAnswer, validate_question
 from workbench.pipelines.knowledge_base import KnowledgeBase
 from workbench.serving.admission import AdmissionQueue, request_deadline
-from workbench.serving.collaborators import CONTROL, EngineParts
+from workbench.serving.collaborators import CONTROL, EngineParts, SessionTurn
 from workbench.serving.degradation import DegradationLevel, DegradationPolicy
 from workbench.serving.lane import Lane
-from workbench.serving.protocols import AnswerCache, ConversationMemory, ConversationView, ToolAgent
+from workbench.serving.protocols import AnswerCache, ConversationMemory, ToolAgent
 from workbench.serving.responses import PieceClock, response_from, response_from_cache
 from workbench.serving.routing import VariantRouter
 from workbench.serving.schema import ChatRequest, ChatResponse, StreamEvent
@@ -151,83 +153,76 @@ class AsyncEngine:
         timings: dict[str, float] = {}
         level = self.policy.level
         try:
-            cached = await self._cached(req, question, lane.name, level, timings, t0)
-            if cached is not None:
-                if cached.answer:
-                    yield cached.answer
-                yield cached
-                return
-            level = self._update_level()
-            if not level.serves_misses:
-                self.metrics.shed.labels("cache_only").inc()
-                raise OverloadedError("degraded to cache-only service: this question is not cached",
-                                      retry_after=max(1.0, self.cfg.serving.degradation.cooldown_s))
-            try:
-                async with self.admission.slot() as waited:
-                    timings["queue"] = round(waited, 3)
-                    level = max(level, self.policy.level)  # a request that queued takes the level of now
-                    async for item in self._serve(req, question, lane, level, timings, t0, streaming):
-                        yield item
-            except OverloadedError:
-                self.metrics.shed.labels("admission").inc()
-                raise
+            async with self.parts.conversation(req, question, rewrite=self.cfg.memory.rewrite_followups) as turn:
+                if turn.load_ms is not None:
+                    timings["memory"] = turn.load_ms
+                cached = await self._cached(req, turn, lane.name, level, timings)
+                if cached is not None:
+                    await self._acknowledge(req, turn, cached, t0, store=None)
+                    if cached.answer:
+                        yield cached.answer
+                    yield cached
+                    return
+                level = self._update_level()
+                if not level.serves_misses:
+                    self.metrics.shed.labels("cache_only").inc()
+                    raise OverloadedError("degraded to cache-only service: this question is not cached",
+                                          retry_after=max(1.0, self.cfg.serving.degradation.cooldown_s))
+                try:
+                    async with self.admission.slot() as waited:
+                        timings["queue"] = round(waited, 3)
+                        level = max(level, self.policy.level)  # a request that queued takes the level of now
+                        async for item in self._serve(req, turn, lane, level, timings, t0, streaming):
+                            yield item
+                except OverloadedError:
+                    self.metrics.shed.labels("admission").inc()
+                    raise
         except WorkbenchError as exc:
             self.counts["shed" if isinstance(exc, OverloadedError) else "errors"] += 1
             self.metrics.observe_request(variant=lane.name, level=level, cache_layer=None, status=exc.type,
                                          total_ms=(_NS() - t0) / 1e6)
             raise
 
-    async def _cached(self, req: ChatRequest, question: str, variant: str, level: DegradationLevel,
-                      timings: dict[str, float], t0: int) -> ChatResponse | None:
-        """The cached answer (a personal one only for its user), or ``None``."""
+    async def _cached(self, req: ChatRequest, turn: SessionTurn, variant: str, level: DegradationLevel,
+                      timings: dict[str, float]) -> ChatResponse | None:
+        """The cached answer to the turn's standalone question (a personal one only for its user), or ``None``."""
         cache = self.cache_for(variant)
         if cache is None or (req.personalized and req.user is None):
             return None
         t = _NS()
-        hit = await cache.alookup(req.tenant, question, user=req.user, personalized=bool(req.personalized))
+        hit = await cache.alookup(req.tenant, turn.standalone, user=req.user, personalized=bool(req.personalized))
         timings["cache"] = _ms(t)
         if hit is None:
             self.metrics.cache_misses.inc()
             return None
         self.counts["cache_hits"] += 1
         self.metrics.cache_hits.labels(hit.layer).inc()
-        timings["total"] = _ms(t0)
-        resp = response_from_cache(hit.payload, hit.layer, variant=variant, degradation_level=int(level),
-                                   degradation=level.label, timings_ms=timings, session=req.session)
-        self._observe(resp)
-        return resp
+        return response_from_cache(hit.payload, hit.layer, variant=variant, degradation_level=int(level),
+                                   degradation=level.label, timings_ms=timings, session=req.session,
+                                   memory_turns=turn.turns)
 
-    async def _serve(self, req: ChatRequest, question: str, lane: Lane, level: DegradationLevel,
+    async def _serve(self, req: ChatRequest, turn: SessionTurn, lane: Lane, level: DegradationLevel,
                      timings: dict[str, float], t0: int, streaming: bool) -> AsyncIterator[str | ChatResponse]:
-        """Memory → tools → the pipeline under ``level``'s plan → the response (stored after it is sent)."""
-        view: ConversationView | None = None
-        query = question
-        if req.session and self.memory is not None:
-            t = _NS()
-            view = await self.memory.aload(req.tenant, req.session)
-            if self.cfg.memory.rewrite_followups:
-                from workbench.memory import rewrite_followup
-
-                query = rewrite_followup(view, question)  # type: ignore[arg-type]
-            timings["memory"] = _ms(t)
+        """Tools → the pipeline under ``level``'s plan → the response, acknowledged once its turn is stored."""
+        query = turn.standalone
         fields = {"variant": lane.name, "degradation_level": int(level), "degradation": level.label,
-                  "session": req.session, "memory_turns": len(view.turns) if view is not None else 0,
-                  "language": detect_language(question), "timings_ms": timings}
+                  "session": req.session, "memory_turns": turn.turns, "language": detect_language(turn.question),
+                  "timings_ms": timings}
         if self.agent is not None and req.user is not None and req.personalized is not False:
             t = _NS()
             outcome = await self.agent.amaybe_call(req.tenant, req.user, query)
             timings["tool"] = _ms(t)
             if outcome is not None:
+                resp = ChatResponse(answer=outcome.answer, tool=outcome.tool, tokens=int(bool(outcome.answer)),
+                                    request_id=uuid.uuid4().hex[:16], **fields)
+                await self._acknowledge(req, turn, resp, t0, store=True)
                 if outcome.answer:
-                    timings["ttft"] = _ms(t0)
+                    resp.timings_ms["ttft"] = resp.timings_ms["total"]  # the answer goes out now, after its turn is stored
                     yield outcome.answer
-                yield self._finish(req, question, t0, personalized=True, resp=ChatResponse(
-                    answer=outcome.answer, tool=outcome.tool, tokens=int(bool(outcome.answer)),
-                    request_id=uuid.uuid4().hex[:16], **fields))
+                yield resp
                 return
         clock = PieceClock(t0)
-        kw: dict[str, Any] = {"tenant": req.tenant, "plan": level.plan,
-                              "history": view.messages() if view is not None and view.turns else None}
+        kw: dict[str, Any] = {"tenant": req.tenant, "plan": level.plan, "history": turn.history}
         if streaming:  # pieces go out as they are generated
             async for item in lane.qp.astream(query, **kw):
                 if isinstance(item, RAGAnswer):
@@ -241,18 +236,23 @@ class AsyncEngine:
         hist = self.metrics.inter_token.labels(lane.name)
         for gap in clock.finish(timings):
             hist.observe(gap)
-        yield self._finish(req, question, t0, personalized=False,
-                           resp=response_from(answer, **{**fields, "tokens": answer.tokens or len(clock.times)}))
+        resp = response_from(answer, **{**fields, "tokens": answer.tokens or len(clock.times)})
+        await self._acknowledge(req, turn, resp, t0, store=False)
+        yield resp
 
-    def _finish(self, req: ChatRequest, question: str, t0: int, *, personalized: bool,
-                resp: ChatResponse) -> ChatResponse:
-        """Time and count the response; only a full-service answer is cached (after it is sent)."""
+    async def _acknowledge(self, req: ChatRequest, turn: SessionTurn, resp: ChatResponse, t0: int, *,
+                           store: bool | None) -> None:
+        """Make the response ready to send: append its turn (durable before the client hears of it), time and
+        count it, and cache it after it is sent (``store``: ``None`` for a cache hit, else whether it is
+        personal). Only a full-service answer that did not use the session's history is cached."""
+        if turn.session is not None:
+            resp.timings_ms["memory_store"] = await turn.commit(resp.answer)
         resp.timings_ms["total"] = _ms(t0)
-        self.policy.observe(resp.timings_ms["total"])
+        if store is not None:
+            self.policy.observe(resp.timings_ms["total"])
+            if resp.degradation_level == DegradationLevel.FULL and not turn.uses_history:
+                self.parts.store_later(req, turn.question, resp, personalized=store)
         self._observe(resp)
-        self.parts.store_later(req, question, resp, personalized=personalized,
-                               cacheable=resp.degradation_level == DegradationLevel.FULL)
-        return resp
 
     def _observe(self, resp: ChatResponse) -> None:
         self.metrics.observe_request(variant=resp.variant or CONTROL, level=resp.degradation_level,

@@ -38,7 +38,8 @@ _SERVER_SIDE = {
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Bad input: malformed JSON, a wrong type, an empty or too long "
                                              "question, an unknown variant (type `invalid_request`)."},
-    404: {"model": ErrorBody, "description": "The tenant is not configured (type `unknown_tenant`)."},
+    404: {"model": ErrorBody, "description": "The tenant is not configured (type `unknown_tenant`), or the "
+                                             "session is not the caller's (type `session_not_found`)."},
     408: {"model": ErrorBody, "description": "The body did not arrive within `serving.body_timeout_s`."},
     413: {"model": ErrorBody, "description": "The body is larger than `serving.max_body_bytes`."},
     415: {"model": ErrorBody, "description": "The body is not `application/json` (UTF-8)."},

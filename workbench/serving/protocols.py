@@ -6,12 +6,14 @@ are :class:`~workbench.components.generators.protocol.Generator` s, called by th
 A fake needs no inheritance::
 
     class NoMemory:
-        async def aload(self, tenant, session): return EmptyView()
-        async def aappend(self, tenant, session, user_text, assistant_text): ...
+        def hold(self, tenant, session): return contextlib.nullcontext()   # an async context manager too
+        async def aload(self, tenant, session, *, owner=None): return EmptyView()
+        async def aappend(self, tenant, session, user_text, assistant_text, meta=None, *, owner=None): ...
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from workbench.components.generators.protocol import Generator
@@ -65,6 +67,11 @@ class ConversationView(Protocol):
         """The recent turns (a sized sequence)."""
         ...
 
+    @property
+    def summary(self) -> str | None:
+        """The running summary of older turns, if any."""
+        ...
+
     def messages(self) -> list[dict[str, str]]:
         """The turns (and summary) as chat messages."""
         ...
@@ -72,14 +79,22 @@ class ConversationView(Protocol):
 
 @runtime_checkable
 class ConversationMemory(Protocol):
-    """Per-session memory: loaded before the pipeline, a turn appended after the answer."""
+    """Per-session memory: a session belongs to one user of one tenant; its turns are answered one at a time
+    (the engine holds the session from loading its view to appending the turn, then acknowledges it)."""
 
-    async def aload(self, tenant: str, session: str) -> ConversationView:
-        """The session's view (empty for a new session)."""
+    def hold(self, tenant: str, session: str) -> AbstractAsyncContextManager[Any]:
+        """Hold the session: a concurrent ``hold`` of it waits until this one ends (arrival order)."""
         ...
 
-    async def aappend(self, tenant: str, session: str, user_text: str, assistant_text: str) -> Any:
-        """Record one turn (durable when this returns)."""
+    async def aload(self, tenant: str, session: str, *, owner: str | None) -> ConversationView:
+        """The session's view (empty for a new session); ``owner``: the caller (``None``: anonymous).
+        Raises ``SessionNotFoundError`` (HTTP 404) for a session of another owner."""
+        ...
+
+    async def aappend(self, tenant: str, session: str, user_text: str, assistant_text: str,
+                      meta: dict[str, Any] | None = None, *, owner: str | None) -> Any:
+        """Record one turn; durable when this returns (a new session belongs to ``owner`` from now on).
+        Raises ``SessionNotFoundError`` for a session of another owner (nothing is stored)."""
         ...
 
 

@@ -33,6 +33,7 @@ def make_session_store(cfg: MemoryConfig, **kwargs: Any) -> SessionStore:
     if cfg.store == "memory":
         return InProcessSessionStore(idle_ttl_s=ttl, **kwargs)
     if cfg.store == "sqlite":
+        kwargs.setdefault("synchronous", cfg.sqlite_synchronous)
         return SQLiteSessionStore(cfg.url or ".workbench/sessions.sqlite3", idle_ttl_s=ttl, **kwargs)
     if cfg.store == "redis":
         return RedisSessionStore(cfg.url or "redis://127.0.0.1:6379/0", idle_ttl_s=ttl, **kwargs)

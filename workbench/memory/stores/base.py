@@ -5,10 +5,17 @@ its own sessions. Appends from several threads, processes or workers are safe: e
 gap-free sequence numbers atomically. A session idle longer than ``idle_ttl_s`` is expired: reads
 treat it as absent and :meth:`SessionStore.expire_idle` deletes it (Redis expires keys natively).
 
+A session belongs to one user: the owner given to its first append (``None``: anonymous) is stored with
+it, and an append or a read that names another owner raises
+:class:`~workbench.memory.errors.SessionNotFoundError` inside the same transaction that would have
+touched the session (``owner=ANY_OWNER``, the default of reads, skips the check).
+
 ```python
 store = SQLiteSessionStore("sessions.sqlite3", idle_ttl_s=3600)
 store.append("acme", "s1", "gold card annual fee?", "RMB 600")
 store.turns("acme", "s1", last=5)             # [Turn(seq=1, ...)]
+store.append("acme", "s2", "my limit?", "RMB 5,000", owner="u1")
+store.turns("acme", "s2", owner="u2")         # SessionNotFoundError: not u2's session
 doc = store.export("acme", "s1").to_dict()    # portable; import into any other store
 ```
 """
@@ -20,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from workbench.memory.errors import SessionImportError
-from workbench.memory.records import SessionExport, Summary, Turn, check_id
+from workbench.memory.records import ANY_OWNER, SessionExport, Summary, Turn, check_id, owner_key
 
 __all__ = ["BaseSessionStore", "SessionStore"]
 
@@ -34,12 +41,18 @@ class SessionStore(Protocol):
     blocking: bool
 
     def append(self, tenant: str, session: str, user: str, assistant: str, meta: dict[str, Any] | None = None,
-               *, ts: float | None = None) -> Turn:
-        """Append one turn; returns it with its assigned ``seq``."""
+               *, ts: float | None = None, owner: str | None = None) -> Turn:
+        """Append one turn (starting the session, owned by ``owner``, if it is new); returns it with its ``seq``.
+        Raises ``SessionNotFoundError`` when the session belongs to another owner."""
         ...
 
-    def turns(self, tenant: str, session: str, *, last: int | None = None) -> list[Turn]:
-        """The session's turns in order (only the ``last`` ones when given); ``[]`` for an unknown session."""
+    def turns(self, tenant: str, session: str, *, last: int | None = None, owner: str | None = ANY_OWNER) -> list[Turn]:
+        """The session's turns in order (only the ``last`` ones when given); ``[]`` for an unknown session.
+        Raises ``SessionNotFoundError`` when ``owner`` is given and the session belongs to someone else."""
+        ...
+
+    def owner(self, tenant: str, session: str) -> str | None:
+        """Who the session belongs to (``""``: anonymous; ``None``: no such session)."""
         ...
 
     def count(self, tenant: str, session: str) -> int:
@@ -91,17 +104,25 @@ class BaseSessionStore:
 
     # -- public API ------------------------------------------------------------------------------
     def append(self, tenant: str, session: str, user: str, assistant: str, meta: dict[str, Any] | None = None,
-               *, ts: float | None = None) -> Turn:
+               *, ts: float | None = None, owner: str | None = None) -> Turn:
         check_id("tenant", tenant), check_id("session", session)
         if not isinstance(user, str) or not isinstance(assistant, str):
             raise TypeError("user and assistant texts must be strings")
-        return self._append(tenant, session, user, assistant, dict(meta or {}), time.time() if ts is None else ts)
+        return self._append(tenant, session, user, assistant, dict(meta or {}), time.time() if ts is None else ts,
+                            owner_key(owner))
 
-    def turns(self, tenant: str, session: str, *, last: int | None = None) -> list[Turn]:
+    def turns(self, tenant: str, session: str, *, last: int | None = None, owner: str | None = ANY_OWNER) -> list[Turn]:
         check_id("tenant", tenant), check_id("session", session)
+        key = owner_key(owner)
         if last is not None and last <= 0:
+            if key != ANY_OWNER:
+                self._turns(tenant, session, 1, key)       # still refuse another owner's session
             return []
-        return self._turns(tenant, session, last)
+        return self._turns(tenant, session, last, key)
+
+    def owner(self, tenant: str, session: str) -> str | None:
+        check_id("tenant", tenant), check_id("session", session)
+        return self._owner(tenant, session)
 
     def count(self, tenant: str, session: str) -> int:
         check_id("tenant", tenant), check_id("session", session)
@@ -127,7 +148,8 @@ class BaseSessionStore:
         return self._expire_idle(time.time() if now is None else now)
 
     def export(self, tenant: str, session: str) -> SessionExport:
-        return SessionExport(tenant, session, tuple(self.turns(tenant, session)), self.get_summary(tenant, session))
+        return SessionExport(tenant, session, tuple(self.turns(tenant, session)), self.get_summary(tenant, session),
+                             self.owner(tenant, session) or "")
 
     def import_session(self, data: SessionExport | dict[str, Any], *, replace: bool = False) -> int:
         exp = data if isinstance(data, SessionExport) else SessionExport.from_dict(data)
@@ -137,7 +159,7 @@ class BaseSessionStore:
                                          "to overwrite it")
             self.delete(exp.tenant, exp.session)
         for t in exp.turns:
-            self.append(exp.tenant, exp.session, t.user, t.assistant, t.meta, ts=t.ts)
+            self.append(exp.tenant, exp.session, t.user, t.assistant, t.meta, ts=t.ts, owner=exp.owner or None)
         if exp.summary is not None:
             self.set_summary(exp.tenant, exp.session, exp.summary.text, exp.summary.upto_seq)
         return len(exp.turns)
@@ -153,10 +175,16 @@ class BaseSessionStore:
 
     # -- backend primitives ----------------------------------------------------------------------
     def _append(self, tenant: str, session: str, user: str, assistant: str, meta: dict[str, Any],
-                ts: float) -> Turn:
+                ts: float, owner: str) -> Turn:
+        """Append atomically: check ``owner`` (an :func:`owner_key`) against a live session's, or start the
+        session owned by it (``ANY_OWNER`` starts an anonymous one)."""
         raise NotImplementedError
 
-    def _turns(self, tenant: str, session: str, last: int | None) -> list[Turn]:
+    def _turns(self, tenant: str, session: str, last: int | None, owner: str) -> list[Turn]:
+        """Read atomically with the owner check (``owner``: an :func:`owner_key`)."""
+        raise NotImplementedError
+
+    def _owner(self, tenant: str, session: str) -> str | None:
         raise NotImplementedError
 
     def _count(self, tenant: str, session: str) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.memory.records import Summary, Turn
+from workbench.memory.records import ANY_OWNER, Summary, Turn, check_owner
 from workbench.memory.stores.base import BaseSessionStore
 
 __all__ = ["InProcessSessionStore"]
@@ -24,6 +24,7 @@ class _Session:
     turns: list[Turn] = field(default_factory=list)
     summary: Summary | None = None
     updated_at: float = 0.0
+    owner: str = ""
 
 
 class InProcessSessionStore(BaseSessionStore):
@@ -44,22 +45,30 @@ class InProcessSessionStore(BaseSessionStore):
         return s
 
     def _append(self, tenant: str, session: str, user: str, assistant: str, meta: dict[str, Any],
-                ts: float) -> Turn:
+                ts: float, owner: str) -> Turn:
         with self._lock:
             s = self._live((tenant, session))
             if s is None:
-                s = self._data[(tenant, session)] = _Session()
+                s = self._data[(tenant, session)] = _Session(owner="" if owner == ANY_OWNER else owner)
+            else:
+                check_owner(s.owner, owner, session)
             turn = Turn(len(s.turns) + 1, user, assistant, ts, meta)
             s.turns.append(turn)
             s.updated_at = max(s.updated_at, ts)
             return turn
 
-    def _turns(self, tenant: str, session: str, last: int | None) -> list[Turn]:
+    def _turns(self, tenant: str, session: str, last: int | None, owner: str) -> list[Turn]:
         with self._lock:
             s = self._live((tenant, session))
             if s is None:
                 return []
+            check_owner(s.owner, owner, session)
             return list(s.turns if last is None else s.turns[-last:])
+
+    def _owner(self, tenant: str, session: str) -> str | None:
+        with self._lock:
+            s = self._live((tenant, session))
+            return None if s is None else s.owner
 
     def _count(self, tenant: str, session: str) -> int:
         with self._lock:

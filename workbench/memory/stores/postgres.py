@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from workbench.memory.errors import SessionStoreError
-from workbench.memory.records import Summary, Turn
+from workbench.memory.records import ANY_OWNER, Summary, Turn, check_owner
 from workbench.memory.stores.base import BaseSessionStore
 
 __all__ = ["PostgresSessionStore"]
@@ -47,7 +47,9 @@ class PostgresSessionStore(BaseSessionStore):
         self._tx("create tables", lambda cur: (
             cur.execute(f"CREATE TABLE IF NOT EXISTS {self.t_sessions} (tenant TEXT NOT NULL, session TEXT NOT NULL, "
                         "next_seq INTEGER NOT NULL, updated_at DOUBLE PRECISION NOT NULL, summary TEXT, "
-                        "summary_upto INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tenant, session))"),
+                        "summary_upto INTEGER NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '', "
+                        "PRIMARY KEY (tenant, session))"),
+            cur.execute(f"ALTER TABLE {self.t_sessions} ADD COLUMN IF NOT EXISTS owner TEXT NOT NULL DEFAULT ''"),
             cur.execute(f"CREATE TABLE IF NOT EXISTS {self.t_turns} (tenant TEXT NOT NULL, session TEXT NOT NULL, "
                         "seq INTEGER NOT NULL, user_text TEXT NOT NULL, assistant_text TEXT NOT NULL, "
                         "ts DOUBLE PRECISION NOT NULL, meta JSONB NOT NULL, PRIMARY KEY (tenant, session, seq))"),
@@ -73,39 +75,49 @@ class PostgresSessionStore(BaseSessionStore):
                                     "memory.url right?") from exc
 
     def _live(self, cur: Any, tenant: str, session: str) -> tuple[Any, ...] | None:
-        cur.execute(f"SELECT next_seq, updated_at, summary, summary_upto FROM {self.t_sessions} "
+        cur.execute(f"SELECT next_seq, updated_at, summary, summary_upto, owner FROM {self.t_sessions} "
                     "WHERE tenant=%s AND session=%s", (tenant, session))
         row = cur.fetchone()
         return None if row is None or self._expired(row[1]) else row
 
     def _append(self, tenant: str, session: str, user: str, assistant: str, meta: dict[str, Any],
-                ts: float) -> Turn:
+                ts: float, owner: str) -> Turn:
         ttl = self.idle_ttl_s
 
         def run(cur: Any) -> int:
             # An expired session restarts at seq 1: drop its rows first (under the row lock).
-            cur.execute(f"SELECT updated_at FROM {self.t_sessions} WHERE tenant=%s AND session=%s FOR UPDATE",
+            cur.execute(f"SELECT updated_at, owner FROM {self.t_sessions} WHERE tenant=%s AND session=%s FOR UPDATE",
                         (tenant, session))
             row = cur.fetchone()
             if row is not None and time.time() - row[0] > ttl:
                 cur.execute(f"DELETE FROM {self.t_turns} WHERE tenant=%s AND session=%s", (tenant, session))
                 cur.execute(f"DELETE FROM {self.t_sessions} WHERE tenant=%s AND session=%s", (tenant, session))
+            elif row is not None:
+                check_owner(row[1], owner, session)      # raising rolls the transaction back
+            # Two first appends race past the SELECT (no row to lock yet): the loser's upsert waits for the
+            # winner's commit, then updates only if it is the owner (no row back: another owner's session).
             cur.execute(
-                f"INSERT INTO {self.t_sessions} AS s (tenant, session, next_seq, updated_at) VALUES (%s, %s, 2, %s) "
-                "ON CONFLICT (tenant, session) DO UPDATE SET next_seq = s.next_seq + 1, "
-                "updated_at = GREATEST(s.updated_at, EXCLUDED.updated_at) RETURNING next_seq",
-                (tenant, session, ts))
-            seq = int(cur.fetchone()[0]) - 1
+                f"INSERT INTO {self.t_sessions} AS s (tenant, session, next_seq, updated_at, owner) "
+                "VALUES (%s, %s, 2, %s, %s) ON CONFLICT (tenant, session) DO UPDATE SET next_seq = s.next_seq + 1, "
+                "updated_at = GREATEST(s.updated_at, EXCLUDED.updated_at) WHERE %s OR s.owner = EXCLUDED.owner "
+                "RETURNING next_seq",
+                (tenant, session, ts, "" if owner == ANY_OWNER else owner, owner == ANY_OWNER))
+            got = cur.fetchone()
+            if got is None:
+                check_owner("\0", owner, session)
+            seq = int(got[0]) - 1
             cur.execute(f"INSERT INTO {self.t_turns} VALUES (%s, %s, %s, %s, %s, %s, %s)",
                         (tenant, session, seq, user, assistant, ts, json.dumps(meta, ensure_ascii=False)))
             return seq
 
         return Turn(self._tx("append", run), user, assistant, ts, meta)
 
-    def _turns(self, tenant: str, session: str, last: int | None) -> list[Turn]:
+    def _turns(self, tenant: str, session: str, last: int | None, owner: str) -> list[Turn]:
         def run(cur: Any) -> list[Turn]:
-            if self._live(cur, tenant, session) is None:
+            live = self._live(cur, tenant, session)
+            if live is None:
                 return []
+            check_owner(live[4], owner, session)
             sql = (f"SELECT seq, user_text, assistant_text, ts, meta FROM {self.t_turns} "
                    "WHERE tenant=%s AND session=%s ")
             if last is None:
@@ -117,6 +129,10 @@ class PostgresSessionStore(BaseSessionStore):
             return [Turn(int(r[0]), r[1], r[2], float(r[3]), dict(r[4])) for r in rows]
 
         return self._tx("read", run)
+
+    def _owner(self, tenant: str, session: str) -> str | None:
+        row = self._tx("read", lambda cur: self._live(cur, tenant, session))
+        return None if row is None else str(row[4])
 
     def _count(self, tenant: str, session: str) -> int:
         row = self._tx("count", lambda cur: self._live(cur, tenant, session))

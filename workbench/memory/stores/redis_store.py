@@ -2,7 +2,11 @@
 
 Per session, a list of JSON turns (``{prefix}:sess:{tenant}:{session}:turns``, a turn's ``seq`` is its
 1-based position; ``RPUSH`` is atomic, so concurrent appends never collide) and a hash of metadata.
-Every append refreshes the idle TTL of both keys inside one Lua script.
+Every append checks the owner (kept in the metadata hash), appends and refreshes the idle TTL of both keys
+inside one Lua script; :meth:`RedisSessionStore.append` returns once the server has executed it. A turn
+then survives a SIGKILL of any worker; it survives a crash of the Redis server itself only as far as the
+server's persistence is configured (``appendonly yes`` with ``appendfsync always``: every write; the
+default ``everysec``: all but the last second).
 
 ```python
 store = RedisSessionStore("redis://127.0.0.1:6379/0", idle_ttl_s=3600)
@@ -17,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from workbench.memory.errors import SessionStoreError
-from workbench.memory.records import Summary, Turn
+from workbench.memory.records import Summary, Turn, check_owner
 from workbench.memory.stores.base import BaseSessionStore
 
 __all__ = ["RedisSessionStore"]
@@ -25,6 +29,15 @@ __all__ = ["RedisSessionStore"]
 T = TypeVar("T")
 
 _APPEND = """
+local owner = redis.call('HGET', KEYS[2], 'owner')
+if not owner then
+  if redis.call('EXISTS', KEYS[1]) == 1 then owner = '' else
+    owner = ARGV[4]
+    if owner == '*' then owner = '' end
+    redis.call('HSET', KEYS[2], 'owner', owner)
+  end
+end
+if ARGV[4] ~= '*' and owner ~= ARGV[4] then return -1 end
 local n = redis.call('RPUSH', KEYS[1], ARGV[1])
 local prev = tonumber(redis.call('HGET', KEYS[2], 'updated_at') or '0')
 if tonumber(ARGV[2]) > prev then redis.call('HSET', KEYS[2], 'updated_at', ARGV[2]) end
@@ -69,29 +82,47 @@ class RedisSessionStore(BaseSessionStore):
                                     "running and memory.url right?") from exc
 
     def _append(self, tenant: str, session: str, user: str, assistant: str, meta: dict[str, Any],
-                ts: float) -> Turn:
+                ts: float, owner: str) -> Turn:
         doc = json.dumps({"u": user, "a": assistant, "ts": ts, "m": meta}, ensure_ascii=False)
         ttl_ms = max(1, int(self.idle_ttl_s * 1000))
         n = self._call("append", lambda: self._append_script(keys=list(self._keys(tenant, session)),
-                                                             args=[doc, repr(ts), ttl_ms]))
+                                                             args=[doc, repr(ts), ttl_ms, owner]))
+        if int(n) < 0:
+            check_owner("\0", owner, session)   # the script refused: another owner's session
         return Turn(int(n), user, assistant, ts, meta)
 
-    def _turns(self, tenant: str, session: str, last: int | None) -> list[Turn]:
-        key = self._keys(tenant, session)[0]
+    def _turns(self, tenant: str, session: str, last: int | None, owner: str) -> list[Turn]:
+        key, meta_key = self._keys(tenant, session)
 
         def run() -> list[Any]:
-            pipe = self.client.pipeline(transaction=True)
+            pipe = self.client.pipeline(transaction=True)   # MULTI/EXEC: owner and turns from one moment
+            pipe.hget(meta_key, "owner")
             pipe.llen(key)
             pipe.lrange(key, 0 if last is None else -last, -1)
             return pipe.execute()
 
-        n, items = self._call("read", run)
+        stored, n, items = self._call("read", run)
+        if int(n) == 0:
+            return []
+        check_owner(stored.decode("utf-8") if stored is not None else "", owner, session)
         first = int(n) - len(items) + 1
         out = []
         for i, raw in enumerate(items):
             d = json.loads(raw)
             out.append(Turn(first + i, d["u"], d["a"], float(d["ts"]), d.get("m") or {}))
         return out
+
+    def _owner(self, tenant: str, session: str) -> str | None:
+        key, meta_key = self._keys(tenant, session)
+
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.exists(key)
+            pipe.hget(meta_key, "owner")
+            return pipe.execute()
+
+        exists, stored = self._call("read", run)
+        return None if not exists else (stored.decode("utf-8") if stored is not None else "")
 
     def _count(self, tenant: str, session: str) -> int:
         return int(self._call("count", lambda: self.client.llen(self._keys(tenant, session)[0])))

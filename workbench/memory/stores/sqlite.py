@@ -1,8 +1,16 @@
 """Sessions in an embedded SQLite file: the durable default, shared by the workers of one machine.
 
-WAL journal, ``BEGIN IMMEDIATE`` for appends (sequence numbers are assigned inside the write lock, so
-appends from several processes never collide or leave gaps) and a busy timeout. ``synchronous=FULL``
-(default) survives power loss; ``NORMAL`` survives a killed process, which is all a worker crash needs.
+WAL journal, ``BEGIN IMMEDIATE`` for appends (sequence numbers are assigned and the owner is checked
+inside the write lock, so appends from several processes never collide or leave gaps) and a busy timeout.
+When :meth:`SQLiteSessionStore.append` returns, the turn is committed:
+
+- ``synchronous=FULL`` (default): the commit fsyncs the WAL, so the turn survives a SIGKILL of the
+  worker and also a power loss or kernel crash.
+- ``synchronous=NORMAL``: the commit has written the WAL frame to the operating system (``write()``
+  returned) but not fsynced it. A SIGKILLed process loses nothing (the kernel holds the data and writes
+  it out; the next opener replays the WAL); only a machine crash can lose the last commits. Cheaper per
+  append; enough when the threat is a worker crash (``memory.sqlite_synchronous``).
+Reads run in one transaction, so a session's owner and its turns come from one snapshot.
 
 ```python
 store = SQLiteSessionStore(".workbench/sessions.sqlite3")
@@ -21,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from workbench.memory.errors import SessionStoreError
-from workbench.memory.records import Summary, Turn
+from workbench.memory.records import ANY_OWNER, Summary, Turn, check_owner
 from workbench.memory.stores.base import BaseSessionStore
 
 __all__ = ["SQLiteSessionStore"]
@@ -29,7 +37,8 @@ __all__ = ["SQLiteSessionStore"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS wb_sessions (
     tenant TEXT NOT NULL, session TEXT NOT NULL, next_seq INTEGER NOT NULL, updated_at REAL NOT NULL,
-    summary TEXT, summary_upto INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tenant, session));
+    summary TEXT, summary_upto INTEGER NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (tenant, session));
 CREATE TABLE IF NOT EXISTS wb_turns (
     tenant TEXT NOT NULL, session TEXT NOT NULL, seq INTEGER NOT NULL, user_text TEXT NOT NULL,
     assistant_text TEXT NOT NULL, ts REAL NOT NULL, meta TEXT NOT NULL, PRIMARY KEY (tenant, session, seq));
@@ -51,7 +60,13 @@ class SQLiteSessionStore(BaseSessionStore):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._conn().executescript(_SCHEMA)
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+        if "owner" not in {r[1] for r in conn.execute("PRAGMA table_info(wb_sessions)")}:
+            try:  # a file from before sessions had owners: its sessions become anonymous ones
+                conn.execute("ALTER TABLE wb_sessions ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            except sqlite3.OperationalError:  # another process added it first
+                pass
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -76,29 +91,32 @@ class SQLiteSessionStore(BaseSessionStore):
             raise SessionStoreError(f"SQLite session store {self.path}: {exc}") from exc
 
     def _live(self, tenant: str, session: str) -> tuple[Any, ...] | None:
-        rows = self._read("SELECT next_seq, updated_at, summary, summary_upto FROM wb_sessions "
+        rows = self._read("SELECT next_seq, updated_at, summary, summary_upto, owner FROM wb_sessions "
                           "WHERE tenant=? AND session=?", (tenant, session))
         if not rows or self._expired(rows[0][1]):
             return None
         return rows[0]
 
     def _append(self, tenant: str, session: str, user: str, assistant: str, meta: dict[str, Any],
-                ts: float) -> Turn:
+                ts: float, owner: str) -> Turn:
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                row = conn.execute("SELECT next_seq, updated_at FROM wb_sessions WHERE tenant=? AND session=?",
-                                   (tenant, session)).fetchone()
+                row = conn.execute("SELECT next_seq, updated_at, owner FROM wb_sessions WHERE tenant=? AND "
+                                   "session=?", (tenant, session)).fetchone()
                 if row is not None and self._expired(row[1]):
                     conn.execute("DELETE FROM wb_turns WHERE tenant=? AND session=?", (tenant, session))
                     conn.execute("DELETE FROM wb_sessions WHERE tenant=? AND session=?", (tenant, session))
                     row = None
+                if row is not None:
+                    check_owner(row[2], owner, session)
                 seq = 1 if row is None else int(row[0])
                 conn.execute(
-                    "INSERT INTO wb_sessions (tenant, session, next_seq, updated_at) VALUES (?, ?, ?, ?) "
+                    "INSERT INTO wb_sessions (tenant, session, next_seq, updated_at, owner) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT (tenant, session) DO UPDATE SET next_seq=excluded.next_seq, "
-                    "updated_at=max(updated_at, excluded.updated_at)", (tenant, session, seq + 1, ts))
+                    "updated_at=max(updated_at, excluded.updated_at)",
+                    (tenant, session, seq + 1, ts, "" if owner == ANY_OWNER else owner))
                 conn.execute("INSERT INTO wb_turns VALUES (?, ?, ?, ?, ?, ?, ?)",
                              (tenant, session, seq, user, assistant, ts, json.dumps(meta, ensure_ascii=False)))
                 conn.execute("COMMIT")
@@ -109,15 +127,29 @@ class SQLiteSessionStore(BaseSessionStore):
             raise SessionStoreError(f"SQLite session store {self.path}: append failed: {exc}") from exc
         return Turn(seq, user, assistant, ts, meta)
 
-    def _turns(self, tenant: str, session: str, last: int | None) -> list[Turn]:
-        if self._live(tenant, session) is None:
-            return []
-        sql = "SELECT seq, user_text, assistant_text, ts, meta FROM wb_turns WHERE tenant=? AND session=? "
-        if last is None:
-            rows = self._read(sql + "ORDER BY seq", (tenant, session))
-        else:
-            rows = self._read(sql + "ORDER BY seq DESC LIMIT ?", (tenant, session, last))[::-1]
+    def _turns(self, tenant: str, session: str, last: int | None, owner: str) -> list[Turn]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN")  # one snapshot for the owner check and the turns
+            try:
+                live = self._live(tenant, session)
+                if live is None:
+                    return []
+                check_owner(live[4], owner, session)
+                sql = "SELECT seq, user_text, assistant_text, ts, meta FROM wb_turns WHERE tenant=? AND session=? "
+                if last is None:
+                    rows = self._read(sql + "ORDER BY seq", (tenant, session))
+                else:
+                    rows = self._read(sql + "ORDER BY seq DESC LIMIT ?", (tenant, session, last))[::-1]
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise SessionStoreError(f"SQLite session store {self.path}: {exc}") from exc
         return [Turn(int(r[0]), r[1], r[2], float(r[3]), json.loads(r[4])) for r in rows]
+
+    def _owner(self, tenant: str, session: str) -> str | None:
+        row = self._live(tenant, session)
+        return None if row is None else str(row[4])
 
     def _count(self, tenant: str, session: str) -> int:
         row = self._live(tenant, session)
