@@ -48,6 +48,7 @@ from workbench.loadtest import (
     saturation_point,
 )
 from workbench.loadtest.result import run_environment
+from workbench.percentiles import PERCENTILE_METHOD
 from workbench.testing import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,7 +171,7 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=[], choices=["overhead", "agreement", "default"])
     a = ap.parse_args()
     items = Workload(WorkloadSpec(seed=7)).items(20_000)
-    out: dict[str, Any] = {"environment": run_environment(), "percentile_method": "numpy linear",
+    out: dict[str, Any] = {"environment": run_environment(), "percentile_method": PERCENTILE_METHOD,
                            "latency_from": "scheduled start (open loop)", "started": time.strftime("%Y-%m-%d %H:%M"),
                            "load_average": os.getloadavg()}
     if "overhead" not in a.skip:

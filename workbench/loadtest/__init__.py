@@ -17,9 +17,15 @@ from workbench.loadtest.compare import (
     saturation_point,
     sync_vs_async,
 )
-from workbench.loadtest.contract_app import create_contract_app
+from workbench.loadtest.contract_app import ContractServerProcess, create_contract_app
 from workbench.loadtest.http import HttpSender
-from workbench.loadtest.inprocess import BlockingTarget, ThreadedTarget, make_inprocess_target, pipeline_answer_fn
+from workbench.loadtest.inprocess import (
+    BlockingTarget,
+    EngineThread,
+    ThreadedTarget,
+    make_inprocess_target,
+    pipeline_answer_fn,
+)
 from workbench.loadtest.locust_runner import read_locust_events, read_locust_json, run_locust
 from workbench.loadtest.profiles import PROFILE_NAMES, LoadProfile, arrival_offsets
 from workbench.loadtest.result import COLUMNS, LoadResult
@@ -34,7 +40,9 @@ __all__ = [
     "COLUMNS",
     "CallableTarget",
     "ClosedLoopRunner",
+    "ContractServerProcess",
     "DelayTarget",
+    "EngineThread",
     "HttpSender",
     "LoadProfile",
     "LoadResult",

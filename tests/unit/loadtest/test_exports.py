@@ -6,7 +6,8 @@ MODULES = ["workbench.loadtest", "workbench.loadtest.compare", "workbench.loadte
            "workbench.loadtest.http", "workbench.loadtest.inprocess", "workbench.loadtest.locust_runner",
            "workbench.loadtest.plots", "workbench.loadtest.profiles", "workbench.loadtest.result",
            "workbench.loadtest.runners", "workbench.loadtest.senders", "workbench.loadtest.stats",
-           "workbench.loadtest.target", "workbench.loadtest.workload", "workbench.loadtest.cli"]
+           "workbench.loadtest.target", "workbench.loadtest.workload", "workbench.loadtest.cli",
+           "workbench.loadtest.fuzz", "workbench.loadtest.hostile"]
 
 
 @pytest.mark.parametrize("name", MODULES)
