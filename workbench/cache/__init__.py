@@ -22,7 +22,7 @@ from workbench.cache.layer import CacheLayer
 from workbench.cache.normalizer import QueryNormalizer, load_intent_map
 from workbench.cache.records import CacheEntry, CacheHit
 from workbench.cache.semantic import SemanticCache, SemanticMatch
-from workbench.cache.stack import CacheStack
+from workbench.cache.stack import CacheStack, DocumentInvalidation
 from workbench.cache.stats import LayerStats
 from workbench.cache.user_snapshot import UserSnapshotCache, UserSnapshotStore
 from workbench.cache.verifier import HitVerifier, Lexicon, NullVerifier, RuleVerifier
@@ -33,6 +33,7 @@ __all__ = [
     "CacheHit",
     "CacheLayer",
     "CacheStack",
+    "DocumentInvalidation",
     "ExactCache",
     "HitVerifier",
     "HotItem",

@@ -43,7 +43,7 @@ class ExactCache(CacheLayer):
              ttl_s: float | None) -> Plan[float | None]:
         """The plan of :meth:`put`."""
         return self._write(self.key(ns, normalized), normalized, payload, question=question, intent=intent,
-                           ttl_s=ttl_s)
+                           ttl_s=ttl_s, tag=ns.tag)
 
     def get(self, ns: Namespace, normalized: str) -> CacheEntry | None:
         """The live entry for ``normalized``, or ``None``."""

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from workbench.config import PipelineConfig
 
-__all__ = ["Namespace", "answer_config_hash", "digest", "exact_key", "namespace", "semantic_key", "user_key"]
+__all__ = ["Namespace", "answer_config_hash", "citing_key", "citing_namespaces_key", "digest", "exact_key", "namespace",
+           "semantic_key", "user_key"]
 
 
 def digest(*parts: str, size: int = 32) -> str:
@@ -66,6 +67,16 @@ def semantic_key(prefix: str, ns: Namespace, normalized: str) -> str:
 def user_key(prefix: str, ns: Namespace, user: str, name: str) -> str:
     """Key of a per-user entry: the user is part of the key, so no other user can reach it."""
     return f"{prefix}:user:{ns.tag}:{digest(user, size=24)}:{digest(name)}"
+
+
+def citing_key(prefix: str, layer: str, tag: str, doc_id: str) -> str:
+    """Key of the set of a layer's entries (their keys) in one namespace (``tag``) that cite document ``doc_id``."""
+    return f"{prefix}:cites:{layer}:{tag}:{digest(doc_id)}"
+
+
+def citing_namespaces_key(prefix: str, layer: str, kb: str) -> str:
+    """Key of the set of a layer's namespace tags, under knowledge-base hash ``kb``, that hold citing entries."""
+    return f"{prefix}:cites:{layer}:{kb}"
 
 
 def answer_config_hash(cfg: PipelineConfig) -> str:

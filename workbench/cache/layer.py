@@ -2,8 +2,9 @@
 and reads and writes the :class:`~workbench.cache.records.CacheEntry` envelope.
 
 A layer adds its keys and its decision plans (see :mod:`workbench.cache.steps`); the base gives it
-the two plans every layer needs, *read a live entry* and *write an entry*, so the expiry check, the
-identity check (a key collision or a foreign key is a miss) and the counters are written once::
+the plans every layer needs, *read a live entry*, *write an entry* and *invalidate by document*, so the
+expiry check, the identity check (a key collision or a foreign key is a miss), the reverse index of cited
+documents and the counters are written once::
 
     class ExactCache(CacheLayer):
         layer = "exact"
@@ -14,22 +15,36 @@ identity check (a key collision or a foreign key is a miss) and the counters are
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
 from workbench.cache.backends.base import CacheBackend
-from workbench.cache.records import CacheEntry, Layer, decode_entry, encode_entry
+from workbench.cache.keys import citing_key, citing_namespaces_key
+from workbench.cache.records import CacheEntry, Layer, cited_documents, decode_entry, encode_entry
 from workbench.cache.stats import LayerStats
 from workbench.cache.steps import Plan
 from workbench.config import CacheConfig
 from workbench.errors import ConfigError, InputError
 
-__all__ = ["DEFAULT_PREFIX", "CacheLayer"]
+__all__ = ["DEFAULT_PREFIX", "CacheLayer", "LayerInvalidation"]
 
 #: The key prefix when none is given (the ``cache.key_prefix`` default).
 DEFAULT_PREFIX: str = CacheConfig().key_prefix
+
+
+@dataclass(frozen=True)
+class LayerInvalidation:
+    """What invalidating documents removed from one layer."""
+
+    keys: tuple[tuple[str, str], ...]
+    """``(namespace tag, entry key)`` of every entry that cited one of the documents."""
+    removed: int
+    """How many of those entries were still in the backend (and are now gone)."""
+    complete: bool
+    """False when the backend was unavailable for part of it (some citing entries may remain)."""
 
 
 class CacheLayer:
@@ -99,9 +114,11 @@ class CacheLayer:
         return self._live(blob, identity)
 
     def _write(self, key: str, identity: str, payload: dict[str, Any], *, question: str, intent: str | None,
-               ttl_s: float | None) -> Plan[float | None]:
+               ttl_s: float | None, tag: str | None = None) -> Plan[float | None]:
         """Plan: store ``payload`` under ``key`` for ``ttl_s`` (see :meth:`_ttl`), counted as a store.
 
+        With the namespace ``tag``, the entry is also added to the reverse index of every document its
+        payload cites (:func:`~workbench.cache.records.cited_documents`), so :meth:`plan_invalidate` finds it.
         Returns the entry's expiry on the layer's clock; a TTL that is not positive (an entry already
         expired) writes nothing and returns ``None``.
         """
@@ -112,7 +129,39 @@ class CacheLayer:
         blob = self._encode(identity, payload, question, intent, expires_at)
         yield (self.backend.set, self.backend.aset, (key, blob, ttl))
         self.stats.add("stores")
+        docs = cited_documents(payload) if tag is not None else ()
+        if docs:
+            assert tag is not None
+            items = [(citing_key(self.prefix, self.layer, tag, d), key) for d in docs]
+            items.append((citing_namespaces_key(self.prefix, self.layer, tag.split(":", 1)[0]), tag))
+            yield (self.backend.add_members, self.backend.aadd_members, (items, ttl))
         return expires_at
+
+    def plan_invalidate(self, kb: str, doc_ids: Collection[str],
+                        tags: Collection[str] | None = None) -> Plan[LayerInvalidation]:
+        """Plan: delete every entry, under knowledge-base hash ``kb``, whose payload cites one of ``doc_ids``.
+
+        :param kb: the knowledge-base hash (:attr:`~workbench.cache.keys.Namespace.kb`).
+        :param doc_ids: the changed or removed documents.
+        :param tags: only these namespaces (default: every namespace that stored a citing entry).
+        """
+        complete = True
+        if tags is None:
+            known = yield (self.backend.members, self.backend.amembers,
+                           (citing_namespaces_key(self.prefix, self.layer, kb),))
+            complete = known is not None
+            tags = sorted(known or ())
+        set_keys = {citing_key(self.prefix, self.layer, t, d): t for t in sorted(tags) for d in sorted(doc_ids)}
+        found: dict[str, set[str]] | None = {}
+        if set_keys:
+            found = yield (self.backend.take_members, self.backend.atake_members, (list(set_keys),))
+        complete = complete and found is not None
+        keys = tuple(sorted({(set_keys[sk], k) for sk, members in (found or {}).items() for k in members}))
+        removed = 0
+        if keys:
+            removed = yield (self.backend.delete_many, self.backend.adelete_many, ([k for _, k in keys],))
+            self.stats.add("invalidated", removed)
+        return LayerInvalidation(keys, removed, complete)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(backend={self.backend.name!r}, ttl_s={self.ttl_s}, prefix={self.prefix!r})"

@@ -24,7 +24,7 @@ from pydantic_core import PydanticSerializationError
 
 from workbench.errors import InputError
 
-__all__ = ["CacheEntry", "CacheHit", "Layer", "SemanticLogRecord", "decode_entry", "encode_entry"]
+__all__ = ["CacheEntry", "CacheHit", "Layer", "SemanticLogRecord", "cited_documents", "decode_entry", "encode_entry"]
 
 #: The layers that can serve a response.
 Layer = Literal["exact", "semantic", "user"]
@@ -111,6 +111,22 @@ class CacheHit:
     """The intent stored with the entry (``None`` when unknown)."""
     matched_question: str = ""
     """The normalized question of the entry that served the request."""
+
+
+def cited_documents(payload: dict[str, Any]) -> tuple[str, ...]:
+    """The document ids a stored answer cites: the ``id`` of each of its ``sources`` (the pipeline's answer
+    payload, ``RAGAnswer.to_dict()``), in order, without repeats; none when it has no sources.
+
+    ```python
+    cited_documents({"answer": "RMB 600", "sources": [{"id": "cards-gold-en"}, {"id": "cards-gold-zh"}]})
+    # ('cards-gold-en', 'cards-gold-zh')
+    ```
+    """
+    sources = payload.get("sources")
+    if not isinstance(sources, list):
+        return ()
+    ids = (s.get("id") for s in sources if isinstance(s, dict))
+    return tuple(dict.fromkeys(i for i in ids if isinstance(i, str) and i))
 
 
 def encode_entry(entry: CacheEntry) -> bytes:

@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -40,7 +40,7 @@ import numpy as np
 from workbench.cache.backends.base import CacheBackend, LogRecords, ReplicationLog, replication_log
 from workbench.cache.judge import JudgeTier
 from workbench.cache.keys import Namespace, semantic_key
-from workbench.cache.layer import DEFAULT_PREFIX, CacheLayer
+from workbench.cache.layer import DEFAULT_PREFIX, CacheLayer, LayerInvalidation
 from workbench.cache.records import CacheEntry, SemanticLogRecord
 from workbench.cache.steps import Plan, run_async, run_sync
 from workbench.cache.verifier import HitVerifier, RuleVerifier
@@ -282,6 +282,15 @@ class SemanticCache(CacheLayer):
     def __len__(self) -> int:
         return len(self._lru)
 
+    def plan_invalidate(self, kb: str, doc_ids: Collection[str],
+                        tags: Collection[str] | None = None) -> Plan[LayerInvalidation]:
+        """Plan: as :meth:`CacheLayer.plan_invalidate`, and the entries leave this worker's local index too
+        (another worker drops its copy at its next candidate loop: the payload is gone from the backend)."""
+        done = yield from super().plan_invalidate(kb, doc_ids, tags)
+        for tag, key in done.keys:
+            self._remove_local(tag, key)
+        return done
+
     def drop_kb(self, kb_tag: str) -> int:
         """Forget every local index of a knowledge-base version (its hash, :attr:`Namespace.kb`)."""
         with self._lock:
@@ -427,7 +436,8 @@ class SemanticCache(CacheLayer):
         """Plan of :meth:`put`."""
         vec = yield from self.plan_embedding(normalized, embedding)
         key = semantic_key(self.prefix, ns, normalized)
-        expires_at = yield from self._write(key, normalized, payload, question=question, intent=intent, ttl_s=None)
+        expires_at = yield from self._write(key, normalized, payload, question=question, intent=intent, ttl_s=None,
+                                            tag=ns.tag)
         assert expires_at is not None
         self._puts += 1
         if self._puts % 256 == 0:

@@ -14,13 +14,20 @@ stack.stats()["layers"]["exact"]["hits"]
 
 A personalized question (``personalized=True``) is looked up in and stored into the per-user layer
 only, keyed by tenant and user: it is never served from, nor written to, a shared layer.
+
+When documents of the knowledge base change, only the answers that cited them go (every stored answer
+keeps its ``sources``; each layer keeps a reverse index document → entries in its backend)::
+
+    update = update_knowledge_base(kb, cfg, changed=[new_doc], removed=["cards-gold-zh"])   # pipelines.knowledge_base
+    stack.invalidate_documents(update.doc_ids).removed      # {'exact': 3, 'semantic': 2, 'user': 0}
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,11 +51,28 @@ from workbench.config import PipelineConfig
 from workbench.errors import InputError
 from workbench.models import EmbeddingModel, load_embedding_model
 
-__all__ = ["CacheStack"]
+__all__ = ["CacheStack", "DocumentInvalidation"]
 
 _NS = time.perf_counter_ns
 #: Per-user answers are stored under this name prefix (tool snapshots use their own names).
 ANSWER = "answer:"
+
+
+@dataclass(frozen=True)
+class DocumentInvalidation:
+    """What :meth:`CacheStack.invalidate_documents` removed."""
+
+    documents: tuple[str, ...]
+    """The changed or removed document ids."""
+    removed: dict[str, int]
+    """Entries deleted, per layer."""
+    complete: bool
+    """False when a backend was unavailable for part of it: some citing entries may remain (retry it)."""
+
+    @property
+    def total(self) -> int:
+        """Entries deleted in all layers."""
+        return sum(self.removed.values())
 
 
 class CacheStack:
@@ -328,6 +352,48 @@ class CacheStack:
                 if layer is not None:
                     removed += layer.backend.delete_prefix(f"{self.prefix}:{name}:{old}:")
         return removed
+
+    def plan_invalidate_documents(self, doc_ids: Iterable[str],
+                                  tenants: Iterable[str] | None = None) -> Plan[DocumentInvalidation]:
+        """Plan of :meth:`invalidate_documents`."""
+        docs = tuple(dict.fromkeys(d for d in doc_ids))
+        if any(not isinstance(d, str) or not d for d in docs):
+            raise InputError("document ids must be non-empty strings")
+        tags = None if tenants is None else {self.namespace(t).tag for t in tenants}
+        kb = digest(self.kb_version, size=12)
+        removed: dict[str, int] = {}
+        complete = True
+        for layer in (self.exact, self.semantic, self.user):
+            if layer is None or not docs:
+                continue
+            done = yield from layer.plan_invalidate(kb, docs, tags)
+            removed[layer.layer] = done.removed
+            complete = complete and done.complete
+        return DocumentInvalidation(docs, removed, complete)
+
+    def invalidate_documents(self, doc_ids: Iterable[str], *,
+                             tenants: Iterable[str] | None = None) -> DocumentInvalidation:
+        """Delete every cached answer that cited one of ``doc_ids``, in every layer, and nothing else.
+
+        Use it after an incremental re-index (``workbench.pipelines.knowledge_base.update_knowledge_base``):
+        the rest of the cache keeps serving under the same knowledge-base version. A semantic entry also leaves this
+        worker's nearest-neighbour index; other workers drop theirs when they next find its payload gone.
+
+        :param doc_ids: the changed or removed document ids (the ``id`` of an answer's ``sources``).
+        :param tenants: only these tenants' namespaces (default: every namespace that cached a citing answer).
+        :returns: entries removed per layer, and whether every backend answered.
+        :raises InputError: an id that is not a non-empty string.
+
+        ```python
+        stack.invalidate_documents(["cards-gold-en", "cards-gold-zh"]).total     # e.g. 5
+        ```
+        """
+        return run_sync(self.plan_invalidate_documents(doc_ids, tenants))
+
+    async def ainvalidate_documents(self, doc_ids: Iterable[str], *,
+                                    tenants: Iterable[str] | None = None) -> DocumentInvalidation:
+        """Async form of :meth:`invalidate_documents`."""
+        return await run_async(self.plan_invalidate_documents(doc_ids, tenants))
 
     # -- hotspots ------------------------------------------------------------------------------------
     def refresher(self, answer: Callable[[str, str], dict[str, Any]]) -> HotspotRefresher:

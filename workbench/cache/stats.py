@@ -41,6 +41,8 @@ class LayerStats:
     refused candidate, so were not served (semantic layer; see ``SemanticCache.refusal_margin``)."""
     expired: int = 0
     """Entries found past their TTL by the cache's clock."""
+    invalidated: int = 0
+    """Entries deleted because a document they cited changed or was removed."""
     judge_refused: int = 0
     """Candidates in the judge's band that the judge said ask for another answer (semantic layer)."""
     judge_failed: int = 0
@@ -67,8 +69,8 @@ class LayerStats:
                 self._latencies_ns.popleft()
 
     def add(self, counter: str, n: int = 1) -> None:
-        """Increment a named counter (``stores``, ``rejected``, ``shadowed``, ``expired``, ``judge_refused``,
-        ``judge_failed``)."""
+        """Increment a named counter (``stores``, ``rejected``, ``shadowed``, ``expired``, ``invalidated``,
+        ``judge_refused``, ``judge_failed``)."""
         with self._lock:
             setattr(self, counter, getattr(self, counter) + n)
 
@@ -89,6 +91,7 @@ class LayerStats:
                 "rejected": self.rejected,
                 "shadowed": self.shadowed,
                 "expired": self.expired,
+                "invalidated": self.invalidated,
                 "judge_refused": self.judge_refused,
                 "judge_failed": self.judge_failed,
                 "latency_ms": {

@@ -65,7 +65,7 @@ class UserSnapshotCache(CacheLayer):
              ttl_s: float | None) -> Plan[float | None]:
         """The plan of :meth:`put`."""
         return self._write(self.key(ns, user, name), self._identity(user, name), payload, question=question,
-                           intent=intent, ttl_s=ttl_s)
+                           intent=intent, ttl_s=ttl_s, tag=ns.tag)
 
     def get(self, ns: Namespace, user: str, name: str) -> CacheEntry | None:
         """The live entry ``name`` of ``user``, or ``None``."""

@@ -8,6 +8,15 @@ knowledge base is served after re-indexing).
 kb = load_knowledge_base(PipelineConfig.load("default"))   # builds on first use, then loads in ms
 kb.version, kb.store.count
 ```
+
+When a few documents change, :func:`update_knowledge_base` re-indexes only them (FAISS and BM25, in
+place: the pipelines built on ``kb`` see the change) and returns their ids, so the cache can drop exactly
+the answers that cited them instead of flushing everything::
+
+    update = update_knowledge_base(kb, cfg, changed=[Document(content=new_text, meta={"doc_id": "cards-gold-en",
+                                                                                       "title": "Gold Card"})],
+                                   removed=["cards-old-offer-en"])
+    stack.invalidate_documents(update.doc_ids)
 """
 
 from __future__ import annotations
@@ -16,21 +25,25 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from haystack import Pipeline
+import faiss
+import numpy as np
+from haystack import Document, Pipeline
 from haystack.components.joiners import DocumentJoiner
 
 from workbench.components import DatasetLoader, DocumentEmbedder, FileLoader, IndexWriter, SentenceSplitter
 from workbench.config import PipelineConfig
 from workbench.datasets import content_hash, dataset_dir
-from workbench.errors import DatasetError
+from workbench.errors import DatasetError, InputError
 from workbench.models import load_embedding_model
 from workbench.stores import BM25Index, FaissDocumentStore
 
-__all__ = ["KnowledgeBase", "build_indexing_pipeline", "data_hash", "load_knowledge_base"]
+__all__ = ["IndexUpdate", "KnowledgeBase", "build_indexing_pipeline", "data_hash", "load_knowledge_base",
+           "update_knowledge_base"]
 
 
 @dataclass
@@ -40,8 +53,12 @@ class KnowledgeBase:
     store: FaissDocumentStore
     bm25: BM25Index
     version: str
+    """The built index's version (index settings and data hash): cache keys carry it."""
     path: Path | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    revision: int = 0
+    """Incremental updates applied since :attr:`version` was built (:func:`update_knowledge_base`); the
+    version stays, so the cache keeps serving the answers whose documents did not change."""
 
 
 def data_hash(cfg: PipelineConfig) -> str:
@@ -131,3 +148,113 @@ def load_knowledge_base(cfg: PipelineConfig, *, rebuild: bool = False, progress:
         tmp.replace(folder)  # a crash mid-save never leaves a half-written index behind
         store.path = bm25.path = folder
     return KnowledgeBase(store, bm25, version, folder if save else None, stats)
+
+
+@dataclass(frozen=True)
+class IndexUpdate:
+    """What :func:`update_knowledge_base` changed."""
+
+    changed: tuple[str, ...]
+    """Documents (re)indexed: changed or new."""
+    removed: tuple[str, ...]
+    """Documents that were in the index and are gone."""
+    passages_added: int
+    passages_removed: int
+    revision: int
+    """The knowledge base's revision after the update."""
+    seconds: float
+
+    @property
+    def doc_ids(self) -> tuple[str, ...]:
+        """Every document whose cached answers are stale: changed and removed (pass it to
+        ``CacheStack.invalidate_documents``)."""
+        return tuple(dict.fromkeys((*self.changed, *self.removed)))
+
+
+def _stored_vectors(store: FaissDocumentStore) -> np.ndarray:
+    """The vectors of ``store``'s passages, in order, read back from FAISS (no re-embedding).
+
+    The store keeps vectors only inside its FAISS index and has no public accessor for them yet, so this
+    reads its index directly (flat and HNSW reconstruct as stored; IVF needs its direct map).
+    """
+    index = store._index
+    if index is None or index.ntotal == 0:
+        return np.zeros((0, store.dim), dtype=np.float32)
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        ivf.make_direct_map()
+    return np.asarray(index.reconstruct_n(0, index.ntotal), dtype=np.float32)
+
+
+def update_knowledge_base(kb: KnowledgeBase, cfg: PipelineConfig, *, changed: Sequence[Document] = (),
+                          removed: Sequence[str] = (), progress: bool = False) -> IndexUpdate:
+    """Re-index only ``changed`` documents (new or edited) and drop ``removed`` ones, in place.
+
+    Every passage of a changed or removed document leaves the FAISS store and the BM25 index; the changed
+    documents are split and embedded like the indexing pipeline does (``cfg``'s splitter and embedder) and
+    added. Other passages keep their vectors (read back from FAISS, not re-embedded). BM25 statistics are
+    corpus-wide, so BM25 is rebuilt over the new passage list (cheap: no model). When ``kb`` was saved, the
+    updated index is saved next to it (``<version>.r<revision>``) and ``kb.path`` points there.
+
+    Not atomic with concurrent searches on the same store: apply it between requests.
+
+    :param kb: the knowledge base (from :func:`load_knowledge_base`); updated in place.
+    :param cfg: the config it was built with (splitter, embedder, tenant).
+    :param changed: whole documents, each with ``meta["doc_id"]`` (or its ``id``); ``title``, ``lang`` and
+        the other metadata as the loaders write them (``tenant`` defaults to ``knowledge_base.tenant``).
+    :param removed: ids of documents to drop.
+    :param progress: show the embedding progress bar.
+    :returns: which documents changed, and the passages added and removed.
+    :raises InputError: a changed document without text, or one id both changed and removed.
+
+    ```python
+    update = update_knowledge_base(kb, cfg, removed=["cards-gold-zh"])
+    update.doc_ids        # ('cards-gold-zh',): pass to CacheStack.invalidate_documents
+    ```
+    """
+    t0 = time.perf_counter()
+    docs: list[Document] = []
+    for d in changed:
+        doc_id = str(d.meta.get("doc_id") or d.id)
+        if not d.content or not d.content.strip():
+            raise InputError(f"changed document {doc_id!r} has no text (remove it instead)")
+        meta = {"tenant": cfg.knowledge_base.tenant, **d.meta, "doc_id": doc_id}
+        docs.append(Document(id=doc_id, content=d.content, meta=meta))
+    changed_ids = tuple(dict.fromkeys(str(d.meta["doc_id"]) for d in docs))
+    both = set(changed_ids) & set(removed)
+    if both:
+        raise InputError(f"documents {sorted(both)} are both changed and removed")
+    present = {d.meta.get("doc_id") for d in kb.store.documents}
+    removed_ids = tuple(dict.fromkeys(r for r in removed if r in present))
+    touched = set(changed_ids) | set(removed_ids)
+
+    passages = docs
+    if cfg.splitter.enabled and docs:
+        splitter = SentenceSplitter(max_chars=cfg.splitter.max_chars, overlap_sentences=cfg.splitter.overlap_sentences)
+        passages = splitter.run(documents=docs)["documents"]
+    if passages:
+        embedder = DocumentEmbedder(cfg.embedder.model, batch_size=cfg.embedder.batch_size,
+                                    threads=cfg.embedder.threads, progress_bar=progress)
+        new_vectors = embedder.run(documents=passages)["embeddings"]
+    else:
+        new_vectors = np.zeros((0, kb.store.dim), dtype=np.float32)
+
+    old_vectors = _stored_vectors(kb.store)
+    keep = [i for i, d in enumerate(kb.store.documents) if d.meta.get("doc_id") not in touched]
+    fresh = FaissDocumentStore(dim=kb.store.dim, kind=kb.store.kind, metric=kb.store.metric, **kb.store.params)
+    fresh.write([kb.store.documents[i] for i in keep] + list(passages),
+                np.vstack([old_vectors[keep], new_vectors]).astype(np.float32))
+    passages_removed = kb.store.count - len(keep)
+    vars(kb.store).update(vars(fresh))  # in place: retrievers built on kb.store see the new content
+    kb.bm25.write(kb.store.documents)
+    kb.revision += 1
+    kb.stats.update(passages=kb.store.count, documents=len({d.meta.get("doc_id") for d in kb.store.documents}),
+                    revision=kb.revision)
+    if kb.path is not None:
+        folder = kb.path.with_name(f"{kb.version}.r{kb.revision}")
+        kb.store.save(folder)
+        kb.bm25.save(folder)
+        (folder / "kb.json").write_text(json.dumps(kb.stats, indent=2))
+        kb.path = folder
+    return IndexUpdate(changed_ids, removed_ids, len(passages), passages_removed, kb.revision,
+                       time.perf_counter() - t0)

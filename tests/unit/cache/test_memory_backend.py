@@ -31,7 +31,7 @@ def test_ttl_on_the_injected_clock() -> None:
     clock.advance(4.9)
     assert b.get("a") == b"1"
     clock.advance(0.2)
-    assert b.get("a") is None and b.stats() == {"backend": "memory", "entries": 0, "bytes": 0, "evictions": 0,
+    assert b.get("a") is None and b.stats() == {"backend": "memory", "entries": 0, "sets": 0, "bytes": 0, "evictions": 0,
                                                 "expirations": 1}
 
 

@@ -6,6 +6,13 @@ Values are bytes with a time to live. A backend never raises on an outage: ``get
     backend.set("wb:exact:…", b"{...}", ttl_s=300)
     backend.get("wb:exact:…")       # b"{...}" or None
 
+Beside values, a backend keeps sets of strings (the reverse index of per-document invalidation: document →
+the keys of the entries that cited it). ``add_members`` adds many ``(set key, member)`` pairs in one round
+trip; ``take_members`` reads and deletes sets in one; a read during an outage answers ``None``::
+
+    backend.add_members([("wb:docs:…:gold-card-en", "wb:exact:…")], ttl_s=300)
+    backend.take_members(["wb:docs:…:gold-card-en"])     # {"wb:docs:…:gold-card-en": {"wb:exact:…"}}
+
 A backend declares whether other processes see its entries (:attr:`CacheBackend.shared`). A shared
 backend also implements :class:`ReplicationLog`, an append-only log the semantic layer uses to keep
 every worker's local nearest-neighbour index in step (Redis: one stream)::
@@ -16,6 +23,7 @@ every worker's local nearest-neighbour index in step (Redis: one stream)::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from workbench.errors import ConfigError
@@ -48,6 +56,22 @@ class CacheBackend(Protocol):
     async def aset(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
     async def adelete(self, key: str) -> None: ...
+
+    def delete_many(self, keys: Sequence[str]) -> int: ...
+
+    def add_members(self, items: Sequence[tuple[str, str]], ttl_s: float) -> None: ...
+
+    def members(self, key: str) -> set[str] | None: ...
+
+    def take_members(self, keys: Sequence[str]) -> dict[str, set[str]] | None: ...
+
+    async def adelete_many(self, keys: Sequence[str]) -> int: ...
+
+    async def aadd_members(self, items: Sequence[tuple[str, str]], ttl_s: float) -> None: ...
+
+    async def amembers(self, key: str) -> set[str] | None: ...
+
+    async def atake_members(self, keys: Sequence[str]) -> dict[str, set[str]] | None: ...
 
     def stats(self) -> dict[str, Any]: ...
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["MemoryBackend"]
@@ -34,6 +34,7 @@ class MemoryBackend:
         self.max_bytes = max_bytes
         self._clock = clock
         self._data: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._sets: dict[str, tuple[set[str], float]] = {}
         self._bytes = 0
         self._lock = threading.Lock()
         self.evictions = 0
@@ -89,6 +90,51 @@ class MemoryBackend:
                 self._drop(k)
             return len(doomed)
 
+    def delete_many(self, keys: Sequence[str]) -> int:
+        """Remove ``keys``; returns how many were present."""
+        with self._lock:
+            present = [k for k in dict.fromkeys(keys) if k in self._data]
+            for k in present:
+                self._drop(k)
+            return len(present)
+
+    def _live_set(self, key: str, now: float) -> set[str] | None:
+        item = self._sets.get(key)
+        if item is None:
+            return None
+        if now >= item[1]:
+            del self._sets[key]
+            return None
+        return item[0]
+
+    def add_members(self, items: Sequence[tuple[str, str]], ttl_s: float) -> None:
+        """Add each member to its set; every set touched lives ``ttl_s`` from now."""
+        with self._lock:
+            now = self._clock()
+            for key, member in items:
+                members = self._live_set(key, now)
+                if members is None:
+                    members = set()
+                members.add(member)
+                self._sets[key] = (members, now + ttl_s)
+            if len(self._sets) > 4 * self.max_entries:  # drop expired sets now and then
+                for key in [k for k, (_, exp) in self._sets.items() if now >= exp]:
+                    del self._sets[key]
+
+    def members(self, key: str) -> set[str] | None:
+        """The members of the set at ``key`` (empty when there is none)."""
+        with self._lock:
+            return set(self._live_set(key, self._clock()) or ())
+
+    def take_members(self, keys: Sequence[str]) -> dict[str, set[str]] | None:
+        """The members of each set, removing the sets."""
+        with self._lock:
+            now = self._clock()
+            out = {k: set(self._live_set(k, now) or ()) for k in keys}
+            for k in keys:
+                self._sets.pop(k, None)
+            return out
+
     async def aget(self, key: str) -> bytes | None:
         """Async twin of :meth:`get` (in-process: no I/O, runs inline)."""
         return self.get(key)
@@ -101,16 +147,33 @@ class MemoryBackend:
         """Async twin of :meth:`delete`."""
         self.delete(key)
 
+    async def adelete_many(self, keys: Sequence[str]) -> int:
+        """Async twin of :meth:`delete_many`."""
+        return self.delete_many(keys)
+
+    async def aadd_members(self, items: Sequence[tuple[str, str]], ttl_s: float) -> None:
+        """Async twin of :meth:`add_members`."""
+        self.add_members(items, ttl_s)
+
+    async def amembers(self, key: str) -> set[str] | None:
+        """Async twin of :meth:`members`."""
+        return self.members(key)
+
+    async def atake_members(self, keys: Sequence[str]) -> dict[str, set[str]] | None:
+        """Async twin of :meth:`take_members`."""
+        return self.take_members(keys)
+
     def stats(self) -> dict[str, Any]:
         """Entries, bytes, evictions and expirations."""
         with self._lock:
-            return {"backend": self.name, "entries": len(self._data), "bytes": self._bytes,
+            return {"backend": self.name, "entries": len(self._data), "sets": len(self._sets), "bytes": self._bytes,
                     "evictions": self.evictions, "expirations": self.expirations}
 
     def close(self) -> None:
         """Drop everything."""
         with self._lock:
             self._data.clear()
+            self._sets.clear()
             self._bytes = 0
 
     def __len__(self) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis
@@ -163,6 +163,89 @@ class RedisBackend:
         """Async twin of :meth:`delete`."""
         await self._acall("UNLINK", lambda c: c.unlink(key), None)  # type: ignore[arg-type]
 
+    # -- sets (the reverse index of per-document invalidation) ---------------------------------------
+    def delete_many(self, keys: Sequence[str]) -> int:
+        """``UNLINK`` the keys; returns how many existed (0 when Redis is unavailable)."""
+        if not keys:
+            return 0
+        return int(self._call("UNLINK", lambda: self._client.unlink(*keys), 0))
+
+    async def adelete_many(self, keys: Sequence[str]) -> int:
+        """Async twin of :meth:`delete_many`."""
+        if not keys:
+            return 0
+        return int(await self._acall("UNLINK", lambda c: c.unlink(*keys), 0))  # type: ignore[arg-type]
+
+    def add_members(self, items: Sequence[tuple[str, str]], ttl_s: float) -> None:
+        """``SADD`` each member and ``PEXPIRE`` each set touched, in one pipeline (dropped when unavailable)."""
+        if not items:
+            return
+
+        def run() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for key, member in items:
+                pipe.sadd(key, member)
+            for key in dict.fromkeys(k for k, _ in items):
+                pipe.pexpire(key, self._px(ttl_s))
+            pipe.execute()
+
+        self._call("SADD", run, None)
+
+    async def aadd_members(self, items: Sequence[tuple[str, str]], ttl_s: float) -> None:
+        """Async twin of :meth:`add_members`."""
+        if not items:
+            return
+
+        async def run(c: aioredis.Redis) -> None:
+            pipe = c.pipeline(transaction=False)
+            for key, member in items:
+                pipe.sadd(key, member)
+            for key in dict.fromkeys(k for k, _ in items):
+                pipe.pexpire(key, self._px(ttl_s))
+            await pipe.execute()
+
+        await self._acall("SADD", run, None)
+
+    def members(self, key: str) -> set[str] | None:
+        """``SMEMBERS``, or ``None`` when Redis is unavailable."""
+        res = self._call("SMEMBERS", lambda: self._client.smembers(key), None)
+        return None if res is None else {_text(m) for m in res}  # type: ignore[union-attr]
+
+    async def amembers(self, key: str) -> set[str] | None:
+        """Async twin of :meth:`members`."""
+        res = await self._acall("SMEMBERS", lambda c: c.smembers(key), None)  # type: ignore[arg-type]
+        return None if res is None else {_text(m) for m in res}
+
+    def take_members(self, keys: Sequence[str]) -> dict[str, set[str]] | None:
+        """``SMEMBERS`` and ``UNLINK`` of each set in one transaction, or ``None`` when Redis is unavailable."""
+
+        def run() -> list[Any]:
+            pipe = self._client.pipeline(transaction=True)
+            for key in keys:
+                pipe.smembers(key)
+            pipe.unlink(*keys)
+            return pipe.execute()  # type: ignore[no-any-return]
+
+        if not keys:
+            return {}
+        res = self._call("SMEMBERS/UNLINK", run, None)
+        return None if res is None else {k: {_text(m) for m in got} for k, got in zip(keys, res, strict=False)}
+
+    async def atake_members(self, keys: Sequence[str]) -> dict[str, set[str]] | None:
+        """Async twin of :meth:`take_members`."""
+
+        async def run(c: aioredis.Redis) -> list[Any]:
+            pipe = c.pipeline(transaction=True)
+            for key in keys:
+                pipe.smembers(key)
+            pipe.unlink(*keys)
+            return await pipe.execute()  # type: ignore[no-any-return]
+
+        if not keys:
+            return {}
+        res = await self._acall("SMEMBERS/UNLINK", run, None)
+        return None if res is None else {k: {_text(m) for m in got} for k, got in zip(keys, res, strict=False)}
+
     # -- the semantic layer's shared log (a Redis stream) ----------------------------------------
     def xadd(self, stream: str, fields: dict[str, bytes | str], *, maxlen: int) -> None:
         """Append a record to ``stream``, trimmed to about ``maxlen`` records."""
@@ -199,6 +282,10 @@ class RedisBackend:
             await self._aclient.aclose()
             self._aclient = None
         self._client.close()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _records(res: Any) -> LogRecords:
