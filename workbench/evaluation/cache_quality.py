@@ -1,6 +1,10 @@
 """Cache-quality evaluation: a threshold sweep on paraphrases and near-misses, a threshold picker, and a
 replay that measures a stack on a request stream (drawn by :mod:`workbench.evaluation.streams`).
 
+Sweeps do not re-implement the semantic layer's decision: a :class:`SemanticProbe` holds the stored
+questions in a real :class:`~workbench.cache.SemanticCache` and asks it each query at each setting, so the
+threshold, the verifier, the refusal margin and the judge tier decide exactly as they do when serving.
+
 A wrong hit is a hit whose stored entry's intent differs from the request's intent. The wrong-hit
 rate is stated per hit (wrong hits / hits), the way semantic caches report precision; per request
 (wrong hits / requests) is reported next to it::
@@ -21,7 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from workbench.cache.backends.memory import MemoryBackend
+from workbench.cache.judge import JudgeTier
+from workbench.cache.keys import namespace
 from workbench.cache.normalizer import QueryNormalizer
+from workbench.cache.semantic import REFUSAL_MARGIN, SemanticCache
 from workbench.cache.stack import CacheStack
 from workbench.cache.verifier import HitVerifier, RuleVerifier
 from workbench.datasets import BankDataset, load_dataset
@@ -31,6 +39,8 @@ from workbench.percentiles import PERCENTILE_METHOD, percentiles
 
 __all__ = [
     "CachedEmbedder",
+    "ProbeQuery",
+    "SemanticProbe",
     "StreamResult",
     "SweepRow",
     "ThresholdSweep",
@@ -60,6 +70,68 @@ class CachedEmbedder:
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Passages are not cached (delegates)."""
         return self.embedder.embed_passages(texts)
+
+
+# ------------------------------------------------------------------------------------------------
+# the semantic layer's own decision, on fixed stored questions and queries
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProbeQuery:
+    """One query of a probe: its normalized text, its true intent and its kind (``paraphrase``, ``near_miss``)."""
+
+    text: str
+    intent: str
+    kind: str
+
+
+class SemanticProbe:
+    """A :class:`~workbench.cache.SemanticCache` holding fixed questions, asked fixed queries at any setting.
+
+    Texts are embedded once; each :meth:`run` sets the threshold, refusal margin and judge tier on the
+    cache and calls its ``get`` per query, so the decision is the serving one (candidates nearest first,
+    the verifier, :func:`~workbench.cache.semantic.clearly_closer`, the judge's band and verdict cache).
+
+    :param embedder: embeds the normalized texts (``embed_queries``).
+    :param stored: normalized question → its intent (the cache's entries).
+    :param queries: what is asked.
+    :param verifier: the rules (default: :class:`~workbench.cache.RuleVerifier` of the bank lexicon).
+    :param top_k: candidates examined per lookup.
+
+    ```python
+    probe = SemanticProbe(embedder, {"gold card annual fee": "cards.gold.annual_fee"},
+                          [ProbeQuery("whats the yearly fee on the gold card", "cards.gold.annual_fee", "paraphrase")])
+    probe.run(threshold=0.93)        # [('cards.gold.annual_fee', 0.95)]: served intent and similarity
+    ```
+    """
+
+    def __init__(self, embedder: Any, stored: dict[str, str], queries: Sequence[ProbeQuery], *,
+                 verifier: HitVerifier | None = None, top_k: int = 4) -> None:
+        self.stored = dict(stored)
+        self.queries = list(queries)
+        texts = list(self.stored)
+        sv = np.asarray(embedder.embed_queries(texts), dtype=np.float32) if texts else np.zeros((0, 1), np.float32)
+        qv = np.asarray(embedder.embed_queries([q.text for q in self.queries]), dtype=np.float32) \
+            if self.queries else np.zeros((0, sv.shape[1]), np.float32)
+        self.query_vectors = qv
+        self.ns = namespace("probe", kb_version="probe", config_hash="probe")
+        self.cache = SemanticCache(None, MemoryBackend(max_entries=10 * (len(texts) + 1) + 100_000), threshold=1.0,
+                                   verifier=verifier if verifier is not None else RuleVerifier(), top_k=top_k,
+                                   dim=int(sv.shape[1]) if len(texts) else None, clock=lambda: 0.0,
+                                   max_entries=len(texts) + 1)
+        for text, vec in zip(texts, sv, strict=True):
+            self.cache.put(self.ns, text, question=text, payload={"intent": self.stored[text]},
+                           intent=self.stored[text], embedding=vec)
+
+    def run(self, *, threshold: float, refusal_margin: float = REFUSAL_MARGIN,
+            judge: JudgeTier | None = None) -> list[tuple[str | None, float]]:
+        """Per query, in order: the intent of the entry the cache served (``None``: a miss) and its similarity."""
+        cache = self.cache
+        cache.threshold, cache.refusal_margin, cache.judge = threshold, refusal_margin, judge
+        out: list[tuple[str | None, float]] = []
+        for q, vec in zip(self.queries, self.query_vectors, strict=True):
+            match = cache.get(self.ns, q.text, embedding=vec)
+            out.append((match.entry.intent, match.similarity) if match is not None else (None, 0.0))
+        return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -125,15 +197,15 @@ def threshold_sweep(embedder: Any, dataset: BankDataset | str = "meridian_bank",
                     thresholds: Iterable[float] = tuple(round(0.80 + 0.01 * i, 2) for i in range(20)),
                     verifier: HitVerifier | None = None, normalizer: QueryNormalizer | None = None,
                     top_k: int = 4, miss_latency_ms: float | None = None,
-                    lookup_latency_ms: float | None = None) -> ThresholdSweep:
+                    lookup_latency_ms: float | None = None, refusal_margin: float = REFUSAL_MARGIN,
+                    judge: JudgeTier | None = None) -> ThresholdSweep:
     """Hit rate, wrong-hit rate and latency saved per threshold, on paraphrases and near-misses.
 
     The cache holds, per paraphrase group, its first paraphrase, and per near-miss pair its ``a``
     side. Queries are the other paraphrases (a hit should serve their own intent) and the ``b``
-    sides (serving ``a``'s answer is wrong). A query is served by the first of its ``top_k``
-    nearest stored questions at or above the threshold that ``verifier`` accepts, as in
-    :class:`~workbench.cache.semantic.SemanticCache`. Queries identical to a stored text (after
-    normalization) are skipped: they are exact hits, not semantic ones.
+    sides (serving ``a``'s answer is wrong). Each query is decided by the semantic layer itself
+    (:class:`SemanticProbe`: threshold, ``verifier``, ``refusal_margin``, ``judge``). Queries identical
+    to a stored text (after normalization) are skipped: they are exact hits, not semantic ones.
     """
     ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
     norm = normalizer or QueryNormalizer()
@@ -143,33 +215,19 @@ def threshold_sweep(embedder: Any, dataset: BankDataset | str = "meridian_bank",
         stored.setdefault(norm(g.paraphrases[0]), g.intent)
     for nm in ds.near_misses:
         stored.setdefault(norm(nm.a), nm.intent_a)
-    queries: list[tuple[str, str, str]] = []  # (normalized, intent, kind)
-    for g in ds.paraphrases:
-        queries += [(norm(p), g.intent, "paraphrase") for p in g.paraphrases[1:]]
-    queries += [(norm(nm.b), nm.intent_b, "near_miss") for nm in ds.near_misses]
-    queries = [q for q in queries if q[0] not in stored]
-    s_texts = list(stored)
-    s_intents = [stored[t] for t in s_texts]
-    sv = np.asarray(embedder.embed_queries(s_texts), dtype=np.float32)
-    qv = np.asarray(embedder.embed_queries([q[0] for q in queries]), dtype=np.float32)
-    sims = qv @ sv.T
-    order = np.argsort(-sims, axis=1)[:, :top_k]
-    verdict: dict[tuple[int, int], bool] = {}
+    queries = [ProbeQuery(norm(p), g.intent, "paraphrase") for g in ds.paraphrases for p in g.paraphrases[1:]]
+    queries += [ProbeQuery(norm(nm.b), nm.intent_b, "near_miss") for nm in ds.near_misses]
+    queries = [q for q in queries if q.text not in stored]
+    probe = SemanticProbe(embedder, stored, queries, verifier=ver, top_k=top_k)
     rows = []
     for th in sorted(thresholds):
         c = {"paraphrase": [0, 0, 0], "near_miss": [0, 0, 0]}  # queries, hits, wrong
-        for qi, (qt, qintent, kind) in enumerate(queries):
-            c[kind][0] += 1
-            for si in order[qi]:
-                if sims[qi, si] < th:
-                    break
-                key = (qi, int(si))
-                if key not in verdict:
-                    verdict[key] = ver.verify(qt, s_texts[si]) is None
-                if verdict[key]:
-                    c[kind][1] += 1
-                    c[kind][2] += int(s_intents[si] != qintent)
-                    break
+        for q, (served, _) in zip(queries, probe.run(threshold=th, refusal_margin=refusal_margin, judge=judge),
+                                  strict=True):
+            c[q.kind][0] += 1
+            if served is not None:
+                c[q.kind][1] += 1
+                c[q.kind][2] += int(served != q.intent)
         pq, ph, pw = c["paraphrase"]
         nq, nh, nw = c["near_miss"]
         hits, wrong, total = ph + nh, pw + nw, pq + nq
@@ -179,7 +237,8 @@ def threshold_sweep(embedder: Any, dataset: BankDataset | str = "meridian_bank",
             saved = hit_rate * miss_latency_ms - (lookup_latency_ms or 0.0)
         rows.append(SweepRow(th, pq, ph, pw, nq, nh, nw, hits, wrong, hit_rate, ph / pq if pq else 0.0,
                              wrong / hits if hits else 0.0, nw / nq if nq else 0.0, saved))
-    return ThresholdSweep(rows, type(ver).__name__, len(s_texts), {"queries": len(queries), "top_k": top_k})
+    return ThresholdSweep(rows, type(ver).__name__, len(stored), {"queries": len(queries), "top_k": top_k,
+                                                                  "refusal_margin": refusal_margin})
 
 
 # ------------------------------------------------------------------------------------------------

@@ -4,11 +4,17 @@ from collections import Counter
 
 import pytest
 
-from workbench.cache import CacheStack, NullVerifier
+from workbench.cache import CacheStack, NullVerifier, QueryNormalizer
 from workbench.cache.testing import HashingEmbedder
 from workbench.config import PipelineConfig
 from workbench.errors import ConfigError
-from workbench.evaluation.cache_quality import pick_threshold, replay_stream, threshold_sweep
+from workbench.evaluation.cache_quality import (
+    ProbeQuery,
+    SemanticProbe,
+    pick_threshold,
+    replay_stream,
+    threshold_sweep,
+)
 from workbench.evaluation.streams import ZipfSampler, intent_texts
 
 
@@ -52,3 +58,25 @@ def test_replay_counts_hits_and_wrong_hits() -> None:
     assert s["layers"]["exact"]["count"] > 0 and s["layers"]["miss"]["count"] > 0
     assert s["hit_rate"] > 0.5
     assert s["wrong_hits"] == sum(stack.stats()["layers"][k]["wrong_hits"] for k in ("exact", "semantic"))
+
+
+def test_the_sweep_decides_like_the_semantic_layer() -> None:
+    """The sweep asks a real SemanticCache: the refusal margin changes its verdicts, as it does when serving."""
+    emb = HashingEmbedder()
+    strict = threshold_sweep(emb, thresholds=[0.5])
+    before_the_fix = threshold_sweep(emb, thresholds=[0.5], refusal_margin=-1.0)  # a refusal promotes the next
+    assert before_the_fix.rows[0].hits > strict.rows[0].hits
+    assert before_the_fix.rows[0].wrong_hits > strict.rows[0].wrong_hits
+    assert strict.notes["refusal_margin"] == 0.02
+
+
+def test_a_probe_serves_what_the_cache_serves() -> None:
+    n = QueryNormalizer()
+    probe = SemanticProbe(HashingEmbedder(), {n("what is the annual fee of the gold card"): "gold.fee",
+                                              n("how do i raise my credit limit"): "limit.up"},
+                          [ProbeQuery(n("what is the annual fee of the gold card please"), "gold.fee", "paraphrase"),
+                           ProbeQuery(n("how do i lower my credit limit"), "limit.down", "near_miss")])
+    served = probe.run(threshold=0.5)
+    assert served[0][0] == "gold.fee" and 0.5 <= served[0][1] < 1.0
+    assert served[1] == (None, 0.0)  # the rules refuse the antonym
+    assert [s for s, _ in probe.run(threshold=0.999)] == [None, None]
