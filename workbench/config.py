@@ -331,6 +331,13 @@ class ToolsConfig(_Section):
     timeout_s: float = Field(2.0, gt=0)
     breaker_failures: int = Field(5, ge=1)
     breaker_reset_s: float = Field(30.0, gt=0)
+    breaker_store: Literal["memory", "redis"] = "memory"
+    """Where circuit-breaker state lives: ``memory``, per process; ``redis``, shared by every worker on
+    ``redis_url`` (failures of all workers count together; an open circuit is open for all)."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """The Redis server of ``breaker_store: redis``."""
+    key_prefix: str = "wb"
+    """Prefix of the shared breaker keys (``{key_prefix}:breaker:{tool}``)."""
     max_concurrency: int = Field(8, ge=1)
     audit_log: str | None = ".workbench/audit.sqlite3"
     router: Literal["intent", "llm"] = "intent"

@@ -18,7 +18,7 @@ from workbench.tools.audit import (
     hash_arguments,
     make_audit_log,
 )
-from workbench.tools.breaker import CircuitBreaker
+from workbench.tools.breaker import Breaker, CircuitBreaker, SharedCircuitBreaker
 from workbench.tools.errors import (
     CircuitOpenError,
     PluginError,
@@ -42,6 +42,7 @@ __all__ = [
     "AuditLog",
     "AuditRecord",
     "BUNDLED_PLUGINS",
+    "Breaker",
     "CircuitBreaker",
     "CircuitOpenError",
     "Constraint",
@@ -52,6 +53,7 @@ __all__ = [
     "LLMRouter",
     "PluginError",
     "SQLiteAuditLog",
+    "SharedCircuitBreaker",
     "SnapshotCache",
     "ToolArgumentError",
     "ToolBusyError",

@@ -14,6 +14,7 @@ answer; the caller may still answer from the knowledge base.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from workbench.config import ToolsConfig
 from workbench.text import detect_language
 from workbench.tools.audit import AuditLog, make_audit_log
+from workbench.tools.breaker import Breaker, SharedCircuitBreaker
 from workbench.tools.errors import ToolError
 from workbench.tools.executor import ToolExecutor
 from workbench.tools.policy import ToolPolicy
@@ -28,7 +30,7 @@ from workbench.tools.registry import ToolRegistry
 from workbench.tools.routing import IntentRouter, LLMRouter, ToolChoice
 from workbench.tools.snapshot import InProcessSnapshotCache, SnapshotCache
 
-__all__ = ["ToolCallingAgent", "ToolOutcome", "format_tool_result"]
+__all__ = ["ToolCallingAgent", "ToolOutcome", "format_tool_result", "shared_breakers"]
 
 _UNAVAILABLE = {"en": "Sorry, I can't reach your account information right now; please try again in a moment.",
                 "zh": "抱歉，暂时无法查询您的账户信息，请稍后再试。"}
@@ -72,6 +74,27 @@ def format_tool_result(outcome: ToolOutcome, *, max_chars: int = 800) -> str:
             f"{text}\n</tool_data>")
 
 
+def shared_breakers(cfg: ToolsConfig) -> Callable[[str], Breaker] | None:
+    """The breaker factory ``cfg.breaker_store`` asks for: ``None`` (per process) or one that makes a
+    :class:`SharedCircuitBreaker` per tool on ``cfg.redis_url``.
+
+    :param cfg: the tools section.
+    :returns: a factory for :class:`ToolExecutor`, or ``None``.
+    """
+    if cfg.breaker_store != "redis":
+        return None
+    import redis
+
+    client = redis.Redis.from_url(cfg.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
+    lease_s = cfg.timeout_s * 2 + 1.0  # a probe (and its one retry) is over by then, answered or timed out
+
+    def make(tool: str) -> Breaker:
+        return SharedCircuitBreaker(client, tool, failures=cfg.breaker_failures, reset_s=cfg.breaker_reset_s,
+                                    prefix=cfg.key_prefix, probe_lease_s=lease_s)
+
+    return make
+
+
 class ToolCallingAgent:
     """Routes personal questions to tools (intent router, or LLM with intent fallback) and calls them."""
 
@@ -94,7 +117,7 @@ class ToolCallingAgent:
                                 audit=audit if audit is not None else make_audit_log(cfg.audit_log),
                                 timeout_s=cfg.timeout_s, breaker_failures=cfg.breaker_failures,
                                 breaker_reset_s=cfg.breaker_reset_s, max_concurrency=cfg.max_concurrency,
-                                snapshot_cache=cache)
+                                snapshot_cache=cache, breaker_factory=shared_breakers(cfg))
         intent = IntentRouter(today=today)
         if cfg.router == "llm":
             if generator is None:

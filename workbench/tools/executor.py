@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.tools.audit import AuditLog, AuditRecord, InMemoryAuditLog, hash_arguments
-from workbench.tools.breaker import CircuitBreaker
+from workbench.tools.breaker import Breaker, CircuitBreaker
 from workbench.tools.errors import (
     CircuitOpenError,
     ToolArgumentError,
@@ -82,7 +82,8 @@ class ToolExecutor:
     def __init__(self, registry: ToolRegistry, policy: ToolPolicy, *, audit: AuditLog | None = None,
                  timeout_s: float = 2.0, breaker_failures: int = 5, breaker_reset_s: float = 30.0,
                  max_concurrency: int = 8, retries: int = 1, snapshot_cache: SnapshotCache | None = None,
-                 clock_ns: Callable[[], int] = time.perf_counter_ns) -> None:
+                 clock_ns: Callable[[], int] = time.perf_counter_ns,
+                 breaker_factory: Callable[[str], Breaker] | None = None) -> None:
         if timeout_s <= 0 or max_concurrency < 1 or retries < 0:
             raise ValueError("timeout_s must be > 0, max_concurrency >= 1, retries >= 0")
         self.registry, self.policy = registry, policy
@@ -91,19 +92,22 @@ class ToolExecutor:
         self.breaker_failures, self.breaker_reset_s = breaker_failures, breaker_reset_s
         self.snapshot_cache = snapshot_cache
         self._clock_ns = clock_ns
-        self._breakers: dict[str, CircuitBreaker] = {}
+        self._breaker_factory = breaker_factory
+        self._breakers: dict[str, Breaker] = {}
         self._slots: dict[str, _Slots] = {}
         self._pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
 
     # -- per-tool state ----------------------------------------------------------------------------
-    def breaker(self, tool: str) -> CircuitBreaker:
-        """The circuit breaker of ``tool`` (created on first use)."""
+    def breaker(self, tool: str) -> Breaker:
+        """The circuit breaker of ``tool`` (created on first use: ``breaker_factory(tool)`` when given, e.g. a
+        :class:`~workbench.tools.breaker.SharedCircuitBreaker`, else a per-process one)."""
         with self._lock:
             b = self._breakers.get(tool)
             if b is None:
-                b = self._breakers[tool] = CircuitBreaker(failures=self.breaker_failures,
-                                                          reset_s=self.breaker_reset_s, clock_ns=self._clock_ns)
+                b = self._breakers[tool] = self._breaker_factory(tool) if self._breaker_factory is not None else \
+                    CircuitBreaker(failures=self.breaker_failures, reset_s=self.breaker_reset_s,
+                                   clock_ns=self._clock_ns)
             return b
 
     def _slot(self, tool: str) -> _Slots:
