@@ -19,6 +19,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from workbench.config import PipelineConfig
@@ -54,9 +55,8 @@ class AsyncEngine:
         self.cfg, self.parts, self.lanes = cfg, parts, parts.lanes
         self.cache, self.memory, self.agent = parts.cache, parts.memory, parts.agent
         self.router = VariantRouter(CONTROL, {v.name: v.share for v in s.variants})
-        self.admission = AdmissionQueue(max_concurrency=s.max_concurrency, max_queue=s.max_queue,
-                                        max_wait_ms=s.max_wait_ms)
-        self.policy = DegradationPolicy(s.degradation, cache=parts.cache is not None)
+        self.admission = AdmissionQueue.from_config(s)
+        self.policy = DegradationPolicy.for_pipeline(cfg, cache=parts.cache is not None)
         self.metrics = EngineMetrics()
         self.counts: dict[str, int] = {"requests": 0, "cache_hits": 0, "shed": 0, "errors": 0}
         self.ready = self._closed = False
@@ -124,16 +124,18 @@ class AsyncEngine:
     async def handle(self, req: ChatRequest) -> ChatResponse:
         """Answer one request; raises ``OverloadedError`` (shed), ``InputError``/``UnknownTenantError`` (bad input),
         ``GeneratorTimeoutError`` past ``serving.request_timeout_s``."""
-        async with request_deadline(self.cfg.serving.request_timeout_s):
-            async for item in self._answer(req, streaming=False):
+        async with request_deadline(self.cfg.serving.request_timeout_s), \
+                aclosing(self._answer(req, streaming=False)) as items:  # closed now: the session is released
+            async for item in items:
                 if isinstance(item, ChatResponse):
                     return item
         raise WorkbenchError("the engine produced no response")  # pragma: no cover
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Token events as they are generated, then one event carrying the whole :class:`ChatResponse`."""
-        async with request_deadline(self.cfg.serving.request_timeout_s):
-            async for item in self._answer(req, streaming=True):
+        async with request_deadline(self.cfg.serving.request_timeout_s), \
+                aclosing(self._answer(req, streaming=True)) as items:
+            async for item in items:
                 yield StreamEvent(response=item) if isinstance(item, ChatResponse) else StreamEvent(token=item)
 
     # -- the request path -------------------------------------------------------------------------

@@ -4,20 +4,28 @@
 with RedisServer() as redis_server:
     client = redis.Redis.from_url(redis_server.url)
     redis_server.stop(); redis_server.start()       # an outage and a recovery, on the same port
+with ServeProcess("configs/my.yaml", workers=2) as srv:   # `workbench serve` in a child process
+    httpx.post(f"{srv.url}/v1/chat", json={"question": "gold card annual fee?"})
+    srv.kill_worker(srv.worker_pids()[0])            # SIGKILL one worker; uvicorn starts another
 ```
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
-__all__ = ["RedisServer", "UvicornServer", "free_port", "wait_for_port"]
+__all__ = ["RedisServer", "ServeProcess", "UvicornServer", "free_port", "wait_for_port"]
 
 
 def free_port() -> int:
@@ -138,3 +146,123 @@ class UvicornServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ServeProcess:
+    """``workbench serve CONFIG --workers N`` in a child process on 127.0.0.1 (its own process group).
+
+    :meth:`start` returns once ``/readyz`` answers 200 and every worker has logged its start-up;
+    :meth:`kill` SIGKILLs the whole group (a machine-level crash of the service), :meth:`kill_worker`
+    one worker (uvicorn's supervisor then starts a new one). The log goes to ``log_path``.
+    """
+
+    def __init__(self, config: str | Path, *, port: int | None = None, workers: int = 1,
+                 env: dict[str, str] | None = None, log_path: str | Path | None = None) -> None:
+        self.config, self.workers = str(config), workers
+        self.port = port or free_port()
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = Path(log_path) if log_path else Path(tempfile.mkstemp(prefix="wb-serve-", suffix=".log")[1])
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The server (supervisor) process id while it runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    def start(self, *, timeout_s: float = 180.0) -> ServeProcess:
+        """Start the server and wait until every worker is up.
+
+        :raises RuntimeError: the server exited or was not ready within ``timeout_s`` (the log's tail says why).
+        """
+        started_before = self._startups()
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "workbench.cli", "serve", self.config, "--port", str(self.port),
+                 "--workers", str(self.workers), "--log-level", "info"],
+                stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"workbench serve exited with {self._proc.returncode}: {self._tail()}")
+            if self._startups() - started_before >= self.workers and self._ready():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"workbench serve was not ready after {timeout_s:g} s: {self._tail()}")
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as r:
+                return bool(r.status == 200)
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def _startups(self) -> int:
+        try:
+            return self.log_path.read_text(errors="replace").count("Application startup complete")
+        except FileNotFoundError:
+            return 0
+
+    def _tail(self, n: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except FileNotFoundError:
+            return ""
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids (with one worker: the server process itself)."""
+        if self.pid is None:
+            return []
+        if self.workers == 1:
+            return [self.pid]
+        try:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        except OSError:
+            return []
+        # the workers are spawned by multiprocessing (``spawn_main``); its resource tracker is a child too
+        return [int(c) for c in children if "spawn_main" in _cmdline(int(c))]
+
+    def kill_worker(self, pid: int, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to one worker process (by its id)."""
+        if pid not in self.worker_pids():
+            raise ValueError(f"{pid} is not a worker of this server")
+        os.kill(pid, sig)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the server and all its workers at once (SIGKILL: nothing runs a shutdown)."""
+        if self._proc is not None and self._proc.poll() is None:
+            os.killpg(self._proc.pid, sig)
+            self._proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Shut down gracefully (SIGTERM to the group), SIGKILL after 20 s."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGTERM)
+                self._proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+            except ProcessLookupError:
+                pass
+        self._proc = None
+
+    def __enter__(self) -> ServeProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
