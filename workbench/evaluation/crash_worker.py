@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from workbench.config import MemoryConfig, PipelineConfig
 from workbench.memory.conversation import ConversationMemory
@@ -104,6 +104,8 @@ class CrashReport:
     kill_at_s: float
     """Seconds after the first turn when the service was SIGKILLed."""
     acknowledged: int = 0
+    acknowledged_after_kill: int = 0
+    """Turns acknowledged after the SIGKILL (by the restarted service, or by the surviving workers)."""
     in_doubt: int = 0
     stored_in_doubt: int = 0
     refused: int = 0
@@ -138,7 +140,8 @@ def crash_config(store: str, url: str, *, index_dir: str | Path, cache_backend: 
 
 async def run_crash_trial(config: str | Path, reader: SessionStore, *, sessions: int = 24, kill_at_s: float | None = None,
                           after_s: float = 6.0, seed: int = 0, tenant: str = "default",
-                          log_path: str | Path | None = None) -> CrashReport:
+                          log_path: str | Path | None = None, workers: int = 1,
+                          kill: Literal["service", "worker"] = "service") -> CrashReport:
     """Run the service of ``config``, SIGKILL it mid-run, restart it, and audit the store through ``reader``.
 
     :param config: a YAML config (e.g. :func:`crash_config` saved with ``to_yaml``).
@@ -147,6 +150,9 @@ async def run_crash_trial(config: str | Path, reader: SessionStore, *, sessions:
     :param kill_at_s: when to SIGKILL (default: uniform in 4-10 s, from ``seed``).
     :param after_s: how long the conversations go on after the restart.
     :param seed: the random stream of the kill time and the session ids.
+    :param workers: ``workbench serve --workers``.
+    :param kill: ``service``: SIGKILL the whole service and start it again; ``worker``: SIGKILL one worker
+        (the others keep serving; uvicorn's supervisor starts a replacement).
     :returns: the :class:`CrashReport`.
     """
     import httpx
@@ -160,8 +166,8 @@ async def run_crash_trial(config: str | Path, reader: SessionStore, *, sessions:
     report = CrashReport(store=type(reader).__name__, sessions=sessions, kill_at_s=kill_at)
     sent: dict[str, list[tuple[int, str, str]]] = {s: [] for s, _ in names}
     statuses: Counter[str] = Counter()
-    stop, up = asyncio.Event(), asyncio.Event()
-    server = ServeProcess(config, log_path=log_path)
+    stop, up, killed = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    server = ServeProcess(config, log_path=log_path, workers=workers)
     await asyncio.to_thread(server.start)
     up.set()
 
@@ -188,6 +194,7 @@ async def run_crash_trial(config: str | Path, reader: SessionStore, *, sessions:
                 report.read_your_writes_violations += 1
             report.cache_hits += body.get("cache_layer") == "exact"
             acked += 1
+            report.acknowledged_after_kill += killed.is_set()
             sent[session].append((i, q, "acked"))
 
     async with httpx.AsyncClient(base_url=server.url, timeout=60,
@@ -205,13 +212,17 @@ async def run_crash_trial(config: str | Path, reader: SessionStore, *, sessions:
         tasks = [asyncio.create_task(conversation(client, s, u)) for s, u in names]
         try:
             await asyncio.sleep(kill_at)
-            up.clear()
-            server.kill()
-            t = time.perf_counter_ns()
-            await asyncio.to_thread(server.start)
-            report.restart_s = round((time.perf_counter_ns() - t) / 1e9, 2)
-            await warm()
-            up.set()
+            killed.set()
+            if kill == "worker":
+                server.kill_worker(rng.choice(server.worker_pids()))
+            else:
+                up.clear()
+                server.kill()
+                t = time.perf_counter_ns()
+                await asyncio.to_thread(server.start)
+                report.restart_s = round((time.perf_counter_ns() - t) / 1e9, 2)
+                await warm()
+                up.set()
             await asyncio.sleep(after_s)
         finally:
             stop.set()

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Any
+from typing import Any, Literal
 
 from workbench.config import PipelineConfig
 from workbench.errors import OverloadedError, UnknownTenantError, WorkbenchError
@@ -160,7 +160,7 @@ class AsyncEngine:
                     timings["memory"] = turn.load_ms
                 cached = await self._cached(req, turn, lane.name, level, timings)
                 if cached is not None:
-                    await self._acknowledge(req, turn, cached, t0, store=None)
+                    await self._acknowledge(req, turn, cached, t0, answered=None)
                     if cached.answer:
                         yield cached.answer
                     yield cached
@@ -217,7 +217,7 @@ class AsyncEngine:
             if outcome is not None:
                 resp = ChatResponse(answer=outcome.answer, tool=outcome.tool, tokens=int(bool(outcome.answer)),
                                     request_id=uuid.uuid4().hex[:16], **fields)
-                await self._acknowledge(req, turn, resp, t0, store=True)
+                await self._acknowledge(req, turn, resp, t0, answered="personal" if outcome.ok else "failed")
                 if outcome.answer:
                     resp.timings_ms["ttft"] = resp.timings_ms["total"]  # the answer goes out now, after its turn is stored
                     yield outcome.answer
@@ -239,21 +239,23 @@ class AsyncEngine:
         for gap in clock.finish(timings):
             hist.observe(gap)
         resp = response_from(answer, **{**fields, "tokens": answer.tokens or len(clock.times)})
-        await self._acknowledge(req, turn, resp, t0, store=False)
+        await self._acknowledge(req, turn, resp, t0, answered="shared")
         yield resp
 
     async def _acknowledge(self, req: ChatRequest, turn: SessionTurn, resp: ChatResponse, t0: int, *,
-                           store: bool | None) -> None:
+                           answered: Literal["shared", "personal", "failed"] | None) -> None:
         """Make the response ready to send: append its turn (durable before the client hears of it), time and
-        count it, and cache it after it is sent (``store``: ``None`` for a cache hit, else whether it is
-        personal). Only a full-service answer that did not use the session's history is cached."""
+        count it, and cache it after it is sent. ``answered``: ``None`` for a cache hit; ``shared`` (the
+        pipeline) or ``personal`` (a tool) for an answer to cache so; ``failed`` for a tool's failure notice,
+        never cached (the user would get it until it expired). Only a full-service answer that did not use
+        the session's history is cached."""
         if turn.session is not None:
             resp.timings_ms["memory_store"] = await turn.commit(resp.answer)
         resp.timings_ms["total"] = _ms(t0)
-        if store is not None:
+        if answered is not None:
             self.policy.observe(resp.timings_ms["total"])
-            if resp.degradation_level == DegradationLevel.FULL and not turn.uses_history:
-                self.parts.store_later(req, turn.question, resp, personalized=store)
+            if answered != "failed" and resp.degradation_level == DegradationLevel.FULL and not turn.uses_history:
+                self.parts.store_later(req, turn.question, resp, personalized=answered == "personal")
         self._observe(resp)
 
     def _observe(self, resp: ChatResponse) -> None:

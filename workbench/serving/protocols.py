@@ -111,6 +111,11 @@ class ToolAnswer(Protocol):
         """The user-facing answer (or a polite failure notice)."""
         ...
 
+    @property
+    def ok(self) -> bool:
+        """True when the tool returned a result (``answer`` is not a failure notice)."""
+        ...
+
 
 @runtime_checkable
 class ToolAgent(Protocol):
