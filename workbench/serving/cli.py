@@ -2,8 +2,9 @@
 
 With ``--workers N > 1`` uvicorn runs N worker processes of the import-string app factory
 :func:`app_from_env`, which reads the config from ``WORKBENCH_SERVE_CONFIG``; state shared between
-workers (cache, sessions, hotspots) lives in Redis when the config says so (``cache.backend: redis``,
-``memory.store: redis``). The server applies the config's HTTP limits (``serving.max_body_bytes``,
+workers lives in Redis when the config says so (``cache.backend: redis``, ``memory.store: redis``,
+``tools.breaker_store: redis``); :func:`shared_state_notes` names what each worker would keep to itself
+otherwise (docs/scaling.md shows the whole deployment). The server applies the config's HTTP limits (``serving.max_body_bytes``,
 ``serving.body_timeout_s``, ``serving.header_timeout_s``) and logs lines with a timestamp and the request id::
 
     workbench serve fast --port 8000 --workers 2
@@ -18,7 +19,7 @@ from fastapi import FastAPI
 
 from workbench.config import PipelineConfig
 
-__all__ = ["ENV_CONFIG", "app_from_env", "serve"]
+__all__ = ["ENV_CONFIG", "app_from_env", "serve", "shared_state_notes"]
 
 #: The environment variable through which worker processes learn the config path.
 ENV_CONFIG = "WORKBENCH_SERVE_CONFIG"
@@ -36,6 +37,26 @@ def app_from_env() -> FastAPI:
     return create_app(engine_factory(path), limits=HttpLimits.from_config(cfg.serving))
 
 
+def shared_state_notes(cfg: PipelineConfig, workers: int) -> list[str]:
+    """What the workers of ``cfg`` would not share with ``workers`` > 1 (nothing to say for one worker).
+
+    :param cfg: the served config.
+    :param workers: worker processes.
+    :returns: one line per state kept per worker, with the setting that shares it.
+    """
+    if workers <= 1:
+        return []
+    notes = []
+    if cfg.cache.enabled and cfg.cache.backend != "redis":
+        notes.append("the cache is per worker (a hit on one is a miss on the others): cache.backend: redis")
+    if cfg.memory.enabled and cfg.memory.store == "memory":
+        notes.append("sessions are per worker (a conversation forgets its turns when the next one lands on another "
+                     "worker): memory.store: redis (or sqlite on one machine)")
+    if cfg.tools.enabled and cfg.tools.breaker_store != "redis":
+        notes.append("circuit breakers are per worker (each must see the failures itself): tools.breaker_store: redis")
+    return notes
+
+
 @click.command("serve")
 @click.argument("config")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -48,8 +69,8 @@ def serve(config: str, host: str, port: int, workers: int, log_level: str) -> No
     from workbench.serving.request_guard import HttpLimits
 
     cfg = PipelineConfig.load(config)  # fail fast on a bad config, before any worker starts
-    if cfg.cache.enabled and cfg.cache.backend != "redis" and workers > 1:
-        click.echo("note: the cache is in-process; with several workers use cache.backend: redis", err=True)
+    for note in shared_state_notes(cfg, workers):
+        click.echo(f"note: {note}", err=True)
     os.environ[ENV_CONFIG] = config
     run_server(server_config("workbench.serving.cli:app_from_env", factory=True, host=host, port=port,
                              workers=workers, limits=HttpLimits.from_config(cfg.serving), log_level=log_level))

@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-__all__ = ["RedisServer", "ServeProcess", "UvicornServer", "free_port", "wait_for_port"]
+__all__ = ["RedisServer", "ServeProcess", "UvicornServer", "cpu_seconds", "free_port", "wait_for_port"]
 
 
 def free_port() -> int:
@@ -33,6 +33,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds the processes ``pids`` have used so far (Linux ``/proc``; gone ones: 0)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])   # utime, stime (fields 14 and 15 of stat)
+    return total / tick
 
 
 def wait_for_port(port: int, *, timeout_s: float = 10.0, host: str = "127.0.0.1") -> None:
@@ -68,6 +81,11 @@ class RedisServer:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._proc.pid if self.running else None  # type: ignore[union-attr]
 
     def start(self) -> RedisServer:
         """Start (or restart after :meth:`stop`) on the same port."""
