@@ -348,18 +348,25 @@ class DegradationConfig(_Section):
     """Graceful degradation: ordered levels switched by load, with hysteresis.
 
     Levels (``workbench.serving.DegradationLevel``): 0 ``full`` → 1 ``no_reranker`` → 2 ``small_generator``
-    → 3 ``extractive`` answers → 4 ``cache_only``. Level 4 is entered only when ``cache.enabled``.
+    → 3 ``extractive`` answers → 4 ``cache_only``. Only the levels at which the pipeline does less are entered
+    (no ``no_reranker`` without a reranker; no ``small_generator``/``extractive`` with an extractive generator;
+    ``small_generator`` only with ``small_generator`` set); level 4 only when ``cache.enabled``, and only on the
+    latency signal (admission sheds the excess at the door; shedding every miss helps only when the admitted
+    requests still miss the SLO).
     """
 
     enabled: bool = True
     slo_p95_ms: float = Field(2000.0, gt=0)
-    """Escalate when the recent p95 latency exceeds this."""
+    """Escalate when the recent p95 latency of pipeline requests exceeds this."""
+    min_samples: int = Field(20, ge=1)
+    """The p95 signal counts only when the window holds at least this many pipeline requests: one slow request
+    at idle is not a p95 and moves no level."""
     queue_high: float = Field(0.5, gt=0, le=1)
-    """Escalate when the admission queue is fuller than this fraction."""
+    """Escalate when the admission line is fuller than this fraction of what its wait budget admits."""
     queue_low: float = Field(0.1, ge=0, lt=1)
-    """De-escalate only when the queue is emptier than this and p95 is back under the SLO."""
+    """De-escalate only when the line is emptier than this and p95 is not over the SLO."""
     window_s: float = Field(10.0, gt=0)
-    """Window of the latency signal."""
+    """Window of the latency signal (seconds)."""
     cooldown_s: float = Field(5.0, ge=0)
     """Minimum time between level changes (hysteresis)."""
     max_level: int = Field(4, ge=0, le=4)
@@ -383,9 +390,15 @@ class ServingConfig(_Section):
     max_queue: int = Field(256, ge=1)
     """Requests waiting for a pipeline slot; beyond it requests are shed at once (HTTP 429)."""
     max_wait_ms: float = Field(2000.0, gt=0)
-    """A request that waited this long for a slot is shed instead of served late."""
+    """The longest any request waits for a slot; past it the request is shed instead of served late."""
+    latency_target_ms: float | None = Field(1000.0, gt=0)
+    """Admission's latency objective (set it to the SLO goodput is measured against). A request waits for a
+    slot only while it can still make it: its predicted wait (its place in line × the mean service time ÷
+    ``max_concurrency``) plus the p99 service time of recent requests must fit; otherwise it is shed at the
+    door with 429 + ``Retry-After``, before any work is done on it. ``None``: only ``max_wait_ms`` bounds a wait."""
     max_concurrency: int = Field(8, ge=1)
-    """Pipeline requests in flight at once (cache hits do not take a slot)."""
+    """Pipeline requests in flight at once (cache hits do not take a slot): about the real parallelism of the
+    pipeline (CPU cores for in-process models, the LLM server's slots for a remote generator)."""
     embed_batch_size: int = Field(32, ge=1)
     embed_max_wait_ms: float = Field(2.0, ge=0)
     """Micro-batching: wait at most this long to fill a query-embedding batch."""

@@ -1,8 +1,11 @@
 """Micro-batching of query embeddings across concurrent requests.
 
 Requests that arrive within ``max_wait_ms`` of each other (up to ``max_batch``) share one
-``embed_batch`` call, run in a worker thread so the event loop never blocks. The serving engine hands
-one to each lane's query pipeline, whose async embed stage goes through it::
+``embed_batch`` call, run in a worker thread so the event loop never blocks. At most one batch per
+batcher computes at a time: texts that arrive meanwhile wait and go out together as soon as it ends, so
+batches grow with the load (a per-item cost falls as the batch grows) instead of piling up as many small
+batches in front of the one embedding thread. The serving engine hands one to each lane's query pipeline,
+whose async embed stage goes through it::
 
     batcher = MicroBatcher(query_embedder.embed_batch, max_batch=32, max_wait_ms=2)
     vec = await batcher.embed("gold card annual fee?")      # shape (dim,)
@@ -24,7 +27,8 @@ __all__ = ["MicroBatcher"]
 
 
 class MicroBatcher:
-    """Collects texts into batches of at most ``max_batch``, waiting at most ``max_wait_ms`` to fill one."""
+    """Collects texts into batches of at most ``max_batch``, waiting at most ``max_wait_ms`` to fill one while
+    no batch computes; while one does, arrivals wait for it to end (see the module docstring)."""
 
     def __init__(self, fn: Callable[[Sequence[str]], np.ndarray], *, max_batch: int = 32, max_wait_ms: float = 2.0,
                  executor: Executor | None = None) -> None:
@@ -35,6 +39,7 @@ class MicroBatcher:
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="embed")
         self._pending: list[tuple[str, asyncio.Future[Any]]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._running = False
         self.batches = 0
         self.items = 0
         self.on_batch: Callable[[int], None] | None = None
@@ -52,12 +57,10 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         self._pending.append((text, fut))
-        if len(self._pending) >= self.max_batch:
-            self._flush()
-        elif self._timer is None:
-            if self.max_wait_ms == 0:
-                self._timer = loop.call_soon(self._flush)  # type: ignore[assignment]
-            else:
+        if not self._running:  # a running batch flushes what is pending when it ends
+            if len(self._pending) >= self.max_batch:
+                self._flush()
+            elif self._timer is None:
                 self._timer = loop.call_later(self.max_wait_ms / 1000.0, self._flush)
         return await fut
 
@@ -66,10 +69,12 @@ class MicroBatcher:
             self._timer.cancel()
             self._timer = None
         batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
-        if self._pending:
-            self._timer = asyncio.get_running_loop().call_soon(self._flush)  # type: ignore[assignment]
+        batch = [(t, f) for t, f in batch if not f.done()]  # callers that gave up (cancelled) need no row
         if batch:
+            self._running = True
             asyncio.get_running_loop().create_task(self._run(batch))
+        elif self._pending:
+            self._flush()
 
     async def _run(self, batch: list[tuple[str, asyncio.Future[Any]]]) -> None:
         self.batches += 1
@@ -82,10 +87,14 @@ class MicroBatcher:
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(exc)
-            return
-        for i, (_, fut) in enumerate(batch):
-            if not fut.done():
-                fut.set_result(vecs[i])
+        else:
+            for i, (_, fut) in enumerate(batch):
+                if not fut.done():
+                    fut.set_result(vecs[i])
+        finally:
+            self._running = False
+            if self._pending:  # what arrived during this batch goes out now, together
+                self._flush()
 
     def close(self) -> None:
         """Stop the worker thread (if this batcher created it)."""

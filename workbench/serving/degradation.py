@@ -1,16 +1,24 @@
 """Graceful degradation: ordered service levels switched by load signals, with hysteresis.
 
 Each :class:`DegradationLevel` says what it drops, and which :class:`~workbench.pipelines.QueryPlan` a
-request runs at it. Escalate one level when the admission queue is fuller than ``queue_high`` or the
-recent p95 latency exceeds the SLO; de-escalate one level only when the queue is emptier than
-``queue_low`` *and* p95 is back under the SLO; never change twice within ``cooldown_s``. A level the
-configuration cannot serve is never entered: without a cache there is no cache-only level (the top is
-``EXTRACTIVE``). Without a small generator, ``SMALL_GENERATOR`` is still a level of its own (it drops
-the reranker and the main generator) but answers extractively, like ``EXTRACTIVE``::
+request runs at it. A policy moves only between the levels its pipeline makes different
+(:meth:`DegradationPolicy.for_pipeline`): a level the configuration cannot serve is never entered (without a
+cache there is no cache-only level), and neither is one that drops nothing in it (without a reranker there
+is no ``NO_RERANKER``; with an extractive generator neither ``SMALL_GENERATOR`` nor ``EXTRACTIVE`` saves
+anything), since it would only mark answers degraded and stop caching them. Without a small generator,
+``SMALL_GENERATOR`` would answer like ``EXTRACTIVE`` and is skipped too.
 
-    policy = DegradationPolicy(cfg.serving.degradation, cache=cfg.cache.enabled)
+Signals: how full the admission line is (``queue_fill``, against what its wait budget admits) and the p95
+latency of recent pipeline requests, counted only once the window holds ``min_samples`` of them (one slow
+request at idle is no p95). Escalate to the next level when the line is fuller than ``queue_high`` or p95
+exceeds the SLO; ``CACHE_ONLY`` (which sheds every miss) only on the latency signal: admission already
+sheds the excess at the door, so only when the requests it admits still miss the SLO is shedding all misses
+worth it. De-escalate one level only when the line is emptier than ``queue_low`` *and* p95 is not over the
+SLO; never change twice within ``cooldown_s``::
+
+    policy = DegradationPolicy.for_pipeline(cfg, cache=cfg.cache.enabled)
     policy.observe(latency_ms=850.0)
-    level = policy.update(queue_fill=0.7)       # DegradationLevel.NO_RERANKER: the reranker is skipped now
+    level = policy.update(queue_fill=0.7)       # DegradationLevel.NO_RERANKER (with a reranker configured)
     level.plan                                  # QueryPlan(rerank=False, ...)
 """
 
@@ -19,15 +27,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from workbench.config import DegradationConfig
 from workbench.errors import ConfigError
 from workbench.percentiles import percentile
 from workbench.pipelines.plan import GeneratorChoice, QueryPlan
 
-__all__ = ["LEVEL_NAMES", "DegradationLevel", "DegradationPolicy"]
+if TYPE_CHECKING:
+    from workbench.config import PipelineConfig
+
+__all__ = ["LEVEL_NAMES", "DegradationLevel", "DegradationPolicy", "distinct_levels"]
 
 
 class DegradationLevel(IntEnum):
@@ -75,15 +87,23 @@ LEVEL_NAMES: tuple[str, ...] = tuple(level.label for level in DegradationLevel)
 class DegradationPolicy:
     """The current level from queue fill and the recent p95 latency (nearest-rank percentile).
 
-    ``cache``: whether the service has an answer cache (only then is ``CACHE_ONLY`` a level).
+    :param cfg: thresholds, window, cooldown, ``max_level``.
+    :param cache: whether the service has an answer cache (only then is ``CACHE_ONLY`` a level).
+    :param levels: the levels the pipeline makes different (default: all; :meth:`for_pipeline` computes them);
+        ``FULL`` is always one, and none above ``max_level`` or the cache's limit is kept.
+    :param clock: seconds, monotonic (tests pass a fake one).
     """
 
     def __init__(self, cfg: DegradationConfig | None = None, *, cache: bool = False,
+                 levels: Iterable[DegradationLevel] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg or DegradationConfig()
         self.cache = cache
-        top = DegradationLevel.CACHE_ONLY if cache else DegradationLevel.EXTRACTIVE
-        self.top = DegradationLevel(min(self.cfg.max_level, top))
+        limit = min(self.cfg.max_level, DegradationLevel.CACHE_ONLY if cache else DegradationLevel.EXTRACTIVE)
+        wanted = set(DegradationLevel if levels is None else levels) | {DegradationLevel.FULL}
+        self.levels: tuple[DegradationLevel, ...] = tuple(sorted(lv for lv in wanted if lv <= limit))
+        """The levels this policy moves between, lightest last."""
+        self.top = self.levels[-1]
         """The lightest level this configuration may enter."""
         self._clock = clock
         self.level = DegradationLevel.FULL
@@ -91,8 +111,22 @@ class DegradationPolicy:
         self._lat: deque[tuple[float, float]] = deque(maxlen=4096)
         self.changes: list[tuple[float, DegradationLevel]] = []
 
+    @classmethod
+    def for_pipeline(cls, cfg: PipelineConfig, *, cache: bool,
+                     clock: Callable[[], float] = time.monotonic) -> DegradationPolicy:
+        """The policy of ``cfg.serving.degradation`` over the levels ``cfg``'s pipeline makes different (see the
+        module docstring): ``DegradationPolicy.for_pipeline(cfg, cache=cfg.cache.enabled)``.
+
+        :param cfg: the whole pipeline config (its reranker and generators decide which levels drop something).
+        :param cache: whether the service has an answer cache.
+        :param clock: seconds, monotonic.
+        :returns: the policy.
+        """
+        return cls(cfg.serving.degradation, cache=cache, levels=distinct_levels(cfg, cache=cache), clock=clock)
+
     def __repr__(self) -> str:
-        return f"DegradationPolicy(level={self.level.label}, top={self.top.label}, slo_p95_ms={self.cfg.slo_p95_ms:g})"
+        return (f"DegradationPolicy(level={self.level.label}, levels={[lv.label for lv in self.levels]}, "
+                f"slo_p95_ms={self.cfg.slo_p95_ms:g})")
 
     @property
     def name(self) -> str:
@@ -104,11 +138,11 @@ class DegradationPolicy:
         self._lat.append((self._clock(), latency_ms))
 
     def p95(self) -> float | None:
-        """The p95 latency of the window (``None`` when the window is empty), by nearest rank."""
+        """The p95 latency of the window by nearest rank; ``None`` while it holds fewer than ``min_samples``."""
         now = self._clock()
         while self._lat and now - self._lat[0][0] > self.cfg.window_s:
             self._lat.popleft()
-        if not self._lat:
+        if len(self._lat) < self.cfg.min_samples:
             return None
         return percentile([v for _, v in self._lat], 95)
 
@@ -123,10 +157,11 @@ class DegradationPolicy:
             return self.level
         p95 = self.p95()
         slow = p95 is not None and p95 > c.slo_p95_ms
-        if (queue_fill > c.queue_high or slow) and self.level < self.top:
-            self._set(DegradationLevel(self.level + 1), now)
+        up = next((lv for lv in self.levels if lv > self.level), None)
+        if up is not None and (slow or (queue_fill > c.queue_high and up.serves_misses)):
+            self._set(up, now)
         elif queue_fill < c.queue_low and not slow and self.level > DegradationLevel.FULL:
-            self._set(DegradationLevel(self.level - 1), now)
+            self._set(max(lv for lv in self.levels if lv < self.level), now)
         return self.level
 
     async def watch(self, evaluate: Callable[[], DegradationLevel], *, every_s: float = 0.1) -> None:
@@ -137,7 +172,8 @@ class DegradationPolicy:
             evaluate()
 
     def force(self, level: int) -> None:
-        """Pin the level (operators, tests); the next :meth:`update` may move it again.
+        """Pin the level (operators, tests), also one the pipeline makes no different; the next :meth:`update`
+        may move it again.
 
         :raises ConfigError: a level this configuration cannot serve (``CACHE_ONLY`` without a cache).
         """
@@ -156,3 +192,18 @@ class DegradationPolicy:
         self.changes.append((now, level))
         self._lat.clear()  # judge the new level by its own latencies
 
+
+def distinct_levels(cfg: PipelineConfig, *, cache: bool) -> tuple[DegradationLevel, ...]:
+    """The levels at which ``cfg``'s pipeline does less than at the level before (``FULL`` first).
+
+    :param cfg: the pipeline config.
+    :param cache: whether the service has an answer cache (``CACHE_ONLY`` needs it).
+    :returns: the levels, lightest last.
+    """
+    llm = cfg.generator.kind != "extractive"
+    keep = {DegradationLevel.FULL: True,
+            DegradationLevel.NO_RERANKER: cfg.reranker.kind != "none",
+            DegradationLevel.SMALL_GENERATOR: llm and cfg.serving.degradation.small_generator is not None,
+            DegradationLevel.EXTRACTIVE: llm,
+            DegradationLevel.CACHE_ONLY: cache}
+    return tuple(lv for lv, k in keep.items() if k)

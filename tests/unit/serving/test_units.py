@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 import workbench.observability
 import workbench.serving
-from workbench.config import DegradationConfig
+from workbench.config import DegradationConfig, PipelineConfig, ServingConfig
 from workbench.errors import ConfigError, InputError, OverloadedError
 from workbench.observability import EngineMetrics
 from workbench.pipelines.plan import GeneratorChoice, QueryPlan
@@ -22,6 +23,7 @@ from workbench.serving import (
     MicroBatcher,
     VariantRouter,
 )
+from workbench.serving.degradation import distinct_levels
 
 
 def test_exports_sorted() -> None:
@@ -32,7 +34,7 @@ def test_exports_sorted() -> None:
 
 
 async def test_admission_sheds_when_queue_full_and_after_deadline() -> None:
-    q = AdmissionQueue(max_concurrency=1, max_queue=1, max_wait_ms=100)
+    q = AdmissionQueue(max_concurrency=1, max_queue=1, max_wait_ms=100, latency_target_ms=None)
     release = asyncio.Event()
 
     async def hold() -> None:
@@ -70,6 +72,83 @@ async def test_admission_sheds_when_queue_full_and_after_deadline() -> None:
     assert waited >= 45.0 > immediate  # ms; a lower bound only (timer granularity), never an absolute timing
 
 
+def _measured(q: AdmissionQueue, service_ms: float, n: int = 50) -> AdmissionQueue:
+    for _ in range(n):
+        q.service.observe(service_ms)
+    return q
+
+
+async def test_admission_sheds_at_the_door_what_cannot_make_the_target() -> None:
+    """A newcomer waits only if its predicted wait (place x mean service / slots) fits the target minus the
+    p99 service time; otherwise it is shed at once, before it waits, with a Retry-After of the drain time."""
+    q = _measured(AdmissionQueue(max_concurrency=2, max_queue=100, max_wait_ms=10_000, latency_target_ms=1000),
+                  service_ms=200.0)
+    assert q.service.mean == pytest.approx(200.0) and q.service.p99 == pytest.approx(200.0)
+    assert q.wait_budget_ms() == pytest.approx(800.0)
+    assert q.predicted_wait_ms(3) == pytest.approx(300.0)
+    assert q.capacity == 8  # 800 ms of budget at 2 slots per 200 ms
+    release = asyncio.Event()
+
+    async def hold() -> float:
+        async with q.slot() as waited:
+            await release.wait()
+        return waited
+
+    tasks = [asyncio.create_task(hold()) for _ in range(2 + 8)]  # two slots, eight waiting within budget
+    await asyncio.sleep(0)
+    assert q.in_flight == 2 and q.waiting == 8 and q.fill == 1.0
+    with pytest.raises(OverloadedError, match="wait budget") as err:
+        async with q.slot():
+            pass
+    assert q.shed_predicted == 1 and q.shed_full == 0 and q.shed_timeout == 0
+    assert err.value.retry_after >= 1.0  # nine in line at 100 ms each: about 1 s to drain
+    release.set()
+    await asyncio.gather(*tasks)
+    assert q.in_flight == 0 and q.waiting == 0 and q.shed == 1
+    # the budget follows the measured service time: slower service, shorter waits allowed
+    _measured(q, service_ms=900.0, n=200)
+    assert q.wait_budget_ms() == pytest.approx(100.0) and q.capacity == 0
+    # service slower than the target: no waiting at all, only a free slot admits
+    _measured(q, service_ms=1500.0, n=200)
+    assert q.wait_budget_ms() == 0.0
+
+
+async def test_admission_is_fifo_and_passes_on_slots_of_waiters_that_left() -> None:
+    q = AdmissionQueue(max_concurrency=1, max_queue=10, max_wait_ms=5000, latency_target_ms=None)
+    order: list[int] = []
+    gate = asyncio.Event()
+
+    async def one(i: int) -> None:
+        async with q.slot():
+            order.append(i)
+            if i == 0:
+                await gate.wait()
+
+    first = asyncio.create_task(one(0))
+    await asyncio.sleep(0)
+    waiters = [asyncio.create_task(one(i)) for i in range(1, 5)]
+    await asyncio.sleep(0)
+    waiters[1].cancel()  # number 2 gives up while waiting: its place is skipped, no slot is lost
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(first, *waiters, return_exceptions=True)
+    assert order == [0, 1, 3, 4]
+    assert q.in_flight == 0 and q.waiting == 0
+    async with q.slot() as waited:  # the one slot is free again
+        assert waited < 1000.0
+
+
+def test_admission_from_config_and_bad_bounds() -> None:
+    s = ServingConfig(max_concurrency=3, max_queue=7, max_wait_ms=900, latency_target_ms=600)
+    q = AdmissionQueue.from_config(s)
+    assert (q.max_concurrency, q.max_queue, q.max_wait_ms, q.latency_target_ms) == (3, 7, 900, 600)
+    assert q.wait_budget_ms() == 600  # no service sample yet: the target, within max_wait_ms
+    with pytest.raises(ConfigError):
+        AdmissionQueue(max_concurrency=0, max_queue=1, max_wait_ms=1)
+    with pytest.raises(ConfigError):
+        AdmissionQueue(max_concurrency=1, max_queue=1, max_wait_ms=1, latency_target_ms=0)
+
+
 async def test_micro_batcher_batches_concurrent_calls() -> None:
     sizes: list[int] = []
 
@@ -87,6 +166,34 @@ async def test_micro_batcher_batches_concurrent_calls() -> None:
     assert b.batches == len(sizes)
 
 
+async def test_micro_batcher_grows_batches_while_one_computes() -> None:
+    """Texts that arrive while a batch computes wait for it and go out together (one batch in flight),
+    instead of a small batch per max_wait_ms queueing behind the embedding thread."""
+    sizes: list[int] = []
+    started, finish = threading.Event(), threading.Event()
+
+    def fn(texts: Sequence[str]) -> np.ndarray:
+        sizes.append(len(texts))
+        started.set()
+        finish.wait(5)
+        return np.zeros((len(texts), 2), dtype=np.float32)
+
+    b = MicroBatcher(fn, max_batch=32, max_wait_ms=0)
+    try:
+        first = asyncio.create_task(b.embed("first"))
+        await asyncio.to_thread(started.wait, 5)  # the first batch (one text) computes now
+        later = []
+        for i in range(10):  # ten arrivals spread over several max_wait_ms periods while it computes
+            later.append(asyncio.create_task(b.embed(f"q{i}")))
+            await asyncio.sleep(0.005)
+        assert sizes == [1]
+        finish.set()
+        await asyncio.gather(first, *later)
+    finally:
+        b.close()
+    assert sizes == [1, 10] and b.mean_batch == 5.5
+
+
 async def test_micro_batcher_propagates_errors() -> None:
     def boom(texts: Sequence[str]) -> np.ndarray:
         raise RuntimeError("model down")
@@ -95,6 +202,8 @@ async def test_micro_batcher_propagates_errors() -> None:
     try:
         with pytest.raises(RuntimeError, match="model down"):
             await b.embed("q")
+        with pytest.raises(RuntimeError, match="model down"):  # the batcher is not stuck after a failure
+            await b.embed("again")
     finally:
         b.close()
 
@@ -102,7 +211,7 @@ async def test_micro_batcher_propagates_errors() -> None:
 def test_degradation_escalates_and_recovers_with_hysteresis() -> None:
     now = [0.0]
     p = DegradationPolicy(DegradationConfig(slo_p95_ms=100, queue_high=0.5, queue_low=0.1, window_s=5,
-                                            cooldown_s=1, max_level=4), clock=lambda: now[0])
+                                            cooldown_s=1, max_level=4, min_samples=20), clock=lambda: now[0])
     assert p.update(0.9) == 1  # queue over queue_high
     assert p.update(0.9) == 1  # cooldown holds the level
     now[0] = 1.5
@@ -116,6 +225,28 @@ def test_degradation_escalates_and_recovers_with_hysteresis() -> None:
     now[0] = 6.0
     assert p.update(0.0) == 0
     assert [lvl for _, lvl in p.changes] == [1, 2, 1, 0]
+
+
+def test_degradation_needs_min_samples_for_the_latency_signal() -> None:
+    """Issue 13.11: one slow request at idle (a p95 over a one-sample window) moves no level."""
+    now = [0.0]
+    p = DegradationPolicy(DegradationConfig(slo_p95_ms=100, window_s=10, cooldown_s=0, min_samples=5),
+                          clock=lambda: now[0])
+    p.force(2)
+    now[0] = 1.0
+    p.observe(5000.0)
+    assert p.p95() is None
+    assert p.update(0.0) == 1  # idle and no p95 yet: it recovers instead of escalating
+    for _ in range(4):
+        p.observe(5000.0)
+    assert p.p95() is None  # the change cleared the window: four samples are still too few
+    p.observe(5000.0)
+    assert p.p95() == 5000.0
+    now[0] = 2.0
+    assert p.update(0.0) == 2  # five slow requests: that is a signal
+    now[0] = 20.0  # the window passed: the samples age out
+    assert p.p95() is None
+    assert DegradationConfig().min_samples >= 10
 
 
 def test_degradation_respects_max_level_and_disabled() -> None:
@@ -141,15 +272,51 @@ def test_levels_say_what_they_drop_and_cache_only_needs_a_cache() -> None:
     assert [lvl.serves_misses for lvl in DegradationLevel] == [True, True, True, True, False]
     now = [0.0]
     for cache, top in ((False, DegradationLevel.EXTRACTIVE), (True, DegradationLevel.CACHE_ONLY)):
-        p = DegradationPolicy(DegradationConfig(cooldown_s=0, max_level=4), cache=cache, clock=lambda: now[0])
-        for _ in range(10):  # overload for long: climbs to the top level this configuration can serve
+        p = DegradationPolicy(DegradationConfig(cooldown_s=0, max_level=4, min_samples=1), cache=cache,
+                              clock=lambda: now[0])
+        for _ in range(10):  # a full line for long: climbs to the lightest level that still serves misses
             now[0] += 1
             p.update(1.0)
-        assert p.level is top and p.top is top
+        assert p.level is DegradationLevel.EXTRACTIVE and p.top is top
+        now[0] += 1
+        p.observe(10_000.0)  # the admitted requests miss the SLO too: only now is shedding every miss worth it
+        assert p.update(1.0) is top
     with pytest.raises(ConfigError, match=r"cache\.enabled"):
         DegradationPolicy(DegradationConfig()).force(DegradationLevel.CACHE_ONLY)
     with pytest.raises(ConfigError, match="level must be one of"):
         DegradationPolicy(DegradationConfig()).force(7)
+
+
+def test_policy_moves_only_between_levels_the_pipeline_makes_different() -> None:
+    default = PipelineConfig.load("default")  # hybrid retrieval, extractive answers, no reranker
+    assert distinct_levels(default, cache=False) == (DegradationLevel.FULL,)
+    assert distinct_levels(default, cache=True) == (DegradationLevel.FULL, DegradationLevel.CACHE_ONLY)
+    llm = default.with_overrides({"generator.kind": "openai", "generator.base_url": "http://127.0.0.1:9/v1",
+                                  "reranker.kind": "embedding"})
+    assert distinct_levels(llm, cache=False) == (DegradationLevel.FULL, DegradationLevel.NO_RERANKER,
+                                                 DegradationLevel.EXTRACTIVE)
+    small = llm.with_overrides({"serving.degradation.small_generator": {"kind": "extractive"}})
+    assert DegradationLevel.SMALL_GENERATOR in distinct_levels(small, cache=False)
+    now = [0.0]
+    p = DegradationPolicy.for_pipeline(default, cache=False, clock=lambda: now[0])
+    for _ in range(10):  # overloaded, but no level would do less: full service throughout
+        now[0] += 10
+        p.observe(10_000.0)
+        assert p.update(1.0) is DegradationLevel.FULL
+    assert p.changes == [] and p.top is DegradationLevel.FULL
+    p = DegradationPolicy.for_pipeline(llm.with_overrides({"serving.degradation.cooldown_s": 0}), cache=True,
+                                       clock=lambda: now[0])
+    seen = []
+    for _ in range(4):
+        now[0] += 1
+        for _ in range(25 if p.level < p.top else 0):  # no pipeline requests (no samples) at cache-only
+            p.observe(10_000.0)
+        seen.append(p.update(1.0))
+    assert seen == [1, 3, 4, 4]  # small_generator (none configured) and nothing else skipped
+    for _ in range(4):
+        now[0] += 1
+        seen.append(p.update(0.0))
+    assert seen[-4:] == [3, 1, 0, 0]  # back down the same levels
 
 
 def test_router_shares_and_stickiness() -> None:
