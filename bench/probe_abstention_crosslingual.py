@@ -116,14 +116,7 @@ def build_pipelines(config: str) -> dict[str, Any]:
 
 def doc_ranking(docs: Sequence[Any]) -> list[str]:
     """Document ids in rank order, each once (a passage's ``meta['doc_id']``)."""
-    seen: set[str] = set()
-    out = []
-    for d in docs:
-        doc_id = str(d.meta.get("doc_id", d.id))
-        if doc_id not in seen:
-            seen.add(doc_id)
-            out.append(doc_id)
-    return out
+    return [d.id for d in collapse(docs)]
 
 
 def first_hit(ranking: Sequence[str], gold: Sequence[str]) -> int:
