@@ -5,8 +5,9 @@ The decision of :class:`~workbench.cache.semantic.SemanticCache`, for a candidat
 ``s`` to the query:
 
 - ``s < threshold``: not a candidate;
-- the rules (:class:`~workbench.cache.verifier.RuleVerifier`) refuse: refused;
-- ``threshold <= s < accept_above``: the judge decides ("do these two questions ask for the same answer?");
+- ``threshold <= s < accept_above``: the judge decides ("do these two questions ask for the same answer?"),
+  after the rules (:class:`~workbench.cache.verifier.RuleVerifier`) when ``rules_in_band`` (a rules refusal
+  is final), alone otherwise;
 - ``s >= accept_above``: the rules alone decide.
 
 A :class:`PairJudge` is a model behind that question: :class:`LocalJudge` scores a bundled GGUF chat
@@ -342,13 +343,15 @@ class JudgeTier:
     :param verdict_ttl_s: how long a verdict lives in the cache backend.
     :param lru_entries: verdicts kept in process.
     :param retry_interval_s: after a failure, how long candidates in the band are refused without asking.
+    :param rules_in_band: the rules still refuse in the band (the judge only sees what they accept); when
+        ``False`` the judge alone decides there (it also sees the paraphrases the rules would refuse).
     :param clock: seconds (monotonic), for the retry interval.
     :raises ConfigError: non-positive sizes.
     """
 
     def __init__(self, judge: PairJudge, *, accept_above: float = _DEFAULTS.accept_above,
                  verdict_ttl_s: float = _DEFAULTS.verdict_ttl_s, lru_entries: int = _DEFAULTS.lru_entries,
-                 retry_interval_s: float = _DEFAULTS.retry_interval_s,
+                 retry_interval_s: float = _DEFAULTS.retry_interval_s, rules_in_band: bool = _DEFAULTS.rules_in_band,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if lru_entries < 1 or not verdict_ttl_s > 0 or retry_interval_s < 0:
             raise ConfigError("lru_entries and verdict_ttl_s must be positive, retry_interval_s >= 0",
@@ -358,6 +361,7 @@ class JudgeTier:
         self.verdict_ttl_s = verdict_ttl_s
         self.lru_entries = lru_entries
         self.retry_interval_s = retry_interval_s
+        self.rules_in_band = rules_in_band
         self._clock = clock
         self._verdicts: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._lock = threading.Lock()
@@ -378,7 +382,8 @@ class JudgeTier:
             judge = (LocalJudge(cfg.model, cutoff=cfg.cutoff, threads=cfg.threads, timeout_s=cfg.timeout_s)
                      if cfg.kind == "local" else RemoteJudge.from_config(cfg))
         return cls(judge, accept_above=cfg.accept_above, verdict_ttl_s=cfg.verdict_ttl_s,
-                   lru_entries=cfg.lru_entries, retry_interval_s=cfg.retry_interval_s, clock=clock)
+                   lru_entries=cfg.lru_entries, retry_interval_s=cfg.retry_interval_s,
+                   rules_in_band=cfg.rules_in_band, clock=clock)
 
     def in_band(self, similarity: float) -> bool:
         """Whether a candidate at ``similarity`` (already at or above the threshold) is the judge's to decide."""
@@ -468,7 +473,8 @@ class JudgeTier:
         """The counters and the latency of the calls that reached the model (ms: mean, p50, p95)."""
         with self._lock:
             lat = [x / 1e6 for x in self._latencies_ns]
-            return {"judge": self.judge.name, "accept_above": self.accept_above, **self.counts,
+            return {"judge": self.judge.name, "accept_above": self.accept_above, "rules_in_band": self.rules_in_band,
+                    **self.counts,
                     "verdicts_in_process": len(self._verdicts),
                     "latency_ms": {"mean": sum(lat) / len(lat) if lat else math.nan, **percentiles(lat, (50, 95)),
                                    "method": PERCENTILE_METHOD}}

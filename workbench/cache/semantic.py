@@ -398,21 +398,23 @@ class SemanticCache(CacheLayer):
     def plan_get(self, ns: Namespace, normalized: str, embedding: Any = None) -> Plan[SemanticMatch | None]:
         """Plan of :meth:`get`: the decision, written once (see the module docstring).
 
-        Per candidate, nearest first: the rules; then, if a nearer candidate was refused, whether this one
-        is clearly closer to the query; then, inside the judge's band, the judge; then the payload.
+        Per candidate, nearest first: the rules (inside the judge's band only if ``judge.rules_in_band``);
+        then, if a nearer candidate was refused, whether this one is clearly closer to the query; then,
+        inside the judge's band, the judge; then the payload.
         """
         vec = yield from self.plan_embedding(normalized, embedding)
         yield from self.plan_sync()
         refused: list[np.ndarray] = []
         for sim, meta in self._nearest(ns, vec):
-            if self.verifier.verify(normalized, meta.text) is not None:
+            judge = self.judge if self.judge is not None and self.judge.in_band(sim) else None
+            if (judge is None or judge.rules_in_band) and self.verifier.verify(normalized, meta.text) is not None:
                 self._refuse(ns, meta, refused, "rejected")
                 continue
             if not self._promotable(ns, sim, meta, refused):
                 self.stats.add("shadowed")
                 continue
-            if self.judge is not None and self.judge.in_band(sim):
-                verdict = yield from self.judge.plan_verdict(self.backend, self.prefix, normalized, meta.text)
+            if judge is not None:
+                verdict = yield from judge.plan_verdict(self.backend, self.prefix, normalized, meta.text)
                 if verdict is not True:
                     self._refuse(ns, meta, refused, "judge_refused" if verdict is False else "judge_failed")
                     continue

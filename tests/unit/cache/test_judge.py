@@ -184,3 +184,16 @@ def test_an_openai_judge_needs_its_server() -> None:
                               "cache.semantic.judge.api_key_env": f"WB_UNSET_{uuid.uuid4().hex}"})
     with pytest.raises(ConfigError, match="not set"):
         CacheStack.from_config(cfg, kb_version="v1", embedder=HashingEmbedder())
+
+
+def test_without_rules_in_the_band_the_judge_alone_decides() -> None:
+    judge = StubJudge(True)
+    tier = JudgeTier(judge, accept_above=0.97, rules_in_band=False)
+    sem = SemanticCache(None, MemoryBackend(), threshold=0.9, verifier=RuleVerifier(), dim=3, judge=tier)
+    sem.put(NS, STORED, question=STORED, payload={"answer": "RMB 600"}, embedding=at(0.95))
+    platinum = "whats the yearly fee on the platinum card"  # the rules would refuse it (tier differs)
+    assert sem.get(NS, platinum, embedding=Q_VEC) is not None and judge.calls == 1
+    above = cache_with(StubJudge(True), similarity=0.98, accept_above=0.97)
+    above.judge.rules_in_band = False
+    assert above.get(NS, platinum, embedding=Q_VEC) is None  # above the band the rules still decide
+    assert tier.stats()["rules_in_band"] is False
