@@ -240,6 +240,9 @@ class CacheJudgeConfig(_Section):
     """Verdicts kept in process."""
     threads: int = Field(2, ge=1)
     """``local``: llama.cpp threads."""
+    rules_in_band: bool = True
+    """The rules still refuse inside the band (the judge sees only what they accept); ``False``: the judge
+    alone decides there, so it can also serve paraphrases the rules would refuse."""
 
 
 class SemanticCacheConfig(_Section):
@@ -308,9 +311,6 @@ class MemoryConfig(_Section):
     window_turns: int = Field(5, ge=1, le=1000)
     max_tokens: int = Field(1024, ge=16)
     """Token cap on the history passed to the model (counted with the generator's tokenizer)."""
-    rules_in_band: bool = True
-    """The rules still refuse inside the band (the judge sees only what they accept); ``False``: the judge
-    alone decides there, so it can also serve paraphrases the rules would refuse."""
     summarize: bool = False
     """Compress turns that fall out of the window into a running summary (the summary hook)."""
     idle_ttl_s: float = Field(86_400.0, gt=0)
