@@ -10,6 +10,9 @@ about evenly, interleaved English/Chinese so that a ``--limit`` keeps the balanc
 systems through the public API (``build_query_pipeline(cfg).run(question)``):
 
 * ``fast``, ``default``, ``quality``: the presets as shipped;
+* ``default-sentence``: the ``default`` preset's supporting sentence (``RAGAnswer.generator_meta["support"]``,
+  which the extractive answerer returns beside its short span) as the answer, so the set also holds long
+  answers;
 * ``qwen-0.5b``, ``qwen-1.5b``: the ``default`` preset with a Qwen2.5-Coder instruct generator
   (llama.cpp, 1 thread, the best-ranked sentences as context, no grounding guard), so the set also holds
   free-form generated answers, right and wrong, in both languages.
@@ -34,7 +37,7 @@ from typing import Any
 
 import workbench  # noqa: F401  (offline switches)
 
-__all__ = ["SYSTEMS", "ABSTAIN_TEXT", "label_document", "sample_questions", "system_config", "main"]
+__all__ = ["SYSTEMS", "SENTENCE_SYSTEMS", "ABSTAIN_TEXT", "answer_text", "label_document", "sample_questions", "system_config", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 BANK = ROOT / "datasets" / "meridian_bank"
@@ -46,10 +49,14 @@ SYSTEMS: dict[str, tuple[str, dict[str, Any]]] = {
     "fast": ("fast", {}),
     "default": ("default", {}),
     "quality": ("quality", {}),
+    "default-sentence": ("default", {}),
     "qwen-0.5b": ("default", {**_QWEN, "generator.model": "qwen2.5-coder-0.5b"}),
     "qwen-1.5b": ("default", {**_QWEN, "generator.model": "qwen2.5-coder-1.5b"}),
 }
 """System name → (preset, dotted overrides)."""
+
+SENTENCE_SYSTEMS = frozenset({"default-sentence"})
+"""Systems whose answer is the supporting sentence the extractive answerer returns beside its span."""
 
 ABSTAIN_TEXT = {"en": "I couldn't find that in the knowledge base", "zh": "资料中没有找到相关内容"}
 """The gold answer recorded for an unanswerable question (abstaining is the right answer, RULES.md G7)."""
@@ -122,12 +129,24 @@ def system_config(name: str) -> Any:
     return cfg.with_overrides(overrides) if overrides else cfg
 
 
+def answer_text(system: str, answer: Any) -> str:
+    """The text a system answered.
+
+    :param system: a key of :data:`SYSTEMS`.
+    :param answer: the pipeline's ``RAGAnswer``.
+    :returns: ``answer.answer``, or for :data:`SENTENCE_SYSTEMS` the supporting sentence when there is one.
+    """
+    if system in SENTENCE_SYSTEMS:
+        return str(answer.generator_meta.get("support") or answer.answer)
+    return str(answer.answer)
+
+
 def _candidate(q: dict[str, Any], system: str, answer: Any, ms: float, docs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     doc_id = label_document(q, docs)
     unans = bool(q.get("unanswerable"))
     return {
         "question_id": q["id"], "lang": q["lang"], "question": q["question"], "system": system,
-        "preset": SYSTEMS[system][0], "system_answer": answer.answer,
+        "preset": SYSTEMS[system][0], "system_answer": answer_text(system, answer),
         "gold": [ABSTAIN_TEXT[q["lang"]]] if unans else q["answers"],
         "gold_doc_ids": q.get("gold_doc_ids", []), "cross_lingual": bool(q.get("cross_lingual")),
         "unanswerable": unans, "unanswerable_kind": q.get("kind") if unans else None,
@@ -173,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 ms = (time.perf_counter_ns() - t0) / 1e6
                 fh.write(json.dumps(_candidate(q, system, answer, ms, docs), ensure_ascii=False) + "\n")
                 fh.flush()
-                print(f"  [{system} {i}/{len(todo)}] {ms:7.0f} ms {q['lang']} {answer.answer[:60]!r}", flush=True)
+                print(f"  [{system} {i}/{len(todo)}] {ms:7.0f} ms {q['lang']} {answer_text(system, answer)[:60]!r}", flush=True)
     return 0
 
 
