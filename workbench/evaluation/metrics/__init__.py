@@ -2,12 +2,14 @@
 and ``ragas_adapter`` (imported on demand: ragas is heavy). Percentiles: :mod:`workbench.percentiles`."""
 
 from workbench.evaluation.metrics.answer import (
+    AnswerMatch,
     SemanticSimilarity,
     answer_scores,
     cmrc_em,
     cmrc_f1,
     exact_match,
     f1_score,
+    match_answer,
     rouge_l,
     squad_em,
     squad_f1,
@@ -27,9 +29,11 @@ from workbench.evaluation.metrics.retrieval import (
 )
 
 #: Bumped whenever a metric definition changes: it is part of every experiment's cache key.
-METRICS_VERSION = "1"
+#: 2: the answer's language comes from the question, never the references; the ``correct`` column.
+METRICS_VERSION = "2"
 
 __all__ = [
+    "AnswerMatch",
     "CacheEvent",
     "METRICS_VERSION",
     "SemanticSimilarity",
@@ -43,6 +47,7 @@ __all__ = [
     "f1_score",
     "hit_at_k",
     "latency_summary",
+    "match_answer",
     "ndcg_at_k",
     "precision_at_k",
     "rank_run",

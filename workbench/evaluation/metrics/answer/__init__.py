@@ -1,5 +1,7 @@
-"""Answer metrics: SQuAD EM/F1 (English), CMRC 2018 EM/F1 (Chinese), ROUGE-L, semantic similarity."""
+"""Answer metrics: SQuAD EM/F1 (English), CMRC 2018 EM/F1 (Chinese), ROUGE-L, semantic similarity, and the
+answer-type-aware matcher (correct / partly / wrong, the headline ``correct`` column)."""
 
+from workbench.evaluation.metrics.answer.answer_match import VERDICTS, AnswerMatch, Verdict, match_answer
 from workbench.evaluation.metrics.answer.cmrc import (
     CMRC_PUNCTUATION,
     cmrc_em,
@@ -14,9 +16,12 @@ from workbench.evaluation.metrics.answer.semantic import SemanticSimilarity
 from workbench.evaluation.metrics.answer.squad import normalize_squad, squad_em, squad_f1, squad_tokens
 
 __all__ = [
+    "AnswerMatch",
     "CMRC_PUNCTUATION",
     "SCORED_LANGUAGES",
     "SemanticSimilarity",
+    "VERDICTS",
+    "Verdict",
     "answer_scores",
     "cmrc_em",
     "cmrc_f1",
@@ -25,6 +30,7 @@ __all__ = [
     "f1_score",
     "lcs_length",
     "longest_common_substring",
+    "match_answer",
     "normalize_squad",
     "rouge_l",
     "scoring_language",
