@@ -256,9 +256,11 @@ def report(run_dir: str, out: str | None) -> None:
 
 def _register_subcommands() -> None:
     from workbench.dashboards.cli import lab
+    from workbench.evaluation.cli import eval_command
     from workbench.loadtest.cli import loadtest
     from workbench.serving.cli import serve
 
+    main.add_command(eval_command)
     main.add_command(loadtest)
     main.add_command(lab)
     main.add_command(serve)

@@ -23,18 +23,19 @@ import pandas as pd
 from workbench.errors import DatasetError
 from workbench.evaluation.experiment.summary import flat_summary
 
-__all__ = ["ExperimentResult", "is_result_dir"]
+__all__ = ["ExperimentResult", "is_result_dir", "jsonable"]
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` with NaN as ``None`` and numpy scalars as Python numbers (strict JSON can hold it)."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
-        return _jsonable(value.item())
+        return jsonable(value.item())
     return value
 
 
@@ -78,10 +79,10 @@ class ExperimentResult:
         (folder / "manifest.json").unlink(missing_ok=True)
         with (folder / "rows.jsonl").open("w", encoding="utf-8") as out:
             for record in self.rows.to_dict(orient="records"):
-                out.write(json.dumps(_jsonable(record), ensure_ascii=False) + "\n")
-        (folder / "summary.json").write_text(json.dumps(_jsonable(self.summary), ensure_ascii=False, indent=2),
+                out.write(json.dumps(jsonable(record), ensure_ascii=False) + "\n")
+        (folder / "summary.json").write_text(json.dumps(jsonable(self.summary), ensure_ascii=False, indent=2),
                                              encoding="utf-8")
-        (folder / "manifest.json").write_text(json.dumps(_jsonable(self.manifest), ensure_ascii=False, indent=2),
+        (folder / "manifest.json").write_text(json.dumps(jsonable(self.manifest), ensure_ascii=False, indent=2),
                                               encoding="utf-8")
         self.path = folder
         return folder

@@ -12,10 +12,16 @@ Per question: the pipeline's ranking at depth ``max(ks)`` (``QueryPipeline.retri
 document ids (a passage's ``meta["doc_id"]``, deduplicated in rank order), scored with the trec_eval
 measures against the gold documents; then ``QueryPipeline.run`` answers the question (its own
 ``top_k``), and the answer is scored with EM/F1 (SQuAD for English, CMRC for Chinese) and ROUGE-L;
-stage latencies (``time.perf_counter_ns`` inside the pipeline) and generated tokens are recorded.
+stage latencies (``time.perf_counter_ns`` inside the pipeline) and generated tokens are recorded. The
+headline ``correct`` column is the answer-type-aware matcher's verdict (the measure that agreed best with
+the hand labels, see ``bench/bench_judge_agreement.py``); EM/F1 stay beside it.
+
+With ``reader_only=True`` nothing is retrieved or indexed: the config's reader (prompt builder +
+generator, see :class:`~workbench.evaluation.reader.Reader`) answers from each question's gold passages
+(SQuAD/CMRC JSON carry them), so the rows hold answer scores and reader latencies only.
 
 The cache key covers the config hash, the dataset hash, the seed, the metrics' code version, ``ks``,
-``generate`` and the load profile; results live in ``<cache_dir>/<key>/`` (default
+``generate``, ``reader_only`` and the load profile; results live in ``<cache_dir>/<key>/`` (default
 ``.workbench/experiments``).
 """
 
@@ -38,7 +44,7 @@ from workbench.datasets import EvalDataset, EvalQuestion, load_eval_dataset
 from workbench.evaluation.experiment.manifest import build_manifest
 from workbench.evaluation.experiment.result import ExperimentResult, is_result_dir
 from workbench.evaluation.experiment.summary import summarize
-from workbench.evaluation.metrics import METRICS_VERSION, answer_scores, dedupe, retrieval_scores
+from workbench.evaluation.metrics import METRICS_VERSION, answer_scores, dedupe, match_answer, retrieval_scores
 
 __all__ = ["DEFAULT_CACHE_DIR", "Experiment", "LoadProfileLike", "effective_config", "knowledge_base_for",
            "seed_everything"]
@@ -116,13 +122,15 @@ class Experiment:
 
     ``kb``/``pipeline``: reuse an already loaded knowledge base or query pipeline (a :class:`Sweep` does).
     ``limit``: evaluate a seeded sample of that many questions. ``labels``: free-form tags stored in the
-    manifest (e.g. ``{"simulated": True}`` for runs against the simulated LLM).
+    manifest (e.g. ``{"simulated": True}`` for runs against the simulated LLM). ``reader_only``: evaluate
+    the reader on the gold passages, with no retrieval (``pipeline`` may then be a ready
+    :class:`~workbench.evaluation.reader.Reader`).
     """
 
     def __init__(self, config: PipelineConfig, dataset: EvalDataset | str, *, load_profile: Any = None, seed: int = 0,
                  ks: Sequence[int] = (1, 3, 5, 10), generate: bool = True, limit: int | None = None,
                  cache_dir: str | Path = DEFAULT_CACHE_DIR, labels: Mapping[str, Any] | None = None,
-                 kb: Any = None, pipeline: Any = None) -> None:
+                 kb: Any = None, pipeline: Any = None, reader_only: bool = False) -> None:
         if not isinstance(config, PipelineConfig):
             raise TypeError(f"config must be a PipelineConfig, got {type(config).__name__}")
         ks = tuple(sorted({int(k) for k in ks}))
@@ -130,11 +138,13 @@ class Experiment:
             raise ValueError("ks must be positive cut-offs, e.g. (1, 3, 5, 10)")
         if load_profile is not None and not isinstance(load_profile, LoadProfileLike):
             raise TypeError("load_profile needs a .name and .to_dict() (see LoadProfileLike)")
+        if reader_only and (load_profile is not None or not generate):
+            raise ValueError("reader_only evaluates generated answers: it takes no load_profile and needs generate=True")
         ds = load_eval_dataset(dataset) if isinstance(dataset, str) else dataset
         self.dataset = ds.sample(limit, seed=seed) if limit is not None else ds
         self.config = config
         self.load_profile = load_profile
-        self.seed, self.ks, self.generate = seed, ks, generate
+        self.seed, self.ks, self.generate, self.reader_only = seed, ks, generate, reader_only
         self.cache_dir = Path(cache_dir)
         self.labels = dict(labels or {})
         self._kb, self._pipeline = kb, pipeline
@@ -145,7 +155,7 @@ class Experiment:
         """The cache key (16 hex)."""
         parts = {
             "config": self.config.hash, "dataset": self.dataset.hash, "seed": self.seed, "metrics": METRICS_VERSION,
-            "ks": list(self.ks), "generate": self.generate,
+            "ks": list(self.ks), "generate": self.generate, "reader_only": self.reader_only,
             "load_profile": self.load_profile.to_dict() if self.load_profile is not None else None,
             "labels": self.labels,
         }
@@ -158,7 +168,9 @@ class Experiment:
         return self.cache_dir / self.key
 
     def pipeline_config(self) -> PipelineConfig:
-        """The config that actually runs (indexing this dataset's corpus)."""
+        """The config that actually runs (indexing this dataset's corpus; as given when ``reader_only``)."""
+        if self.reader_only:
+            return self.config
         return effective_config(self.config, self.dataset, self.cache_dir / "corpora")
 
     # -- running ---------------------------------------------------------------------------------
@@ -186,48 +198,78 @@ class Experiment:
             "kb_version": getattr(getattr(pipeline, "kb", None), "version", None),
             "ks": list(self.ks),
             "generate": self.generate,
+            "reader_only": self.reader_only,
             "load_profile": self.load_profile.to_dict() if self.load_profile is not None else None,
             "labels": self.labels,
             "duration_s": round(duration_s, 3),
-            "retrieval_unit": "document (passage meta['doc_id'], deduplicated in rank order)",
+            "retrieval_unit": None if self.reader_only else "document (passage meta['doc_id'], deduplicated in rank order)",
         })
         result = ExperimentResult(frame, summary, manifest)
         result.save(self.path)
         return result
 
     def _build_pipeline(self, cfg: PipelineConfig) -> Any:
+        if self.reader_only:
+            from workbench.evaluation.reader import Reader
+
+            return Reader(cfg)
         from workbench.pipelines import build_query_pipeline
 
         kb = self._kb or knowledge_base_for(cfg)
         return build_query_pipeline(cfg, kb=kb, progress=False)
 
     def _evaluate(self, pipeline: Any, q: EvalQuestion) -> dict[str, Any]:
-        lang = q.lang or "unknown"
-        row: dict[str, Any] = {"question_id": q.id, "question": q.question, "lang": lang,
+        row: dict[str, Any] = {"question_id": q.id, "question": q.question, "lang": q.lang or "unknown",
                                "intent": q.meta.get("intent"), "n_gold": len(q.gold_doc_ids), "error": None}
         try:
-            timings: dict[str, float] = {}
-            t0 = time.perf_counter_ns()
-            docs = pipeline.retrieve(q.question, top_k=max(self.ks), timings=timings)
-            retrieval_ms = (time.perf_counter_ns() - t0) / 1e6
-            ranked = dedupe(str(d.meta.get("doc_id", d.id)) for d in docs)
-            row["retrieved_doc_ids"] = ranked
-            row["retrieved_passages"] = len(docs)
-            if q.qrels:
-                row.update(retrieval_scores(ranked, q.qrels, self.ks))
-            if self.generate:
-                answer = pipeline.run(q.question)
-                row["answer"] = answer.answer
-                row["tokens"] = int(answer.tokens)
-                for stage, ms in answer.timings_ms.items():
-                    row[f"latency_{stage}_ms"] = float(ms)
-                if q.answers:
-                    row["references"] = list(q.answers)
-                    row.update(answer_scores(answer.answer, q.answers, lang=q.lang, question=q.question))
+            if self.reader_only:
+                self._read(pipeline, q, row)
             else:
-                for stage, ms in timings.items():
-                    row[f"latency_{stage}_ms"] = float(ms)
-                row["latency_total_ms"] = retrieval_ms
+                self._retrieve_and_answer(pipeline, q, row)
         except Exception as exc:  # one failing question is recorded, not hidden, and does not stop the run
             row["error"] = f"{type(exc).__name__}: {exc}"[:500]
         return row
+
+    def _retrieve_and_answer(self, pipeline: Any, q: EvalQuestion, row: dict[str, Any]) -> None:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter_ns()
+        docs = pipeline.retrieve(q.question, top_k=max(self.ks), timings=timings)
+        retrieval_ms = (time.perf_counter_ns() - t0) / 1e6
+        ranked = dedupe(str(d.meta.get("doc_id", d.id)) for d in docs)
+        row["retrieved_doc_ids"] = ranked
+        row["retrieved_passages"] = len(docs)
+        if q.qrels:
+            row.update(retrieval_scores(ranked, q.qrels, self.ks))
+        if self.generate:
+            answer = pipeline.run(q.question)
+            _answer_fields(row, q, answer.answer, answer.tokens, answer.timings_ms)
+        else:
+            _answer_fields(row, q, None, None, {**timings, "total": retrieval_ms})
+
+    def _read(self, reader: Any, q: EvalQuestion, row: dict[str, Any]) -> None:
+        from workbench.evaluation.reader import gold_passages
+
+        out = reader.read(q.question, gold_passages(self.dataset, q))
+        _answer_fields(row, q, out.answer, out.tokens, out.timings_ms)
+        if q.answers:
+            row["gold_in_context"] = out.gold_in_context(q.answers)
+
+
+def _answer_fields(row: dict[str, Any], q: EvalQuestion, answer: str | None, tokens: int | None,
+                   timings_ms: Mapping[str, float]) -> None:
+    """Stage latencies, and when there is an answer: the answer, its tokens, its EM/F1/ROUGE-L against the
+    references, and the headline ``correct`` (1/0), ``verdict`` (correct/partly/wrong) and ``correct_rule`` of
+    the answer-type-aware matcher (:func:`~workbench.evaluation.metrics.answer.match_answer`; on an
+    unanswerable question only an abstention is correct)."""
+    for stage, ms in timings_ms.items():
+        row[f"latency_{stage}_ms"] = float(ms)
+    if answer is None:
+        return
+    row["answer"] = answer
+    row["tokens"] = int(tokens or 0)
+    if q.answers:
+        row["references"] = list(q.answers)
+        row.update(answer_scores(answer, q.answers, lang=q.lang, question=q.question))
+    if q.answers or q.meta.get("unanswerable"):
+        match = match_answer(answer, q.answers, question=q.question)
+        row.update(correct=match.score, verdict=match.verdict, correct_rule=match.rule)

@@ -16,13 +16,18 @@ from workbench.evaluation.metrics.latency import latency_summary, token_summary
 __all__ = ["METRIC_PREFIXES", "flat_summary", "metric_columns", "summarize"]
 
 #: Column prefixes of quality metrics (averaged over questions).
-METRIC_PREFIXES = ("recall@", "precision@", "hit@", "ndcg@", "map", "mrr", "em", "f1", "rouge_l", "semantic_sim",
-                   "ragas_")
+METRIC_PREFIXES = ("correct", "recall@", "precision@", "hit@", "ndcg@", "map", "mrr", "em", "f1", "rouge_l",
+                   "semantic_sim", "ragas_", "judge_")
+
+
+#: Columns that match a prefix but are not numbers to average.
+_NOT_MEANS = frozenset({"ragas_errors", "correct_rule", "judge_verdict", "judge_errors", "judge_votes"})
 
 
 def metric_columns(columns: Any) -> list[str]:
     """The quality-metric columns among ``columns``, in their order."""
-    return [c for c in columns if any(c == p or c.startswith(p) for p in METRIC_PREFIXES) and c != "ragas_errors"]
+    return [c for c in columns if any(c == p or c.startswith(p) for p in METRIC_PREFIXES)
+            and c not in _NOT_MEANS]
 
 
 def _mean(values: Any) -> float:
@@ -33,6 +38,10 @@ def _mean(values: Any) -> float:
 def _group(frame: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"questions": len(frame)}
     out["errors"] = int(frame["error"].notna().sum()) if "error" in frame else 0
+    if "verdict" in frame:
+        judged = frame["verdict"].dropna()
+        if len(judged):
+            out["partly"] = float((judged == "partly").mean())
     for col in metric_columns(frame.columns):
         out[col] = _mean(frame[col])
     if "latency_total_ms" in frame:
@@ -59,7 +68,7 @@ def flat_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """The overall numbers plus ``<metric>[<lang>]`` for each language's F1, nDCG@10-like headline metrics."""
     flat = dict(summary["overall"])
     for lang, part in summary.get("by_language", {}).items():
-        for key in ("f1", "em", "recall@5", "ndcg@10", "mrr", "latency_p50_ms"):
+        for key in ("correct", "f1", "em", "recall@5", "ndcg@10", "mrr", "latency_p50_ms"):
             if key in part:
                 flat[f"{key}[{lang}]"] = part[key]
     return flat
