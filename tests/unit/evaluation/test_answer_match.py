@@ -169,3 +169,18 @@ def test_total_on_any_text_and_more_references_never_hurt(answer: str, refs: lis
     if refs:
         more = match_answer(answer, [*refs, answer], question=question)
         assert VERDICTS.index(more.verdict) <= VERDICTS.index(got.verdict)
+
+
+def test_abstention_as_the_reference_and_leading_yes_no() -> None:
+    abstain = ["I couldn't find that in the knowledge base"]
+    assert match_answer("I couldn't find that in the knowledge base", abstain, question="lakers score").verdict \
+        == "correct"
+    assert match_answer("", abstain, question="lakers score").verdict == "wrong"            # empty is not abstaining
+    assert match_answer("RMB 600", abstain, question="restaurant discounts").verdict == "wrong"
+    assert match_answer("No, you don't have to register again for the app.", ["you don't need to register again"],
+                        question="already use online banking do i have to register again for the app").verdict \
+        == "correct"
+    assert match_answer("不会扣年费", ["未激活的卡片不会产生年费"], question="卡不激活会扣年费吗").verdict == "correct"
+    assert match_answer("free", ["free, anywhere in mainland China"],
+                        question="is it free to withdraw at meridian atms").verdict == "correct"
+    assert not is_yes_no_question("how do i close my savings account")

@@ -12,15 +12,18 @@ gold answers, the way a careful reader decides (the labelling rules in
 Against each reference, the first rule that applies decides (the best verdict over references is kept):
 
 1. ``empty`` / ``abstained``: no answer, or "I couldn't find that ..." (wrong; on a question with no
-   references, i.e. an unanswerable one, abstaining is ``correct`` and any answer is ``wrong``).
+   references, or whose only reference is such an abstention, i.e. an unanswerable one, abstaining is
+   ``correct`` and any answer is ``wrong``).
 2. ``exact``: equal after normalization (full/half width, case, punctuation, articles).
 3. ``polarity``: a yes/no answer whose polarity contradicts the reference (wrong).
 4. ``contains-reference``: the reference occurs in the answer (a sentence that states the fact), unless
    the answer offers it beside another value of its kind as alternatives (``competing-values``, wrong).
 5. ``menu-path``: both are menu paths (``A > B > C``, 「A」→「B」): the same screens in order (correct),
    a prefix of two or more screens (partly), else wrong.
-6. ``yes-no``: a bare yes/no answer to a yes/no question with the reference's polarity (correct;
-   ``partly`` when the reference states a condition: if, only, 须, 仅...).
+6. ``yes-no``: a yes/no answer to a yes/no question with the reference's polarity: bare (``不会。``), a
+   short part of the reference (``free``), or opening with yes/no (``No, you don't need to``) when the
+   reference states no condition (correct; a bare one is ``partly`` when the reference states a
+   condition: if, only, 须, 仅...).
 7. typed values (:mod:`~workbench.evaluation.metrics.answer.quantities`): amounts, percentages,
    durations, clock times, days, counts and phone numbers of the reference must be in the answer
    (``amount``, ``count``...); a different value of the same kind is ``value-mismatch`` (wrong); a value
@@ -93,14 +96,19 @@ def is_abstention(answer: str) -> bool:
 
 
 _YESNO_EN = re.compile(r"^(?:can|could|is|are|was|were|do|does|did|will|would|should|shall|may|must|has|have|had|"
-                       r"am)\b|\b(?:is|are|can|do|does) (?:it|there|i|my|the)\b.*\?$")
+                       r"am)\b|\b(?:is|are|can|could|do|does|will|would|should|must) (?:it|there|i|you|we|my|the|"
+                       r"this|that|they)\b")
+_WH_EN = re.compile(r"\b(?:how|what|when|where|why|which|who|whom|whose)\b")
 _YESNO_ZH = re.compile(r"[吗嘛么]\s*[?？]?\s*$|能不能|可不可以|会不会|是不是|有没有|要不要|用不用|是否|可否|能否|收不收|算不算")
 
 
 def is_yes_no_question(question: str) -> bool:
     """True for a question a bare yes or no can answer ("can i ...", "is the ...", 「…吗」, 「能不能…」)."""
     q = normalize_text(question).strip()
-    return bool(_YESNO_ZH.search(q) or _YESNO_EN.search(q))
+    if _YESNO_ZH.search(q):
+        return True
+    m = _YESNO_EN.search(q)
+    return bool(m) and (m.start() == 0 or not _WH_EN.search(q[:m.start()]))
 
 
 _NEG_EN = re.compile(r"\b(?:no|not|never|cannot|can't|don't|doesn't|won't|isn't|aren't|wasn't|weren't|didn't|"
@@ -132,12 +140,15 @@ def _bare_yes_no(answer: str) -> Literal["yes", "no"] | None:
 
 
 def _leading_yes_no(answer: str) -> Literal["yes", "no"] | None:
-    """The polarity of an answer's first clause when it opens with yes or no (``No, it is free``)."""
+    """The polarity of an answer that opens with yes or no: ``No, it is free``, ``可以，…``, or a Chinese
+    negation that starts the answer (``不会扣年费``, ``无需…``); ``会员…`` does not count as ``会``."""
     norm = normalize_text(answer)
     m = re.match(r"^\s*(yes|no|是的?|不是|不会|不能|不可以|没有|可以|会|能)\s*[,，.。!！;；:：]", norm)
-    if not m:
-        return None
-    return _bare_yes_no(m.group(1))
+    if m:
+        return _bare_yes_no(m.group(1))
+    if re.match(r"^\s*(?:不会|不能|不可以|不用|不需要|无需|不收|不要|没有)", norm):
+        return "no"
+    return None
 
 
 _FREE = re.compile(r"\bfree\b|\bwaived?\b|免")
@@ -317,9 +328,13 @@ def _match_one(answer: str, gold: str, *, question: str, yes_no: bool, correct_f
         if a_path is not None:
             verdict, detail = _path_verdict(a_path, g_path)
             return AnswerMatch(verdict, "menu-path", gold, detail)
-    bare = _bare_yes_no(answer)
-    if yes_no and bare is not None and g_pol is not None:  # same polarity (a contradiction returned above)
-        if _CONDITION.search(normalize_text(gold)):
+    # a yes/no answer with the reference's polarity (a contradiction returned above): bare ("不会。"), leading
+    # ("No, you don't need to"), or a short part of the reference ("free" for "free, anywhere in China")
+    short_part = _contains(g_tok, a_tok) and len(a_tok) <= 3 and polarity(answer) == g_pol
+    bare = _bare_yes_no(answer) or (g_pol if short_part else None)
+    conditional = bool(_CONDITION.search(normalize_text(gold)))
+    if yes_no and g_pol is not None and (bare is not None or (lead is not None and not conditional)):
+        if conditional:
             return AnswerMatch("partly", "yes-no", gold, "the reference states a condition")
         return AnswerMatch("correct", "yes-no", gold)
     values = _values_verdict(answer, gold, quantities(answer), quantities(gold))
@@ -349,8 +364,9 @@ def match_answer(answer: str, references: Sequence[str], *, question: str = "", 
     """
     if isinstance(references, str):
         raise TypeError("references must be a sequence of strings, not one string")
+    references = [r for r in references if not is_abstention(r)]  # an abstention as gold: unanswerable
     if not content_tokens(answer):
-        return AnswerMatch("wrong" if references else "correct", "empty")
+        return AnswerMatch("wrong", "empty")
     if is_abstention(answer):
         return AnswerMatch("wrong" if references else "correct", "abstained")
     if not references:
