@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -260,6 +262,8 @@ class RecordedJudge:
         self.prompt = digest(json.dumps(judge_messages("{a}", "{b}"), ensure_ascii=False), size=16)
         self.scores: dict[str, float] = {}
         self.computed = 0
+        self.latencies_ms: list[float] = []
+        """Wall time of each score computed by the model in this process (recorded ones cost nothing)."""
         if self.path is not None and self.path.is_file():
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if data.get("model") == judge.model and data.get("prompt") == self.prompt:
@@ -278,7 +282,9 @@ class RecordedJudge:
         """The recorded score, or the model's (then recorded)."""
         key = self._key(a, b)
         if key not in self.scores:
+            t0 = time.perf_counter_ns()
             self.scores[key] = self.judge.score(a, b)
+            self.latencies_ms.append((time.perf_counter_ns() - t0) / 1e6)
             self.computed += 1
             if self.computed % 20 == 0:
                 self.save()
@@ -312,10 +318,12 @@ class TruthProbe:
     :param embedder: embeds questions (``embed_queries``), e.g. ``load_embedding_model("e5-small")``.
     :param verifier: the rules (default: the bank lexicon's).
     :param top_k: candidates per lookup.
+    :param sample: ask only this many of the half's queries, drawn with ``seed`` (the cache still holds every
+        stored question of the half): for settings whose every query costs a model call.
     """
 
     def __init__(self, half: TuningHalf | TestHalf, embedder: Any, *, verifier: HitVerifier | None = None,
-                 top_k: int = 4) -> None:
+                 top_k: int = 4, sample: int | None = None, seed: int = TRUTH_SEED) -> None:
         if not isinstance(half, TuningHalf | TestHalf):
             raise ConfigError(f"a TruthProbe holds a TuningHalf or a TestHalf, not {type(half).__name__}")
         self.half = half
@@ -325,6 +333,10 @@ class TruthProbe:
                 stored.setdefault(text, intent)
         queries = [ProbeQuery(text, intent, g.kind) for g in half.groups for text, intent in g.asked
                    if text not in stored]  # identical to a stored text: an exact hit, not a semantic one
+        if sample is not None and sample < len(queries):
+            keep = sorted(random.Random(seed).sample(range(len(queries)), sample))
+            queries = [queries[i] for i in keep]
+        self.sample = sample
         self.probe = SemanticProbe(embedder, stored, queries, verifier=verifier, top_k=top_k)
 
     def evaluate(self, setting: CacheSetting, judge: Any = None) -> TruthResult:

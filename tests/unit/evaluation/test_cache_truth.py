@@ -131,3 +131,15 @@ def test_wilson_interval() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
     with pytest.raises(InputError):
         wilson_interval(5, 4)
+
+
+def test_a_probe_can_ask_a_seeded_sample() -> None:
+    _, test = load_truth_split()
+    emb = HashingEmbedder()
+    full = TruthProbe(test, emb)
+    a, b = TruthProbe(test, emb, sample=50, seed=3), TruthProbe(test, emb, sample=50, seed=3)
+    assert a.probe.queries == b.probe.queries and len(a.probe.queries) == 50
+    assert set(a.probe.queries) < set(full.probe.queries) and a.probe.stored == full.probe.stored
+    assert TruthProbe(test, emb, sample=50, seed=4).probe.queries != a.probe.queries
+    r = a.evaluate(CacheSetting(0.8, 0.02))
+    assert r.paraphrase_queries + r.near_miss_queries == 50
