@@ -396,12 +396,16 @@ class ServingConfig(_Section):
     """The longest any request waits for a slot; past it the request is shed instead of served late."""
     latency_target_ms: float | None = Field(1000.0, gt=0)
     """Admission's latency objective (set it to the SLO goodput is measured against). A request waits for a
-    slot only while it can still make it: its predicted wait (its place in line × the mean service time ÷
-    ``max_concurrency``) plus the p99 service time of recent requests must fit; otherwise it is shed at the
-    door with 429 + ``Retry-After``, before any work is done on it. ``None``: only ``max_wait_ms`` bounds a wait."""
+    slot only while it can still make it: the time it already took (its cache lookup), its predicted wait
+    (its place in line × the mean service time ÷ the slots) and the p99 service time of recent requests must
+    fit; otherwise it is shed at the door with 429 + ``Retry-After``, before any work is done on it. The number
+    of slots adapts too: a request that held its slot longer than half the target lowers it (too many ran at
+    once on shared cores), fast ones raise it back up to ``max_concurrency``. ``None``: a fixed
+    ``max_concurrency`` and only ``max_wait_ms`` bounds a wait."""
     max_concurrency: int = Field(8, ge=1)
-    """Pipeline requests in flight at once (cache hits do not take a slot): about the real parallelism of the
-    pipeline (CPU cores for in-process models, the LLM server's slots for a remote generator)."""
+    """The most pipeline requests in flight at once (cache hits do not take a slot); with ``latency_target_ms``
+    the admission finds the real parallelism of the pipeline below it (CPU cores for in-process models, the LLM
+    server's slots for a remote generator)."""
     embed_batch_size: int = Field(32, ge=1)
     embed_max_wait_ms: float = Field(2.0, ge=0)
     """Micro-batching: wait at most this long to fill a query-embedding batch."""

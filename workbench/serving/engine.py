@@ -171,7 +171,7 @@ class AsyncEngine:
                     raise OverloadedError("degraded to cache-only service: this question is not cached",
                                           retry_after=max(1.0, self.cfg.serving.degradation.cooldown_s))
                 try:
-                    async with self.admission.slot() as waited:
+                    async with self.admission.slot(since_ns=t0) as waited:  # time spent so far counts
                         timings["queue"] = round(waited, 3)
                         level = max(level, self.policy.level)  # a request that queued takes the level of now
                         async for item in self._serve(req, turn, lane, level, timings, t0, streaming):

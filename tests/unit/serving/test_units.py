@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +24,7 @@ from workbench.serving import (
     MicroBatcher,
     VariantRouter,
 )
+from workbench.serving.admission import ServiceTime
 from workbench.serving.degradation import distinct_levels
 
 
@@ -72,6 +74,11 @@ async def test_admission_sheds_when_queue_full_and_after_deadline() -> None:
     assert waited >= 45.0 > immediate  # ms; a lower bound only (timer granularity), never an absolute timing
 
 
+async def occupy_since(q: AdmissionQueue, since_ns: int, held: asyncio.Event) -> None:
+    async with q.slot(since_ns=since_ns):
+        await held.wait()
+
+
 def _measured(q: AdmissionQueue, service_ms: float, n: int = 50) -> AdmissionQueue:
     for _ in range(n):
         q.service.observe(service_ms)
@@ -105,12 +112,120 @@ async def test_admission_sheds_at_the_door_what_cannot_make_the_target() -> None
     release.set()
     await asyncio.gather(*tasks)
     assert q.in_flight == 0 and q.waiting == 0 and q.shed == 1
+    # time spent before asking for a slot (a cache lookup) counts against the budget
+    _measured(q, service_ms=200.0, n=200)  # the window again holds only 200 ms services
+    assert q.wait_budget_ms(spent_ms=700.0) == pytest.approx(100.0)
+    held = asyncio.Event()
+
+    async def occupy() -> None:
+        async with q.slot():
+            await held.wait()
+
+    fresh = _measured(AdmissionQueue(max_concurrency=2, max_queue=100, max_wait_ms=10_000, latency_target_ms=1000),
+                      service_ms=200.0)
+    assert fresh.fill == 0.0  # never shed: the load signal is how full its line is
+    holders = [asyncio.create_task(occupy()) for _ in range(2)]
+    await asyncio.sleep(0)
+    with pytest.raises(OverloadedError, match="wait budget"):  # 750 ms spent: 50 ms left, 100 ms predicted
+        async with q.slot(since_ns=time.perf_counter_ns() - 750_000_000):
+            pass
+    assert q.shed_predicted == 2
+    late = time.perf_counter_ns() - 500_000_000  # 500 ms spent: 300 ms left, 100 ms predicted
+    waiter = asyncio.create_task(occupy_since(q, late, held))
+    await asyncio.sleep(0)
+    assert q.waiting == 1  # it fits: it waits
+    held.set()
+    await asyncio.gather(*holders, waiter)
     # the budget follows the measured service time: slower service, shorter waits allowed
     _measured(q, service_ms=900.0, n=200)
     assert q.wait_budget_ms() == pytest.approx(100.0) and q.capacity == 0
     # service slower than the target: no waiting at all, only a free slot admits
     _measured(q, service_ms=1500.0, n=200)
     assert q.wait_budget_ms() == 0.0
+
+
+async def test_admission_sheds_a_request_already_too_late_even_with_a_free_slot() -> None:
+    q = _measured(AdmissionQueue(max_concurrency=4, max_queue=10, max_wait_ms=5000, latency_target_ms=1000),
+                  service_ms=300.0)
+    async with q.slot(since_ns=time.perf_counter_ns() - 800_000_000):  # late, but the pipeline is idle: served
+        pass
+    gate = asyncio.Event()
+
+    async def busy() -> None:
+        async with q.slot():
+            await gate.wait()
+
+    other = asyncio.create_task(busy())
+    await asyncio.sleep(0)
+    with pytest.raises(OverloadedError, match="would answer after"):  # 800 ms spent + 300 ms service > 1000
+        async with q.slot(since_ns=time.perf_counter_ns() - 800_000_000):
+            pass
+    assert q.shed_late == 1 and q.in_flight == 1
+    async with q.slot(since_ns=time.perf_counter_ns() - 500_000_000) as waited:  # 500 + 300 fits
+        assert waited < 1000.0
+    gate.set()
+    await other
+    no_target = AdmissionQueue(max_concurrency=1, max_queue=1, max_wait_ms=100, latency_target_ms=None)
+    async with no_target.slot(since_ns=time.perf_counter_ns() - 5_000_000_000):  # no target: nothing is late
+        pass
+    assert no_target.shed == 0
+
+
+async def test_admission_limit_adapts_to_the_service_time() -> None:
+    """Additive increase, multiplicative decrease: services longer than half the target and more than twice
+    the floor of recent services (too many at once) lower the number of slots (at most once per mean service
+    time); fast ones raise it back, up to max_concurrency; slow but not inflated ones leave it alone."""
+    q = AdmissionQueue(max_concurrency=8, max_queue=10, max_wait_ms=5000, latency_target_ms=100)
+    assert q.slots == 8
+    for _ in range(40):
+        q._observe(80.0)  # slower than half the target, but every request is: nothing is inflated
+    assert q.slots == 8
+    q = AdmissionQueue(max_concurrency=8, max_queue=10, max_wait_ms=5000, latency_target_ms=100)
+    for _ in range(40):
+        q._observe(10.0)  # the floor: 10 ms
+    q._observe(80.0)  # eight times the floor and over half the target
+    assert q.limit == pytest.approx(6.4) and q.slots == 6
+    q._observe(80.0)  # within one mean service time of the last decrease: no second cut
+    assert q.limit == pytest.approx(6.4)
+    await asyncio.sleep(0.1)
+    q._observe(80.0)
+    assert q.limit == pytest.approx(5.12)
+    for _ in range(200):
+        q._observe(10.0)
+    assert q.limit == 8.0
+    fixed = AdmissionQueue(max_concurrency=3, max_queue=10, max_wait_ms=5000, latency_target_ms=None)
+    fixed._observe(10_000.0)
+    assert fixed.slots == 3
+    # a lower limit admits fewer at once: the rest wait in line
+    q.limit = 2.0
+    gate = asyncio.Event()
+
+    async def hold() -> None:
+        async with q.slot():
+            await gate.wait()
+
+    tasks = [asyncio.create_task(hold()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert q.in_flight == 2 and q.waiting == 1
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert q.in_flight == 0 and q.waiting == 0
+
+
+def test_service_time_window_ages_out() -> None:
+    now = [0.0]
+    st = ServiceTime(window=5, max_age_s=10.0, clock=lambda: now[0])
+    for ms in (100.0, 200.0, 300.0, 400.0, 500.0, 600.0):
+        st.observe(ms)
+    assert st.mean == pytest.approx(400.0) and st.p99 == 600.0  # the last five
+    now[0] = 5.0
+    st.observe(10.0)
+    now[0] = 12.0  # the first five are older than 10 s now
+    st.refresh()
+    assert st.mean == 10.0 and st.p99 == 10.0
+    now[0] = 30.0
+    st.refresh()
+    assert st.mean is None and st.p99 is None and st.samples == 7
 
 
 async def test_admission_is_fifo_and_passes_on_slots_of_waiters_that_left() -> None:
@@ -128,6 +243,7 @@ async def test_admission_is_fifo_and_passes_on_slots_of_waiters_that_left() -> N
     await asyncio.sleep(0)
     waiters = [asyncio.create_task(one(i)) for i in range(1, 5)]
     await asyncio.sleep(0)
+    assert q.fill == pytest.approx(0.4)  # four of ten places in line taken
     waiters[1].cancel()  # number 2 gives up while waiting: its place is skipped, no slot is lost
     await asyncio.sleep(0)
     gate.set()
