@@ -63,6 +63,7 @@ def eval_command(config: str, dataset_spec: str, limit: int | None, seed: int, o
     """
     from workbench.cli import _load_config
     from workbench.evaluation.experiment import DEFAULT_CACHE_DIR, Experiment
+    from workbench.percentiles import PERCENTILE_METHOD
 
     cfg = _load_config(config, overrides)
     exp = Experiment(cfg, dataset_spec, seed=seed, limit=limit, reader_only=reader_only,
@@ -84,6 +85,7 @@ def eval_command(config: str, dataset_spec: str, limit: int | None, seed: int, o
         click.echo(json.dumps(jsonable(record), ensure_ascii=False, allow_nan=False))
         return
     click.echo(summary_table(result.summary))
+    click.echo(f"correct: the answer-type-aware matcher's verdict; latency percentiles: {PERCENTILE_METHOD}")
     note = " (saved earlier; --force to run again)" if result.from_cache else ""
     click.echo(f"run: {result.path}{note}")
     errors = int(result.summary["overall"].get("errors") or 0)
