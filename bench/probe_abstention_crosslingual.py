@@ -108,10 +108,15 @@ def build_pipelines(config: str) -> dict[str, Any]:
     from workbench.pipelines import build_query_pipeline
 
     cfg = PipelineConfig.load(config)
-    hybrid = build_query_pipeline(cfg.with_overrides({"retriever.mode": "hybrid"}), progress=False)
-    dense = build_query_pipeline(cfg.with_overrides({"retriever.mode": "dense"}), kb=hybrid.kb, progress=False)
-    bm25 = build_query_pipeline(cfg.with_overrides({"retriever.mode": "bm25"}), kb=hybrid.kb, progress=False)
-    return {"cfg": cfg, "hybrid": hybrid, "dense": dense, "bm25": bm25, "kb": hybrid.kb}
+    # "today" = the retrievers without any cross-lingual handling the preset may have gained since
+    plain = {"retriever.cross_lingual": "none"} if getattr(cfg.retriever, "cross_lingual", "none") != "none" else {}
+    hybrid = build_query_pipeline(cfg.with_overrides({**plain, "retriever.mode": "hybrid"}), progress=False)
+    dense = build_query_pipeline(cfg.with_overrides({**plain, "retriever.mode": "dense"}), kb=hybrid.kb, progress=False)
+    bm25 = build_query_pipeline(cfg.with_overrides({**plain, "retriever.mode": "bm25"}), kb=hybrid.kb, progress=False)
+    out = {"cfg": cfg, "hybrid": hybrid, "dense": dense, "bm25": bm25, "kb": hybrid.kb}
+    if plain:  # the preset as configured, to compare its built-in cross-lingual retrieval with the probes
+        out["preset"] = build_query_pipeline(cfg, kb=hybrid.kb, progress=False)
+    return out
 
 
 def doc_ranking(docs: Sequence[Any]) -> list[str]:
@@ -259,7 +264,7 @@ class Translator:
         return reply[0].strip() if reply else ""
 
 
-def translate_subset(name: str, items: list[dict[str, Any]], same_sample: int) -> dict[str, Any]:
+def translate_subset(name: str, items: list[dict[str, Any]], same_sample: int, sample_size: int) -> dict[str, Any]:
     """Translations by model ``name`` of every cross-lingual question and of a seeded sample of same-language
     ones, cached in ``.workbench/bench/`` (a small model on 2 shared cores takes seconds per question)."""
     translator = Translator(name)
@@ -268,7 +273,8 @@ def translate_subset(name: str, items: list[dict[str, Any]], same_sample: int) -
     answerable = [it for it in items if it["kind"] == "answerable"]
     same = sorted((it for it in answerable if not it["cross_lingual"]), key=lambda it: it["id"])
     chosen = [it for it in answerable if it["cross_lingual"]]
-    chosen += random.Random(SEED).sample(same, min(same_sample, len(same)))
+    # one seeded sample for every model; a model given a smaller size takes its first ``sample_size``
+    chosen += random.Random(SEED).sample(same, min(same_sample, len(same)))[:sample_size]
     t0 = time.perf_counter_ns()
     for n, it in enumerate(chosen, start=1):
         if it["id"] not in done:
@@ -341,15 +347,17 @@ def run(config: str, translate: str, translator_names: str | None, same_sample: 
     def idf(t: str) -> float:
         return float(np.log(1.0 + (n_pass - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)))
 
-    names = [n for n in (translator_names or "").split(",") if n] or \
+    specs = [n for n in (translator_names or "").split(",") if n] or \
         ([bundled] if (bundled := bundled_translator(TRANSLATORS)) else [])
+    sizes = {spec.partition(":")[0]: int(spec.partition(":")[2] or same_sample) for spec in specs}
+    names = list(sizes)
     translations: dict[str, dict[str, Any]] = {}
     if translate == "on" and not names:
         raise SystemExit(f"none of {', '.join(TRANSLATORS)} is a bundled model; give --translator")
     if translate != "off":
         for name in names:
             print(f"translating questions with {name}", flush=True)
-            translations[name] = translate_subset(name, items, same_sample)
+            translations[name] = translate_subset(name, items, same_sample, min(sizes[name], same_sample))
     elif translate == "auto":
         print(f"none of {', '.join(TRANSLATORS)} is a bundled model yet: the translation fix is skipped", flush=True)
     rows = []
@@ -382,6 +390,8 @@ def run(config: str, translate: str, translator_names: str | None, same_sample: 
             "bm25": doc_ranking(bm25_docs[:DEPTH]),
             "hybrid": doc_ranking(hybrid_docs),
         }
+        if "preset" in p:
+            rankings[f"preset_{config}_as_configured"] = doc_ranking(p["preset"].retrieve(q, top_k=DEPTH))
         d_same, b_same = search_lang(vec, q, qlang)
         d_other, b_other = search_lang(vec, q, olang)
         merged = sorted(d_same + d_other, key=lambda d: -float(d.score or 0.0))
@@ -428,7 +438,8 @@ def run(config: str, translate: str, translator_names: str | None, same_sample: 
     loop_s = (time.perf_counter_ns() - t_start) / 1e9
 
     result: dict[str, Any] = {
-        "config": config, "config_hash": cfg.hash, "kb_version": kb.version, "passages": kb.store.count,
+        "config": config, "config_hash": cfg.hash,
+        "preset_retriever": cfg.retriever.model_dump(mode="json"), "kb_version": kb.version, "passages": kb.store.count,
         "seed": SEED, "depth": DEPTH, "candidates": CANDIDATES, "rrf_k": cfg.retriever.rrf_k,
         "embed_s": round(embed_s, 2), "loop_s": round(loop_s, 2),
         "dense_top1_check_max_abs_diff": float(max(check_dense)) if check_dense else 0.0,
@@ -582,7 +593,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--config", default="default")
     ap.add_argument("--translate", choices=("auto", "on", "off"), default="auto")
     ap.add_argument("--translator", default=None,
-                    help=f"bundled generators, comma-separated (default: the first bundled of {TRANSLATORS})")
+                    help="bundled generators, comma-separated, each optionally NAME:N to translate only the first N "
+                         f"of the same-language sample (default: the first bundled of {TRANSLATORS})")
     ap.add_argument("--same-sample", type=int, default=100,
                     help="same-language questions translated (seeded sample; all cross-lingual ones always are)")
     ap.add_argument("--limit", type=int, default=None, help="smoke run: cross-lingual questions + N others")
