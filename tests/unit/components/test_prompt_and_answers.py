@@ -76,6 +76,12 @@ SPAN_CASES = [
     ("rate", "down payment for an electric car",
      "- New energy vehicle (battery electric or plug-in hybrid): down payment at least 15%.", "at least 15%"),
     ("money", "消费分期3期手续费多少", "3期：每期0.75%", "每期0.75%"),  # a fee question, answered by a rate
+    # a label before a colon belongs to every item of its list; a flattened table row ends at "%"
+    ("rate", "down payment for a second home mortgage",
+     "Down payment: at least 20% of the purchase price for your first home, and at least 30% for a second home.",
+     "at least 30%"),
+    ("money", "消费分期3期手续费多少", "【手续费】按分期本金每期收取，随每期本金一并入账：3期：每期0.75%6期：每期0.70%12期：每期"
+     "0.65%举例：6000元分12期，每期应还本金500元、手续费39元，合计539元。", "每期0.75%"),
     # durations
     ("duration", "max mortgage term",
      "Term: up to 30 years, and you must be no older than 70 when the loan ends, so a 45-year-old borrower can "
@@ -87,6 +93,8 @@ SPAN_CASES = [
     ("date", "when does the bank report to the credit bureau each month",
      "Meridian Bank reports your loans and credit cards to the People's Bank of China Credit Reference Center "
      "every month, by the 10th of the month, covering the previous month.", "by the 10th of the month"),
+    ("date", "loan was paid out on the 31st whats my repayment date",  # the condition's date is not the answer
+     "If the loan was paid out on the 29th, 30th or 31st, your repayment date is the 28th.", "the 28th"),
     ("date", "31号放的款 每月几号还款", "发放日为29日、30日或31日的，还款日统一为每月28日。", "每月28日"),
     ("time", "what time on the repayment day do i need money in my account",
      "Make sure the money is in the account by 23:00 that day; we try to collect several times during the day.",

@@ -61,7 +61,7 @@ _SPANS: dict[str, re.Pattern[str]] = {
     "rate": re.compile(rf"{_NUM}\s?%(?:{_RANGE}{_NUM}\s?%)?|{_NUM}{_RANGE}{_NUM}\s?%|百分之[\d一二三四五六七八九十点.]+"
                        r"|[一二三四五六七八九]成"),
     # a long number, or a short service number right after a call word ("call 95528", "拨打110", "专线96110")
-    "phone": re.compile(r"(?<![\d,.])(?:\+?\d{2,4}[- ]?)?\d{3,4}[- ]?\d{4}(?![\d,.%])|(?<![\d,.])95\d{3,4}(?![\d,.%])"
+    "phone": re.compile(r"\+\d{1,3}(?:[- ]\d{1,4}){2,5}(?![\d,.%])|(?<![\d,.])(?:\+?\d{2,4}[- ]?)?\d{3,4}[- ]?\d{4}(?![\d,.%])|(?<![\d,.])95\d{3,4}(?![\d,.%])"
                         r"|(?:(?<=call )|(?<=dial )|(?<=hotline )|(?<=拨打)|(?<=致电)|(?<=热线)|(?<=专线)|(?<=电话))"
                         r"\d{3,6}(?![\d,.%])", re.I),
     "duration": re.compile(
@@ -96,7 +96,8 @@ _QUALIFIER_AFTER = re.compile(
     r"^(?:\s(?:per|a|an|each|every)\s(?:(?:calendar|card|working|business|natural|statement)\s)?"
     r"(?:day|month|year|week|transaction|card|person|customer|account|withdrawal|instalment|payment|visit|guest|"
     r"time|quarter|hour)\b"
-    r"|\s(?:or|and)\s(?:more|above|less|below|over|under)\b|\s(?:ahead|in advance|later|earlier|after|before)\b"
+    r"|\s(?:or|and)\s(?:more|above|less|below|over|under)\b"
+    r"|\s(?:after|before) (?:the|your|each) [a-z]+(?: [a-z]+)? (?:date|day)\b|\s(?:ahead|in advance|later|earlier|after|before)\b"
     r"|\s(?:on the (?:next|same|following|previous) (?:working |business )?day|on the day before|on the [a-z ]+? date|"
     r"the (?:same|next|following|previous) day|in a row)\b"
     r"|\sof the (?:amount|price|purchase price|loan|balance|principal)\b"
@@ -120,6 +121,8 @@ class Clause:
     text: str
     start: int
     end: int
+    label: str = ""
+    """The clause before it when that one ends in a colon ("3 months: 1.15%" → label "3 months")."""
 
 
 _TYPE_CUES: list[tuple[str, re.Pattern[str]]] = [
@@ -210,7 +213,7 @@ def menu_paths(sentence: str) -> list[AnswerSpan]:
     return sorted(out, key=lambda s: s.start)
 
 
-_CLAUSE_BREAK = re.compile(r"(?<=%)(?=\d)|\s+-\s+|(?:^|\s)·\s?|(?<=[：:])(?!\d{2})\s*|[;；。!！?？]\s*|,(?!\d{3})\s*|，\s*|(?:^|\s)\d\.\s?(?=\D)|"
+_CLAUSE_BREAK = re.compile(r"(?<=%)(?=\d)|\s+-\s+|(?:^|\s)·\s?|(?<=：)\s*|(?<=[^\d]:)\s*|(?<=\d:)(?!\d{2})\s*|[;；。!！?？]\s*|,(?!\d{3})\s*|，\s*|(?:^|\s)\d\.\s?(?=\D)|"
                            r"(?<=[^\d])(?=[一二三四五六七八九十]、)|【[^】]*】|[（(][^）)]*[）)]")
 _LEAD = re.compile(r"^(?:and|but|or|so|then|because|which|while|although|though|however|also|including|"
                    r"而且|并且|但是|但|且|并|或者|或|因此|所以|同时|另外|此外|如|即|则)\s*", re.I)
@@ -220,7 +223,7 @@ def split_clauses(sentence: str) -> list[Clause]:
     """Clauses of ``sentence``: cut at list markers (" - ", "·", "2."), ``;``/``；``/``。``, after ``:``/``：``, at
     commas, and around 【headings】 and (parentheses); a leading connective ("and", "但", "且"...) is dropped."""
     out: list[Clause] = []
-    pos = 0
+    pos, label = 0, ""
     for m in [*_CLAUSE_BREAK.finditer(sentence), None]:
         end = m.start() if m else len(sentence)
         raw = sentence[pos:end]
@@ -229,9 +232,15 @@ def split_clauses(sentence: str) -> list[Clause]:
         cut = _LEAD.match(text)
         if cut and len(text) > cut.end():
             lead, text = lead + cut.end(), text[cut.end():]
+        if out:
+            gap = sentence[out[-1].end:pos + lead]
+            if gap.strip().endswith((":", "：")):
+                label = out[-1].text  # "Down payment: a, b" → both items are about the down payment
+            elif not re.fullmatch(r"[\s,，]*(?:and\s|or\s|且|并|或)?[\s,，]*", gap.replace(",", ",")) or not gap.strip():
+                label = ""
         text = text.rstrip(" .,;:。，；：")
         if text:
-            out.append(Clause(text, pos + lead, pos + lead + len(text)))
+            out.append(Clause(text, pos + lead, pos + lead + len(text), label))
         if m:
             pos = m.end()
     return out
@@ -271,6 +280,9 @@ def _extend(span: AnswerSpan, sentence: str, clause: Clause) -> AnswerSpan:
     if m2:
         end += m2.end()
     text = sentence[start:end].strip()
+    ranged = re.match(r"from\s(?=.+\s(?:to|-|–)\s?\S)", text, re.I)  # "from 8:30 to 17:15": the range says it
+    if ranged:
+        start, text = start + ranged.end(), text[ranged.end():]
     return AnswerSpan(text, span.kind, start, start + len(text))
 
 
@@ -305,9 +317,13 @@ _CONDITION = re.compile(r"^(?:if|when|whenever|once|unless|while|after|before|as
                         r"^(?:如果|如|若|假如|当|一旦|只要|除非|对于)|的$", re.I)
 
 
-def _is_condition(clause: str) -> bool:
-    """A conditional clause ("if you are aged 70 or over", "逾期未激活的") states when, not what."""
-    return bool(_CONDITION.search(clause.strip()))
+_EXAMPLE = re.compile(r"^(?:for example|for instance|e\.g\.|example)\b|^(?:举例|例如|比如|譬如)", re.I)
+
+
+def _is_condition(clause: str, label: str = "") -> bool:
+    """A conditional clause ("if you are aged 70 or over", "逾期未激活的") states when, not what; a worked
+    example ("举例：6000元分12期, ...", "for example ...") illustrates, it does not state the rule."""
+    return bool(_CONDITION.search(clause.strip()) or _EXAMPLE.search(clause.strip()) or _EXAMPLE.search(label.strip()))
 
 
 def polarity(clause: str) -> str | None:
@@ -324,6 +340,7 @@ _SHORT_ZH_CLAUSE = 8
 #: Span ranking: clause overlap with the question + these bonuses.
 _OWN_TYPE_BONUS = 1.0
 _SCALE_BONUS = 1.5
+_CONDITION_PENALTY = 3.0
 _SCALES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # the question names a scale ("daily", "单笔") → the span that carries the same scale
     scale: (re.compile(q, re.I), re.compile(a, re.I)) for scale, q, a in [
@@ -377,8 +394,9 @@ def best_span(kind: str, sentence: str, question: str) -> AnswerSpan | None:
     def rank(i: int) -> tuple[float, float, int]:
         s, c = spans[i], clause_of[i]
         left = sentence[max(c.start, s.start - 40): s.start]
-        bonus = _OWN_TYPE_BONUS * (s.kind == kind) + _SCALE_BONUS * any(a.search(extended[i].text) for a in asked)
-        return (_overlap_score(q, c.text, idf) + bonus, _overlap_score(q, left, idf), -s.start)
+        bonus = _OWN_TYPE_BONUS * (s.kind == kind) + _SCALE_BONUS * any(a.search(extended[i].text) for a in asked) \
+            - _CONDITION_PENALTY * _is_condition(c.text, c.label)  # "If paid out on the 29th, ... is the 28th": not the 29th
+        return (_overlap_score(q, f"{c.label} {c.text}", idf) + bonus, _overlap_score(q, left, idf), -s.start)
 
     i = max(range(len(spans)), key=rank)
     span, home = extended[i], clause_of[i]
