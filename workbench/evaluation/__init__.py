@@ -5,6 +5,13 @@ streams (:mod:`~workbench.evaluation.streams`), cache-threshold sweeps and repla
 the memory crash worker (:mod:`~workbench.evaluation.crash_worker`) and the dataset's tool-backed labels
 (:mod:`~workbench.evaluation.personalized`). Datasets and their loaders live in :mod:`workbench.datasets`.
 
+Answer quality has a yardstick validated against people: the answer-type-aware matcher
+(:func:`~workbench.evaluation.metrics.answer.match_answer`, the headline ``correct`` column), LLM judges
+(:mod:`~workbench.evaluation.judge`), the hand-labelled judge-validation set
+(:mod:`~workbench.evaluation.labels`) and agreement statistics (:mod:`~workbench.evaluation.agreement`).
+Reader-only evaluation on gold passages: :mod:`~workbench.evaluation.reader`; the ``workbench eval``
+command: :mod:`~workbench.evaluation.cli`.
+
 ```python
 from workbench.datasets import load_workbench_dataset
 from workbench.evaluation import Experiment
