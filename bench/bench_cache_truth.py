@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judge-model", default="qwen2.5-coder-1.5b")
     ap.add_argument("--judge-queries", type=int, default=120, help="seeded sample of queries per half for the judge")
     ap.add_argument("--judge-threads", type=int, default=2)
+    ap.add_argument("--judge-thresholds", type=float, nargs="+", default=[0.88, 0.92])
+    ap.add_argument("--judge-accept-above", type=float, nargs="+", default=[1.0])
+    ap.add_argument("--judge-cutoffs", type=float, nargs="+", default=[1.0, 2.0])
     ap.add_argument("--miss-presets", nargs="*", default=["default"], help="presets whose miss latency to measure")
     ap.add_argument("--index-dir", default="/tmp/wb-bench-indexes")
     ap.add_argument("--out", default=str(RESULTS))
@@ -209,16 +212,16 @@ def main(argv: list[str] | None = None) -> int:
         s_tune_nr = TruthProbe(tuning, emb, verifier=NullVerifier(), sample=args.judge_queries)
         s_test_nr = TruthProbe(test, emb, verifier=NullVerifier(), sample=args.judge_queries)
         rows.append(_row(f"rules, picked setting (test sample {args.judge_queries})", s_test.evaluate(rules_setting)))
-        grid = {"judge": judge, "accept_above": (0.97, 0.99, 1.0), "cutoffs": (0.0, 1.0, 2.0, 3.0)}
+        grid = {"judge": judge, "accept_above": tuple(args.judge_accept_above), "cutoffs": tuple(args.judge_cutoffs)}
         for label, tune_probe, test_probe in (("tiered, rules veto in band", s_tune, s_test),
                                               ("tiered, judge alone in band", s_tune_nr, s_test_nr)):
             try:
-                choice = pick_setting(tuning, emb, thresholds=(0.85, 0.88, 0.91, 0.94), margins=(0.02,),
+                choice = pick_setting(tuning, emb, thresholds=tuple(args.judge_thresholds), margins=(0.02,),
                                       target_wrong_hit_rate=args.target_wrong, probe=tune_probe, **grid)
                 how = f"picked on tuning sample: Wilson upper <= {args.target_wrong:.0%}"
                 setting = choice.setting
             except ConfigError:
-                tried = [tune_probe.evaluate(CacheSetting(t, 0.02, a, c), judge) for t in (0.85, 0.88, 0.91, 0.94)
+                tried = [tune_probe.evaluate(CacheSetting(t, 0.02, a, c), judge) for t in args.judge_thresholds
                          for a in grid["accept_above"] if a > t for c in grid["cutoffs"]]
                 best = min(tried, key=lambda r: (r.wrong_hit_rate, -r.paraphrase_served_rate))
                 how, setting = "none meets on tuning sample: lowest wrong-hit rate", best.setting
