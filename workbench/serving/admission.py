@@ -10,8 +10,9 @@ through (how long each holds its slot) and predicts the wait of a newcomer from 
   even a free slot would answer after the target, by the mean service time, while other requests are in
   flight (``shed_late``; an idle pipeline serves it, since shedding it would spare no one a wait), or
 * the line already holds ``max_queue`` requests (``shed_full``), or
-* its predicted wait is longer than its wait budget (``shed_predicted``): ``latency_target_ms`` minus the
-  p99 service time of recent admitted requests (the last 200, of the last 10 s), minus what the request spent before asking for a slot
+* its predicted wait is longer than its wait budget (``shed_predicted``): 90 % of ``latency_target_ms``
+  (the rest is headroom for what the queue does not see), minus the p99 service time of recent admitted
+  requests (the last 200, of the last 10 s), minus what the request spent before asking for a slot
   (``slot(since_ns=...)``: the engine's cache lookup), never more than ``max_wait_ms``;
 
 and shed while waiting, before any work was done on it, when its budget runs out (``shed_timeout``). So
@@ -52,7 +53,7 @@ from workbench.percentiles import percentile
 if TYPE_CHECKING:
     from workbench.config import ServingConfig
 
-__all__ = ["AdmissionQueue", "ServiceTime", "request_deadline"]
+__all__ = ["HEADROOM", "AdmissionQueue", "ServiceTime", "request_deadline"]
 
 _NS = time.perf_counter_ns
 #: A service is slow when it takes more than this share of the target ...
@@ -63,6 +64,9 @@ INFLATED = 2.0
 RELAXED = 1.5
 #: The factor a slow service multiplies the limit by.
 DECREASE = 0.8
+#: The share of the target a wait is planned against; the rest is kept for what the queue does not see (the
+#: event loop's lag, the response's way out, a service time above the recent p99).
+HEADROOM = 0.9
 #: How long a shed keeps the load signal (``fill``) at 1.
 SHED_MEMORY_NS = 1_000_000_000
 
@@ -187,7 +191,7 @@ class AdmissionQueue:
         if self.latency_target_ms is None:
             return self.max_wait_ms
         expect = self.service.p99 or 0.0
-        return max(0.0, min(self.max_wait_ms, self.latency_target_ms - expect - spent_ms))
+        return max(0.0, min(self.max_wait_ms, HEADROOM * self.latency_target_ms - expect - spent_ms))
 
     def predicted_wait_ms(self, place: int) -> float | None:
         """The wait of the ``place``-th in line (1: next), from the measured service time (``None``: no sample yet)."""
@@ -264,7 +268,7 @@ class AdmissionQueue:
             raise self._shed(f"a pipeline slot would take about {predicted:.0f} ms; "
                              f"the wait budget is {budget:.0f} ms")
         if self.service.mean is None and self.latency_target_ms is not None:
-            budget = max(0.0, min(self.max_wait_ms, self.latency_target_ms - spent_ms))
+            budget = max(0.0, min(self.max_wait_ms, HEADROOM * self.latency_target_ms - spent_ms))
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._line.append(fut)
         try:

@@ -24,7 +24,7 @@ from workbench.serving import (
     MicroBatcher,
     VariantRouter,
 )
-from workbench.serving.admission import ServiceTime
+from workbench.serving.admission import HEADROOM, ServiceTime
 from workbench.serving.degradation import distinct_levels
 
 
@@ -86,14 +86,15 @@ def _measured(q: AdmissionQueue, service_ms: float, n: int = 50) -> AdmissionQue
 
 
 async def test_admission_sheds_at_the_door_what_cannot_make_the_target() -> None:
-    """A newcomer waits only if its predicted wait (place x mean service / slots) fits the target minus the
-    p99 service time; otherwise it is shed at once, before it waits, with a Retry-After of the drain time."""
+    """A newcomer waits only if its predicted wait (place x mean service / slots) fits 90 % of the target (the
+    headroom) minus the p99 service time; otherwise it is shed at once, before it waits, with a Retry-After of
+    the drain time."""
     q = _measured(AdmissionQueue(max_concurrency=2, max_queue=100, max_wait_ms=10_000, latency_target_ms=1000),
                   service_ms=200.0)
     assert q.service.mean == pytest.approx(200.0) and q.service.p99 == pytest.approx(200.0)
-    assert q.wait_budget_ms() == pytest.approx(800.0)
+    assert HEADROOM == 0.9 and q.wait_budget_ms() == pytest.approx(700.0)
     assert q.predicted_wait_ms(3) == pytest.approx(300.0)
-    assert q.capacity == 8  # 800 ms of budget at 2 slots per 200 ms
+    assert q.capacity == 7  # 700 ms of budget at 2 slots per 200 ms
     release = asyncio.Event()
 
     async def hold() -> float:
@@ -101,20 +102,20 @@ async def test_admission_sheds_at_the_door_what_cannot_make_the_target() -> None
             await release.wait()
         return waited
 
-    tasks = [asyncio.create_task(hold()) for _ in range(2 + 8)]  # two slots, eight waiting within budget
+    tasks = [asyncio.create_task(hold()) for _ in range(2 + 7)]  # two slots, seven waiting within budget
     await asyncio.sleep(0)
-    assert q.in_flight == 2 and q.waiting == 8 and q.fill == 1.0
+    assert q.in_flight == 2 and q.waiting == 7 and q.fill == 1.0
     with pytest.raises(OverloadedError, match="wait budget") as err:
         async with q.slot():
             pass
     assert q.shed_predicted == 1 and q.shed_full == 0 and q.shed_timeout == 0
-    assert err.value.retry_after >= 1.0  # nine in line at 100 ms each: about 1 s to drain
+    assert err.value.retry_after >= 1.0  # eight in line at 100 ms each: about 1 s to drain
     release.set()
     await asyncio.gather(*tasks)
     assert q.in_flight == 0 and q.waiting == 0 and q.shed == 1
     # time spent before asking for a slot (a cache lookup) counts against the budget
     _measured(q, service_ms=200.0, n=200)  # the window again holds only 200 ms services
-    assert q.wait_budget_ms(spent_ms=700.0) == pytest.approx(100.0)
+    assert q.wait_budget_ms(spent_ms=600.0) == pytest.approx(100.0)
     held = asyncio.Event()
 
     async def occupy() -> None:
@@ -126,18 +127,18 @@ async def test_admission_sheds_at_the_door_what_cannot_make_the_target() -> None
     assert fresh.fill == 0.0  # never shed: the load signal is how full its line is
     holders = [asyncio.create_task(occupy()) for _ in range(2)]
     await asyncio.sleep(0)
-    with pytest.raises(OverloadedError, match="wait budget"):  # 750 ms spent: 50 ms left, 100 ms predicted
-        async with q.slot(since_ns=time.perf_counter_ns() - 750_000_000):
+    with pytest.raises(OverloadedError, match="wait budget"):  # 650 ms spent: 50 ms left, 100 ms predicted
+        async with q.slot(since_ns=time.perf_counter_ns() - 650_000_000):
             pass
     assert q.shed_predicted == 2
-    late = time.perf_counter_ns() - 500_000_000  # 500 ms spent: 300 ms left, 100 ms predicted
+    late = time.perf_counter_ns() - 400_000_000  # 400 ms spent: 300 ms left, 100 ms predicted
     waiter = asyncio.create_task(occupy_since(q, late, held))
     await asyncio.sleep(0)
     assert q.waiting == 1  # it fits: it waits
     held.set()
     await asyncio.gather(*holders, waiter)
     # the budget follows the measured service time: slower service, shorter waits allowed
-    _measured(q, service_ms=900.0, n=200)
+    _measured(q, service_ms=800.0, n=200)
     assert q.wait_budget_ms() == pytest.approx(100.0) and q.capacity == 0
     # service slower than the target: no waiting at all, only a free slot admits
     _measured(q, service_ms=1500.0, n=200)
@@ -258,7 +259,7 @@ def test_admission_from_config_and_bad_bounds() -> None:
     s = ServingConfig(max_concurrency=3, max_queue=7, max_wait_ms=900, latency_target_ms=600)
     q = AdmissionQueue.from_config(s)
     assert (q.max_concurrency, q.max_queue, q.max_wait_ms, q.latency_target_ms) == (3, 7, 900, 600)
-    assert q.wait_budget_ms() == 600  # no service sample yet: the target, within max_wait_ms
+    assert q.wait_budget_ms() == pytest.approx(540.0)  # no service sample yet: the target less headroom
     with pytest.raises(ConfigError):
         AdmissionQueue(max_concurrency=0, max_queue=1, max_wait_ms=1)
     with pytest.raises(ConfigError):
