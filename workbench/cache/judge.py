@@ -148,13 +148,14 @@ class LocalJudge:
     """A GGUF chat model in process, scored by its next-token logits: ``log P(yes) - log P(no) >= cutoff``.
 
     One forward pass per pair (no sampling), and the instruction and examples form a prefix the model
-    keeps evaluated between calls, so a call processes only the pair's own tokens. The score of each pair
-    is remembered (:meth:`score`), so trying another ``cutoff`` costs nothing.
+    keeps evaluated between calls, so a call processes only the pair's own tokens. The scores of the last
+    ``memo_entries`` pairs are remembered (:meth:`score`), so trying another ``cutoff`` costs nothing.
 
     :param model: a bundled GGUF chat model (``qwen2.5-coder-1.5b``, ``qwen2.5-coder-0.5b``) or a path.
     :param cutoff: the score at or above which the questions share an answer.
     :param threads: llama.cpp threads.
     :param timeout_s: a score not computed in time raises :class:`GeneratorTimeoutError`.
+    :param memo_entries: scores remembered (least recently used go first).
     :raises ConfigError: a non-positive timeout.
 
     ```python
@@ -166,7 +167,7 @@ class LocalJudge:
 
     def __init__(self, model: str = _DEFAULTS.model, *, cutoff: float = _DEFAULTS.cutoff,
                  threads: int = _DEFAULTS.threads, timeout_s: float = _DEFAULTS.timeout_s,
-                 context_window: int = 1024) -> None:
+                 context_window: int = 1024, memo_entries: int = _DEFAULTS.lru_entries) -> None:
         self.model = model
         self.cutoff = float(cutoff)
         self.threads = threads
@@ -175,7 +176,9 @@ class LocalJudge:
         self._generator: LlamaCppGenerator | None = None
         self._format: Callable[[list[dict[str, str]]], str] | None = None
         self._lock = threading.Lock()
-        self._scores: dict[tuple[str, str], float] = {}
+        self._scores: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._memo_lock = threading.Lock()
+        self.memo_entries = memo_entries
         self._yes: list[int] = []
         self._no: list[int] = []
 
@@ -235,6 +238,20 @@ class LocalJudge:
             raise GeneratorError(f"the local judge scored {score}")
         return score
 
+    def _recall(self, key: tuple[str, str]) -> float | None:
+        with self._memo_lock:
+            found = self._scores.get(key)
+            if found is not None:
+                self._scores.move_to_end(key)
+            return found
+
+    def _keep(self, key: tuple[str, str], score: float) -> float:
+        with self._memo_lock:
+            self._scores[key] = score
+            while len(self._scores) > self.memo_entries:
+                self._scores.popitem(last=False)
+        return score
+
     def score(self, a: str, b: str) -> float:
         """``log P(yes) - log P(no)`` for the pair (remembered; the pair is unordered).
 
@@ -242,18 +259,16 @@ class LocalJudge:
         :raises GeneratorError: the model failed.
         """
         key = (a, b) if a <= b else (b, a)
-        found = self._scores.get(key)
-        if found is None:
-            found = self._scores[key] = self._deadline.call(partial(self._score_now, *key))
-        return found
+        found = self._recall(key)
+        return found if found is not None else self._keep(key, self._deadline.call(partial(self._score_now, *key)))
 
     async def ascore(self, a: str, b: str) -> float:
         """Async form of :meth:`score` (the model runs on the judge's worker thread)."""
         key = (a, b) if a <= b else (b, a)
-        found = self._scores.get(key)
-        if found is None:
-            found = self._scores[key] = await self._deadline.acall(partial(self._score_now, *key))
-        return found
+        found = self._recall(key)
+        if found is not None:
+            return found
+        return self._keep(key, await self._deadline.acall(partial(self._score_now, *key)))
 
     def same_answer(self, a: str, b: str) -> bool:
         """Whether ``a`` and ``b`` ask for the same answer (``score >= cutoff``)."""

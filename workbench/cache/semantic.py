@@ -3,10 +3,11 @@
 Each namespace (tenant × knowledge-base version × config) has its own FAISS inner-product index over
 L2-normalised embeddings of normalized questions, so one tenant's entries are never even candidates
 for another tenant's query. Candidates are taken nearest first; one is served when its cosine
-similarity is at least ``threshold``, it has not expired, the verifier accepts it, its payload is
-still in the backend, and no nearer candidate was refused, unless it is clearly closer to the query
-than to every refused one (:func:`clearly_closer`): a refusal means "the query asks something else
-than this neighbourhood", so the refused entry's own paraphrases are not served in its place.
+similarity is at least ``threshold``, it has not expired, the verifier accepts it, inside the judge's
+band (:mod:`workbench.cache.judge`) the judge agrees, its payload is still in the backend, and no nearer
+candidate was refused, unless it is clearly closer to the query than to every refused one
+(:func:`clearly_closer`): a refusal means "the query asks something else than this neighbourhood", so
+the refused entry's own paraphrases are not served in its place.
 
 Sharing across workers: a backend that declares itself ``shared`` (Redis) is also a
 :class:`~workbench.cache.backends.ReplicationLog`. Payloads live in it under ``SET … PX ttl`` (Redis

@@ -356,7 +356,9 @@ class CacheStack:
     def plan_invalidate_documents(self, doc_ids: Iterable[str],
                                   tenants: Iterable[str] | None = None) -> Plan[DocumentInvalidation]:
         """Plan of :meth:`invalidate_documents`."""
-        docs = tuple(dict.fromkeys(d for d in doc_ids))
+        if isinstance(doc_ids, str):
+            raise InputError(f"pass a list of document ids, not one string: [{doc_ids!r}]")
+        docs = tuple(dict.fromkeys(doc_ids))
         if any(not isinstance(d, str) or not d for d in docs):
             raise InputError("document ids must be non-empty strings")
         tags = None if tenants is None else {self.namespace(t).tag for t in tenants}
@@ -382,7 +384,7 @@ class CacheStack:
         :param doc_ids: the changed or removed document ids (the ``id`` of an answer's ``sources``).
         :param tenants: only these tenants' namespaces (default: every namespace that cached a citing answer).
         :returns: entries removed per layer, and whether every backend answered.
-        :raises InputError: an id that is not a non-empty string.
+        :raises InputError: an id that is not a non-empty string, or one string instead of a list.
 
         ```python
         stack.invalidate_documents(["cards-gold-en", "cards-gold-zh"]).total     # e.g. 5

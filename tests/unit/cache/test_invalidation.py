@@ -186,3 +186,8 @@ def test_a_memory_set_expires_with_its_ttl() -> None:
     assert b.members("s") == {"a", "b"}
     clock.advance(5)
     assert b.members("s") == set()
+
+
+def test_one_string_is_not_a_list_of_ids(make_stack: Callable[..., CacheStack]) -> None:
+    with pytest.raises(InputError, match="not one string"):
+        make_stack().invalidate_documents("cards-gold-en")  # type: ignore[arg-type]
