@@ -145,8 +145,21 @@ def _pick(tuning: Any, emb: Any, target: float, probe: TruthProbe, **judge_grid:
         return best.setting, f"picked on tuning: no interval <= {target:.0%}; point <= {target:.0%}"
 
 
+def _judge_cost(judge: LocalJudge, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Wall and process-CPU milliseconds per judge call on pairs it has not scored (the model loaded first)."""
+    judge.warm_up()
+    wall, cpu = [], []
+    for a, b in pairs:
+        w0, c0 = time.perf_counter_ns(), time.process_time_ns()
+        judge.score(a + " ", b)  # a fresh pair: not in the judge's memo
+        wall.append((time.perf_counter_ns() - w0) / 1e6)
+        cpu.append((time.process_time_ns() - c0) / 1e6)
+    return {"calls": len(pairs), "wall_ms": {"mean": sum(wall) / len(wall), "p50": percentile(wall, 50)},
+            "cpu_ms": {"mean": sum(cpu) / len(cpu), "p50": percentile(cpu, 50)}}
+
+
 def _miss_latency(preset: str, n: int, index_dir: str) -> dict[str, float]:
-    """What a miss costs: the preset's full pipeline on ``n`` dataset questions (ms, nearest rank)."""
+    """What a miss costs: the preset's full pipeline on ``n`` dataset questions (ms, nearest rank; process CPU)."""
     from workbench.datasets import load_dataset
     from workbench.pipelines.query import build_query_pipeline
 
@@ -154,12 +167,14 @@ def _miss_latency(preset: str, n: int, index_dir: str) -> dict[str, float]:
     qp = build_query_pipeline(cfg, progress=False)
     qs = [q.question for q in load_dataset("meridian_bank").questions[:n]]
     qp.run(qs[0])
-    lat = []
+    lat, cpu = [], []
     for q in qs:
-        t0 = time.perf_counter_ns()
+        t0, c0 = time.perf_counter_ns(), time.process_time_ns()
         qp.run(q)
         lat.append((time.perf_counter_ns() - t0) / 1e6)
-    return {"preset": preset, "questions": n, "mean": sum(lat) / n, "p50": percentile(lat, 50), "p95": percentile(lat, 95)}
+        cpu.append((time.process_time_ns() - c0) / 1e6)
+    return {"preset": preset, "questions": n, "mean": sum(lat) / n, "p50": percentile(lat, 50),
+            "p95": percentile(lat, 95), "cpu_mean": sum(cpu) / n}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judge-thresholds", type=float, nargs="+", default=[0.88, 0.92])
     ap.add_argument("--judge-accept-above", type=float, nargs="+", default=[1.0])
     ap.add_argument("--judge-cutoffs", type=float, nargs="+", default=[1.0, 2.0])
+    ap.add_argument("--judge-cost-pairs", type=int, default=5, help="fresh pairs timed for the judge's cost per call")
     ap.add_argument("--miss-presets", nargs="*", default=["default"], help="presets whose miss latency to measure")
     ap.add_argument("--index-dir", default="/tmp/wb-bench-indexes")
     ap.add_argument("--out", default=str(RESULTS))
@@ -231,9 +247,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(_row(f"{label}: {how} (test sample)", test_probe.evaluate(setting, judge)))
         judge.save()
         lat = judge.latencies_ms
+        pairs = [(q.text, next(iter(s_test.probe.stored))) for q in s_test.probe.queries[:args.judge_cost_pairs]]
         judge_info = {"model": args.judge_model, "scores_recorded": len(judge.scores), "computed_now": judge.computed,
                       "ms_per_call": {"mean": sum(lat) / len(lat), "p50": percentile(lat, 50),
-                                      "p95": percentile(lat, 95)} if lat else None}
+                                      "p95": percentile(lat, 95)} if lat else None,
+                      "cost": _judge_cost(judge.judge, pairs) if pairs else None}
         judge.close()
 
     print()
@@ -247,11 +265,16 @@ def main(argv: list[str] | None = None) -> int:
     print("\nmiss cost (the pipeline a hit avoids):")
     for m in miss:
         print(f"  {m['preset']:10} " + (m.get("error") or f"mean {m['mean']:.1f} ms, p50 {m['p50']:.1f} ms, "
-                                                          f"p95 {m['p95']:.1f} ms over {m['questions']} questions"))
+                                                          f"p95 {m['p95']:.1f} ms, CPU {m['cpu_mean']:.1f} ms "
+                                                          f"over {m['questions']} questions"))
     if judge_info.get("ms_per_call"):
         j = judge_info["ms_per_call"]
-        print(f"judge cost: {judge_info['model']} {j['mean']:.0f} ms mean, p50 {j['p50']:.0f} ms, p95 {j['p95']:.0f} ms "
-              f"per call ({judge_info['computed_now']} calls computed in this run)")
+        print(f"judge calls in this run: {judge_info['model']} {j['mean']:.0f} ms mean, p50 {j['p50']:.0f} ms, "
+              f"p95 {j['p95']:.0f} ms ({judge_info['computed_now']} calls)")
+    if judge_info.get("cost"):
+        c = judge_info["cost"]
+        print(f"judge cost per call ({c['calls']} fresh pairs): wall {c['wall_ms']['mean']:.0f} ms mean, "
+              f"CPU {c['cpu_ms']['mean']:.0f} ms mean")
     out = {"rows": rows, "miss_latency_ms": miss, "judge": judge_info, "target_wrong_hit_rate": args.target_wrong,
            "seed": TRUTH_SEED, "embedder": args.embedder, "tuning": tuning.counts(), "test": test.counts(),
            "wall_s": time.perf_counter() - t0, "machine": platform.platform(), "python": sys.version.split()[0]}
