@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -210,6 +210,10 @@ class SemanticCache(CacheLayer):
         self._puts = 0
         self.kb_filter: str | None = None
         """When set, log records of other knowledge-base versions are ignored (see :meth:`drop_kb`)."""
+        self.shared_embed: Callable[[str], Awaitable[np.ndarray]] | None = None
+        """When set, async lookups embed through it (the serving engine's micro-batcher of the pipeline's
+        embedder, when it is this layer's model: :meth:`CacheStack.share_embedding`); blocking ones still call
+        the embedder."""
 
     # -- embedding ---------------------------------------------------------------------------------
     def embed(self, normalized: str) -> np.ndarray:
@@ -223,6 +227,8 @@ class SemanticCache(CacheLayer):
         return self.vector(self.embedder.embed_queries([normalized])[0])
 
     async def _embed_in_thread(self, normalized: str) -> np.ndarray:
+        if self.shared_embed is not None:  # the pipeline's micro-batcher of the same model: one queue, one thread
+            return self.vector(await self.shared_embed(normalized))
         return await asyncio.to_thread(self.embed, normalized)
 
     def vector(self, embedding: Any) -> np.ndarray:

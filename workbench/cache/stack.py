@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,6 +194,23 @@ class CacheStack:
             raise InputError("the semantic layer is off: there is no cache embedding")
         norm = self.normalizer(question)
         return self._remember(norm, self.semantic.embed(norm))
+
+    def share_embedding(self, embed: Callable[[str], Awaitable[np.ndarray]]) -> None:
+        """Make async lookups embed through ``embed`` (the serving engine's micro-batcher of the pipeline's
+        query embedder), so a lookup and the pipeline queue for one model, on one thread. Use it only when
+        ``embed`` runs the semantic layer's own model (the vectors must be the same).
+
+        :raises InputError: the semantic layer is off.
+        """
+        if self.semantic is None:
+            raise InputError("the semantic layer is off: there is no cache embedding to share")
+        self.semantic.shared_embed = embed
+
+    def query_embedding(self, question: str) -> np.ndarray | None:
+        """The semantic layer's embedding of ``question`` (normalized) that a recent lookup computed, or ``None``
+        (no such lookup, or an exact hit answered it first). The serving engine passes it to the pipeline on a
+        miss, so the request's question is embedded once."""
+        return self._recent.get(self.normalizer(question)) if self.semantic is not None else None
 
     def _remember(self, norm: str, vec: np.ndarray) -> np.ndarray:
         self._recent[norm] = vec

@@ -60,13 +60,19 @@ def build_lanes(cfg: PipelineConfig, kb: KnowledgeBase, embed_executor: Executor
 
 def build_caches(cfg: PipelineConfig, lanes: dict[str, Lane]) -> tuple[CacheStack, dict[str, CacheStack]]:
     """The control's cache stack and one per variant (keyed by the variant's own config hash and knowledge
-    base), so a canary user is never served the control's cached answer, nor the control a canary's."""
+    base), so a canary user is never served the control's cached answer, nor the control a canary's. A
+    semantic layer of the lane's own query model uses that very model (:meth:`Lane.share_embedding`)."""
     from workbench.cache import CacheStack
 
-    control = CacheStack.from_config(cfg, kb_version=lanes[CONTROL].qp.kb.version)
-    variants = {
-        name: CacheStack.from_config(lane.cfg.model_copy(update={"cache": cfg.cache}), kb_version=lane.qp.kb.version)
-        for name, lane in lanes.items() if name != CONTROL}
+    def stack(lane: Lane, lcfg: PipelineConfig) -> CacheStack:
+        qe, sem = lane.qp.query_embedder, lcfg.cache.semantic
+        same = qe is not None and sem.enabled and (sem.model or lcfg.embedder.model) == qe.model
+        return CacheStack.from_config(lcfg, kb_version=lane.qp.kb.version,
+                                      embedder=qe.embedder if same else None)  # type: ignore[union-attr]
+
+    control = stack(lanes[CONTROL], cfg)
+    variants = {name: stack(lane, lane.cfg.model_copy(update={"cache": cfg.cache}))
+                for name, lane in lanes.items() if name != CONTROL}
     return control, variants
 
 
@@ -174,6 +180,8 @@ class EngineParts:
         if cache is None and cfg.cache.enabled:
             stack, parts.variant_caches = build_caches(cfg, parts.lanes)  # type: ignore[assignment]
             parts.cache, snapshots, parts.owns_cache = stack, stack.snapshot_store(), True
+        for name, lane in parts.lanes.items() if parts.owns_cache else ():  # a given cache may serve other engines
+            lane.share_embedding(parts.cache_for(name))  # one embedding per request where the models are the same
         if memory is None and cfg.memory.enabled:
             parts.memory = build_memory(cfg)
         if agent is None and cfg.tools.enabled:

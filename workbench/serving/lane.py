@@ -11,10 +11,14 @@ pipeline owns every stage and generator (main, small, extractive), the lane only
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+import numpy as np
+
 from workbench.config import PipelineConfig
+from workbench.models import load_embedding_model
 from workbench.pipelines import QueryPipeline
 from workbench.pipelines.knowledge_base import KnowledgeBase
 from workbench.serving.batching import MicroBatcher
@@ -30,6 +34,11 @@ class Lane:
     cfg: PipelineConfig
     qp: QueryPipeline
     requests: int = 0
+    cached_embedding: Callable[[str], np.ndarray | None] | None = None
+    """The embedding the lane's cache lookup computed for a question, when the cache's semantic layer embeds with
+    this pipeline's model through its micro-batcher (:meth:`share_embedding`); a miss hands it to the pipeline."""
+    shared_embeddings: int = 0
+    """Requests whose pipeline reused the cache lookup's embedding."""
 
     @classmethod
     def build(cls, name: str, cfg: PipelineConfig, kb: KnowledgeBase, embed_executor: Executor) -> Lane:
@@ -46,11 +55,27 @@ class Lane:
         """The micro-batcher of the pipeline's query embeddings (``None`` without dense retrieval)."""
         return self.qp.batcher if isinstance(self.qp.batcher, MicroBatcher) else None
 
+    def share_embedding(self, cache: object) -> bool:
+        """Make ``cache``'s semantic lookups embed through this lane's micro-batcher, and its misses hand their
+        embedding to the pipeline, when its semantic layer runs the very model of the pipeline's query embedder
+        (one embedding per request). Returns whether it does."""
+        from workbench.cache import CacheStack
+
+        qe, b = self.qp.query_embedder, self.batcher
+        if not isinstance(cache, CacheStack) or cache.semantic is None or qe is None or b is None:
+            return False
+        if cache.semantic.embedder is not load_embedding_model(qe.model, threads=qe.threads):
+            return False
+        cache.share_embedding(b.embed)
+        self.cached_embedding = cache.query_embedding
+        return True
+
     def stats(self) -> dict[str, float]:
-        """Requests routed here and the embedding batches they shared."""
+        """Requests routed here, the embedding batches they shared, and the requests whose pipeline reused the
+        cache lookup's embedding."""
         b = self.batcher
         return {"requests": self.requests, "embed_batches": b.batches if b else 0,
-                "mean_embed_batch": b.mean_batch if b else 0.0}
+                "mean_embed_batch": b.mean_batch if b else 0.0, "shared_embeddings": self.shared_embeddings}
 
     async def start(self) -> None:
         """Load every model of the pipeline, degraded-service generators included (in a thread)."""
