@@ -1,4 +1,4 @@
-"""The Markdown version of a report (tables only; plots are in the HTML).
+"""The Markdown version of a report (the verdict and tables; plots are in the HTML).
 
 ```python
 text = render_markdown(tables, title="fast vs default")
@@ -24,7 +24,9 @@ def markdown_table(frame: pd.DataFrame, *, digits: int = 3) -> str:
 
     def cell(v: Any) -> str:
         if isinstance(v, float):
-            return "" if pd.isna(v) else f"{v:.{digits}f}"
+            if pd.isna(v):
+                return ""
+            return f"{v:.0f}" if v.is_integer() and abs(v) >= 2 else f"{v:.{digits}f}"
         return str(v).replace("|", "\\|").replace("\n", " ")
 
     cols = list(frame.columns)
@@ -35,16 +37,41 @@ def markdown_table(frame: pd.DataFrame, *, digits: int = 3) -> str:
 
 
 def render_markdown(tables: Mapping[str, Any], *, title: str) -> str:
-    """Summary, per-language and delta tables."""
-    from workbench.reporting.tables import HEADLINE
+    """The verdict, the headline table, the alternatives, flags and runs not compared; the full tables folded
+    in ``<details>``; the metric definitions (tables from :func:`~workbench.reporting.tables.report_tables`)."""
+    from workbench.reporting.definitions import definitions_for
 
-    summary = tables["summary"]
-    cols = ["config", *[c for c in HEADLINE if c in summary], "pareto"]
-    out = [f"# {title}\n", "## Summary\n", markdown_table(summary[[c for c in cols if c in summary]]),
-           f"\nPareto front over {dict(tables['objectives'])}; latency percentiles: {PERCENTILE_METHOD}.\n",
-           *(["## Load test\n", markdown_table(tables["load"]), f"\nLatency percentiles: {PERCENTILE_METHOD}.\n"]
-             if "load" in tables and not tables["load"].empty else []),
-           "## By language\n", markdown_table(tables["by_language"]),
-           "\n## Differences against the first run (paired bootstrap 95% CI)\n",
-           markdown_table(tables["deltas"], digits=4)]
+    verdict = tables["verdict"]
+    policy = verdict.policy
+    out = [f"# {title}\n", "## Verdict\n", f"**{verdict.headline}**\n", *[f"- {r}" for r in verdict.reasons],
+           f"\nAsked: p95 latency ≤ {policy.slo_p95_ms:g} ms and {verdict.metric} ≥ {policy.min_quality:g}.\n",
+           "## Headline\n", markdown_table(tables["headline"]),
+           f"\n★ the pick; {verdict.metric}: mean [{policy.confidence:.0%} interval]; latency percentiles: "
+           f"{PERCENTILE_METHOD}.\n"]
+    if not verdict.alternatives.empty:
+        out += ["## What each alternative gains or costs\n", markdown_table(verdict.alternatives, digits=4),
+                "\nPaired by question; p by sign-flip permutation, p_holm Holm-corrected over the alternatives.\n"]
+    flags = [f"- {s.config}: {f}" for s in verdict.scores for f in s.flags]
+    if flags:
+        out += ["## Flags\n", *flags, ""]
+    separated = tables.get("separated")
+    if separated is not None and not separated.empty:
+        out += ["## Not compared\n", markdown_table(separated)]
+
+    def folded(summary: str, body: str) -> list[str]:
+        return [f"<details><summary>{summary}</summary>\n", body, "</details>\n"]
+
+    out += ["## Full tables\n", *folded("Every number of every compared run", markdown_table(tables["summary"]))]
+    if "load" in tables and not tables["load"].empty:
+        out += folded("Load test", markdown_table(tables["load"]) + f"\nLatency percentiles: {PERCENTILE_METHOD}.\n")
+    out += folded("By language", markdown_table(tables["by_language"]))
+    deltas = tables["deltas"]
+    if deltas is not None and not deltas.empty:
+        deltas = deltas[[c for c in ("baseline", "config", "metric", "delta", "ci_low", "ci_high", "n", "p_value",
+                                     "p_holm", "significant") if c in deltas]]
+    out += folded("Differences against the first run (paired bootstrap 95% CI, Holm-corrected p)",
+                  markdown_table(deltas, digits=4))
+    columns = [verdict.metric, *tables["summary"].columns, "goodput", "compute s / 1k q", "tokens / 1k q", "Δ"]
+    out += ["## Metric definitions\n", *[f"- **{n}**: {t}" for n, t in definitions_for(columns)], "",
+            *[f"_{n}_\n" for n in verdict.notes]]
     return "\n".join(out)

@@ -67,19 +67,35 @@ def latency_boxplot(rows: pd.DataFrame, *, column: str = "latency_total_ms",
 
 
 def pareto_scatter(summary: pd.DataFrame, *, quality: str, latency: str = "latency_p50_ms",
-                   title: str | None = None) -> bytes:
-    """Quality against latency per config; Pareto-optimal configs (``pareto`` column) drawn filled and joined."""
+                   title: str | None = None, low: str | None = None, high: str | None = None,
+                   slo_ms: float | None = None, min_quality: float | None = None) -> bytes:
+    """Quality against latency per config; Pareto-optimal configs (``pareto`` column) drawn filled and joined.
+
+    ``low``/``high``: columns of the quality interval, drawn as error bars. ``slo_ms``/``min_quality``: the
+    verdict's bars, drawn as dashed lines (the acceptable corner is top left).
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    front = summary[summary.get("pareto", False) == True].sort_values(latency)  # noqa: E712
-    rest = summary[summary.get("pareto", False) != True]  # noqa: E712
-    ax.scatter(rest[latency], rest[quality], facecolors="none", edgecolors="gray", label="dominated")
-    ax.scatter(front[latency], front[quality], color="tab:blue", label="Pareto front")
+    flag = summary["pareto"] if "pareto" in summary else pd.Series(False, index=summary.index)
+    front = summary[flag == True].sort_values(latency)  # noqa: E712
+    rest = summary[flag != True]  # noqa: E712
+    if low and high and low in summary and high in summary:
+        err = [(summary[quality] - summary[low]).clip(lower=0), (summary[high] - summary[quality]).clip(lower=0)]
+        ax.errorbar(summary[latency], summary[quality], yerr=err, fmt="none", ecolor="gray", elinewidth=1,
+                    capsize=3)
+    ax.scatter(rest[latency], rest[quality], facecolors="white", edgecolors="gray", label="dominated", zorder=3)
+    ax.scatter(front[latency], front[quality], color="tab:blue", label="Pareto front", zorder=3)
     if len(front) > 1:
         ax.plot(front[latency], front[quality], color="tab:blue", linewidth=1)
     for _, row in summary.iterrows():
         ax.annotate(str(row["config"]), (row[latency], row[quality]), fontsize=7, xytext=(3, 3),
                     textcoords="offset points")
+    if slo_ms is not None:
+        ax.axvline(slo_ms, color="tab:red", linestyle="--", linewidth=1, label=f"SLO p95 {slo_ms:g} ms")
+    if min_quality is not None:
+        ax.axhline(min_quality, color="tab:orange", linestyle="--", linewidth=1, label=f"min {quality} {min_quality:g}")
+    if (summary[latency] > 0).all() and summary[latency].max() > 20 * summary[latency].min():
+        ax.set_xscale("log")
     ax.set_xlabel(f"{latency} ({PERCENTILE_METHOD}; lower is better)")
     ax.set_ylabel(f"{quality} (higher is better)")
     ax.set_title(title or f"{quality} vs {latency}")

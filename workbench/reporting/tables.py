@@ -1,8 +1,11 @@
 """The tables a report shows, built from experiment results alone.
 
 ```python
-tables = report_tables(results)     # {"summary": DataFrame, "by_language": DataFrame, "deltas": DataFrame, ...}
+tables = report_tables(results)     # {"verdict": Verdict, "headline": DataFrame, "summary": DataFrame, ...}
 ```
+Only runs answered on the same questions are compared (see :func:`~workbench.reporting.verdict.split_by_questions`):
+``summary``, ``by_language``, ``deltas``, ``rows`` and the plots hold those; ``separated`` lists the others with
+the reason they are apart.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.evaluation.experiment import ExperimentResult, compare_runs, pareto_front
+from workbench.evaluation.experiment import ExperimentResult, compare_runs, holm_adjust, pareto_front
+from workbench.reporting.verdict import ReportConfig, RunScore, recommend
 
-__all__ = ["HEADLINE", "headline_quality", "report_tables"]
+__all__ = ["HEADLINE", "headline_quality", "report_tables", "worst_questions"]
 
 #: Columns of the headline summary table, when present.
-HEADLINE = ("questions", "errors", "hit@1", "hit@5", "recall@5", "mrr", "ndcg@10", "map", "em", "f1", "rouge_l",
+HEADLINE = ("questions", "errors", "correct", "hit@1", "hit@5", "recall@5", "mrr", "ndcg@10", "map", "em", "f1", "rouge_l",
             "latency_p50_ms", "latency_p95_ms", "tokens_mean")
 
 
@@ -29,17 +33,45 @@ def headline_quality(summary: pd.DataFrame) -> str:
     return "hit@1"
 
 
-def report_tables(results: Sequence[ExperimentResult]) -> dict[str, Any]:
-    """``summary`` (one row per run, Pareto flag), ``by_language``, ``deltas`` (each run against the first),
-    ``rows`` (all per-question rows) and the ``quality`` column used for the front."""
+def worst_questions(results: Sequence[ExperimentResult], metric: str, *, per_run: int = 5) -> pd.DataFrame:
+    """Up to ``per_run`` lowest-scoring questions of each run on ``metric`` (ties: slowest first), with the
+    question, the answer and the references."""
+    parts = []
+    for r in results:
+        if metric not in r.rows:
+            continue
+        frame = r.rows.copy()
+        frame["_lat"] = frame["latency_total_ms"] if "latency_total_ms" in frame else 0.0
+        frame = frame.sort_values([metric, "_lat"], ascending=[True, False]).head(per_run)
+        cols = [c for c in ("question_id", "lang", "question", metric, "answer", "references", "error")
+                if c in frame]
+        part = frame[cols].copy()
+        part.insert(0, "config", r.name)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _score_columns(scores: Sequence[RunScore]) -> pd.DataFrame:
+    return pd.DataFrame([{"config": s.config, "quality": s.quality, "quality_low": s.quality_low,
+                          "quality_high": s.quality_high, "p95_ms": s.p95_ms} for s in scores])
+
+
+def report_tables(results: Sequence[ExperimentResult], policy: ReportConfig | None = None) -> dict[str, Any]:
+    """``verdict`` (:class:`~workbench.reporting.verdict.Verdict`), ``headline`` (its short table), ``scores``
+    (quality with CI and the p95 the SLO sees, per run), ``summary`` (one row per compared run, every number,
+    Pareto flag), ``separated`` (runs on other questions, with the reason), ``by_language``, ``deltas`` (each run
+    against the first, Holm-corrected over the whole table), ``worst`` (lowest-scoring questions per run),
+    ``rows`` (all per-question rows), the ``quality`` column of the front and its ``objectives``."""
+    verdict = recommend(results, policy)
+    separated = verdict.separated
+    apart = {id(r) for r, _ in separated}
+    results = [r for r in results if id(r) not in apart]
     summary = pd.DataFrame([r.summary_row() for r in results])
-    quality = headline_quality(summary)
-    objectives = {quality: "max"}
-    if "latency_p50_ms" in summary and summary["latency_p50_ms"].notna().any():
-        objectives["latency_p50_ms"] = "min"
-    if "tokens_mean" in summary and summary["tokens_mean"].notna().any():
-        objectives["tokens_mean"] = "min"
-    summary = pareto_front(summary, objectives)
+    quality = verdict.metric
+    # the front over what the verdict weighs: quality and the p95 the SLO sees (under load when measured)
+    objectives = {quality: "max", "p95_ms": "min"}
+    scores = pareto_front(_score_columns(verdict.scores).rename(columns={"quality": quality}), objectives)
+    summary["pareto"] = summary["config"].map(dict(zip(scores["config"], scores["pareto"], strict=True)))
     by_lang = []
     for r in results:
         for lang, part in r.summary.get("by_language", {}).items():
@@ -51,6 +83,10 @@ def report_tables(results: Sequence[ExperimentResult]) -> dict[str, Any]:
             frame.insert(0, "config", r.name)
             frame.insert(0, "baseline", results[0].name)
             deltas.append(frame)
+    delta_frame = pd.concat(deltas, ignore_index=True) if deltas else pd.DataFrame()
+    if not delta_frame.empty:
+        delta_frame["p_holm"] = holm_adjust(delta_frame["p_value"].tolist())
+        delta_frame["significant"] = delta_frame["p_holm"] < verdict.policy.alpha
     parts = []
     for r in results:
         part = r.rows.copy()
@@ -59,11 +95,19 @@ def report_tables(results: Sequence[ExperimentResult]) -> dict[str, Any]:
         parts.append(part)
     load = pd.DataFrame([{"config": r.name, **r.summary["load"]} for r in results
                          if isinstance(r.summary.get("load"), dict)])
+    separated_frame = pd.DataFrame([{**{k: v for k, v in r.summary_row().items()
+                                         if k in ("config", "dataset", *HEADLINE)}, "why apart": why}
+                                    for r, why in separated])
     return {
+        "verdict": verdict,
+        "headline": verdict.headline_frame(),
+        "scores": scores,
+        "separated": separated_frame,
+        "worst": worst_questions(results, verdict.metric),
         "load": load,
         "summary": summary,
         "by_language": pd.DataFrame(by_lang),
-        "deltas": pd.concat(deltas, ignore_index=True) if deltas else pd.DataFrame(),
+        "deltas": delta_frame,
         "rows": pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(),
         "quality": quality,
         "objectives": objectives,

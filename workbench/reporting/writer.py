@@ -25,8 +25,9 @@ from workbench.reporting.html_report import render_html
 from workbench.reporting.markdown_report import render_markdown
 from workbench.reporting.plots import latency_boxplot, pareto_scatter, quality_bars
 from workbench.reporting.tables import report_tables
+from workbench.reporting.verdict import ReportConfig
 
-__all__ = ["DEFAULT_REPORTS_DIR", "find_runs", "main", "report_from_run_dir", "write_report"]
+__all__ = ["DEFAULT_REPORTS_DIR", "find_runs", "main", "report_from_run_dir", "report_policy", "write_report"]
 
 #: Where reports go unless told otherwise.
 DEFAULT_REPORTS_DIR = Path("reports")
@@ -55,22 +56,30 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def write_report(runs: Any, out_dir: str | Path, *, title: str | None = None) -> Path:
-    """Write the report folder and return the path of its ``index.html``."""
+def write_report(runs: Any, out_dir: str | Path, *, title: str | None = None,
+                 policy: ReportConfig | None = None) -> Path:
+    """Write the report folder and return the path of its ``index.html``.
+
+    ``policy``: the SLO and minimum quality the verdict is asked about (defaults: :class:`ReportConfig`).
+    """
     results = _results(runs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = report_tables(results)
+    tables = report_tables(results, policy)
+    verdict = tables["verdict"]
     summary, rows, quality = tables["summary"], tables["rows"], tables["quality"]
     title = title or f"Evaluation report: {', '.join(r.name for r in results)}"
     figures: dict[str, bytes] = {}
-    metrics = [m for m in ("hit@1", "hit@5", "recall@5", "mrr", "ndcg@10", "em", "f1", "rouge_l") if m in summary]
+    metrics = [m for m in ("correct", "hit@1", "hit@5", "recall@5", "mrr", "ndcg@10", "em", "f1", "rouge_l") if m in summary]
     if metrics:
         figures["Quality by config"] = quality_bars(summary, metrics)
     if "latency_total_ms" in rows and rows["latency_total_ms"].notna().any():
         figures["Latency per question"] = latency_boxplot(rows)
-    if "latency_p50_ms" in summary and summary["latency_p50_ms"].notna().any():
-        figures[f"{quality} vs latency (Pareto front)"] = pareto_scatter(summary, quality=quality)
+    scores = tables["scores"]
+    if scores["p95_ms"].notna().any():
+        figures[f"{quality} vs p95 latency (Pareto front, {verdict.policy.confidence:.0%} intervals)"] = pareto_scatter(
+            scores.dropna(subset=["p95_ms"]), quality=quality, latency="p95_ms", low="quality_low",
+            high="quality_high", slo_ms=verdict.policy.slo_p95_ms, min_quality=verdict.policy.min_quality)
     manifests = [r.manifest for r in results]
     notes = [f"Generated {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} from {len(results)} run(s) on "
              f"dataset(s) {sorted({str(m.get('dataset', {}).get('name')) for m in manifests})}."]
@@ -85,6 +94,10 @@ def write_report(runs: Any, out_dir: str | Path, *, title: str | None = None) ->
     csv_rows.to_csv(out / "results.csv", index=False)
     payload = {
         "title": title,
+        "verdict": {"pick": verdict.pick, "headline": verdict.headline, "reasons": verdict.reasons,
+                    "policy": verdict.policy.model_dump(), "metric": verdict.metric,
+                    "alternatives": verdict.alternatives.to_dict(orient="records"),
+                    "separated": [{"config": r.name, "why": why} for r, why in verdict.separated]},
         "quality_metric": quality,
         "objectives": tables["objectives"],
         "summary": tables["summary"].to_dict(orient="records"),
@@ -113,12 +126,19 @@ def find_runs(run_dir: str | Path) -> list[Path]:
     return found
 
 
-def report_from_run_dir(run_dir: str | Path, out_dir: str | Path | None = None, *, title: str | None = None) -> Path:
+def report_from_run_dir(run_dir: str | Path, out_dir: str | Path | None = None, *, title: str | None = None,
+                        policy: ReportConfig | None = None) -> Path:
     """A report of every saved experiment in ``run_dir``, written to ``out_dir`` (default
     ``reports/<run_dir name>``); returns the ``index.html`` path."""
     results = [ExperimentResult.load(p) for p in find_runs(run_dir)]
     target = Path(out_dir) if out_dir is not None else DEFAULT_REPORTS_DIR / Path(run_dir).resolve().name
-    return write_report(results, target, title=title)
+    return write_report(results, target, title=title, policy=policy)
+
+
+def report_policy(slo_p95_ms: float | None = None, min_quality: float | None = None) -> ReportConfig:
+    """The default :class:`ReportConfig` with the bars given here (``None`` keeps the default)."""
+    given = {k: v for k, v in (("slo_p95_ms", slo_p95_ms), ("min_quality", min_quality)) if v is not None}
+    return ReportConfig(**given)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,9 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_dir", help="a saved experiment folder, or a folder holding several")
     parser.add_argument("--out", default=None, help="output folder (default: reports/<RUN_DIR name>)")
     parser.add_argument("--title", default=None)
+    parser.add_argument("--slo-p95-ms", type=float, default=None, help="the latency SLO of the verdict")
+    parser.add_argument("--min-quality", type=float, default=None, help="the minimum quality of the verdict")
     args = parser.parse_args(argv)
     try:
-        path = report_from_run_dir(args.run_dir, args.out, title=args.title)
+        path = report_from_run_dir(args.run_dir, args.out, title=args.title,
+                                   policy=report_policy(args.slo_p95_ms, args.min_quality))
     except DatasetError as exc:
         print(f"error: {exc}")
         return 2

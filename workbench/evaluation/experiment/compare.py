@@ -8,11 +8,14 @@ pareto_front(sweep.summary_frame(), {"ndcg@10": "max", "latency_p50_ms": "min", 
 
 The interval is a **paired percentile bootstrap**: questions are resampled with replacement
 (``numpy.random.default_rng(seed)``), the mean of the per-question differences is taken each time, and
-the interval's ends are nearest-rank percentiles of those means.
+the interval's ends are nearest-rank percentiles of those means. The p-value is a **paired sign-flip
+permutation test** (the sign of each question's difference flipped at random, seeded); when several
+differences are read together, :func:`holm_adjust` corrects their p-values (Holm's step-down method).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -22,9 +25,12 @@ import pandas as pd
 
 from workbench.percentiles import percentile
 
-__all__ = ["BOOTSTRAP_METHOD", "Delta", "bootstrap_delta", "compare_runs", "pareto_front"]
+__all__ = ["BOOTSTRAP_METHOD", "PERMUTATION_METHOD", "Delta", "bootstrap_delta", "bootstrap_mean", "compare_runs",
+           "holm_adjust", "paired_permutation_p", "pareto_front"]
 
 BOOTSTRAP_METHOD = "paired percentile bootstrap (nearest-rank percentiles)"
+#: How the p-value of a paired difference is computed.
+PERMUTATION_METHOD = "paired sign-flip permutation test (two-sided)"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class Delta:
     n: int
     resamples: int
     method: str = BOOTSTRAP_METHOD
+    p_value: float = math.nan
+    """Two-sided p-value of the paired sign-flip permutation test (uncorrected; see :func:`holm_adjust`)."""
 
     @property
     def significant(self) -> bool:
@@ -72,11 +80,72 @@ def bootstrap_delta(a: pd.DataFrame, b: pd.DataFrame, metric: str, *, on: str = 
     tail = (1 - confidence) / 2 * 100
     return Delta(metric, float(xa.mean()), float(xb.mean()), float(diff.mean()),
                  percentile(means, tail, empty=None), percentile(means, 100 - tail, empty=None),
-                 confidence, len(diff), resamples)
+                 confidence, len(diff), resamples, p_value=paired_permutation_p(diff, resamples=resamples, seed=seed))
+
+
+def bootstrap_mean(values: Sequence[float] | np.ndarray, *, resamples: int = 2000, confidence: float = 0.95,
+                   seed: int = 0) -> tuple[float, float, float]:
+    """The mean of ``values`` (NaN dropped) and its percentile-bootstrap interval: ``(mean, low, high)``;
+    all NaN when no value is left.
+
+    ```python
+    bootstrap_mean([1, 0, 1, 1])          # (0.75, 0.25, 1.0)
+    ```
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if not len(x):
+        return math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(resamples, len(x)))].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    return float(x.mean()), percentile(means, tail, empty=None), percentile(means, 100 - tail, empty=None)
+
+
+def paired_permutation_p(diff: Sequence[float] | np.ndarray, *, resamples: int = 2000, seed: int = 0) -> float:
+    """Two-sided p-value that the mean of paired differences ``diff`` is 0: each resample flips the sign of
+    every difference with probability ½; ``p = (1 + #{|mean*| ≥ |mean|}) / (1 + resamples)``. 1.0 when every
+    difference is 0, NaN when there is none.
+
+    ```python
+    paired_permutation_p([0.0] * 40 + [1.0] * 10)     # ≈ 0.002: ten questions gained, none lost
+    ```
+    """
+    d = np.asarray(diff, dtype=float)
+    d = d[~np.isnan(d)]
+    if not len(d):
+        return math.nan
+    observed = abs(d.mean())
+    if observed == 0:
+        return 1.0
+    rng = np.random.default_rng(seed)
+    signs = rng.integers(0, 2, size=(resamples, len(d))) * 2 - 1
+    flipped = np.abs((signs * d).mean(axis=1))
+    return float((1 + np.count_nonzero(flipped >= observed - 1e-12)) / (1 + resamples))
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input order (NaN stays NaN and is not counted): compare each
+    to the family's alpha to keep the chance of any false 'significant' at most alpha.
+
+    ```python
+    holm_adjust([0.01, 0.04, 0.03])       # [0.03, 0.06, 0.06]
+    ```
+    """
+    p = [float(v) for v in p_values]
+    known = sorted((v, i) for i, v in enumerate(p) if not math.isnan(v))
+    out = [math.nan] * len(p)
+    running = 0.0
+    m = len(known)
+    for rank, (v, i) in enumerate(known):
+        running = max(running, min(1.0, (m - rank) * v))
+        out[i] = running
+    return out
 
 
 def compare_runs(a: Any, b: Any, metrics: Sequence[str] | None = None, **kwargs: Any) -> pd.DataFrame:
-    """One row per metric with the :class:`Delta` of run ``b`` against run ``a`` (results or row frames)."""
+    """One row per metric with the :class:`Delta` of run ``b`` against run ``a`` (results or row frames), and
+    ``p_holm``: the p-values Holm-adjusted over the rows of this table."""
     from workbench.evaluation.experiment.summary import metric_columns
 
     rows_a = a.rows if hasattr(a, "rows") else a
@@ -89,7 +158,10 @@ def compare_runs(a: Any, b: Any, metrics: Sequence[str] | None = None, **kwargs:
             out.append(bootstrap_delta(rows_a, rows_b, m, **kwargs).to_dict())
         except ValueError:
             continue
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    if not frame.empty:
+        frame["p_holm"] = holm_adjust(frame["p_value"].tolist())
+    return frame
 
 
 def pareto_front(frame: pd.DataFrame, objectives: Mapping[str, Literal["max", "min"]], *,
