@@ -15,7 +15,7 @@ Each decision is written once, as a plan of I/O steps that a sync and an async d
 
 from workbench.cache.backends import CacheBackend, MemoryBackend, RedisBackend, ReplicationLog
 from workbench.cache.exact import ExactCache
-from workbench.cache.hotspot import HotItem, HotspotDetector, HotspotRefresher, SpaceSaving
+from workbench.cache.hotspot import HotItem, HotspotDetector, HotspotRefresher, SharedHotspotDetector, SpaceSaving
 from workbench.cache.judge import JudgeTier, LocalJudge, PairJudge, RemoteJudge
 from workbench.cache.keys import Namespace, answer_config_hash, namespace
 from workbench.cache.layer import CacheLayer
@@ -54,6 +54,7 @@ __all__ = [
     "RuleVerifier",
     "SemanticCache",
     "SemanticMatch",
+    "SharedHotspotDetector",
     "SpaceSaving",
     "UserSnapshotCache",
     "UserSnapshotStore",

@@ -3,7 +3,8 @@
 :class:`HotspotDetector` splits the window into ``buckets`` sub-windows, each a Space-Saving summary
 (Metwally et al., 2005) of ``capacity`` counters: memory is O(buckets × capacity) whatever the
 traffic, an item's count is over-estimated by at most its bucket's minimum counter, and the window
-slides one bucket at a time. :class:`HotspotRefresher` re-answers hot questions whose cached answer
+slides one bucket at a time. :class:`SharedHotspotDetector` keeps the counts in Redis, so every worker
+sees the whole traffic. :class:`HotspotRefresher` re-answers hot questions whose cached answer
 has less than ``refresh_ahead_s`` to live, at most ``max_refreshes_per_s`` (a token bucket)::
 
     hot = HotspotDetector(window_s=300, top_k=20)
@@ -13,14 +14,15 @@ has less than ``refresh_ahead_s`` to live, at most ``max_refreshes_per_s`` (a to
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
 
-__all__ = ["HotItem", "HotspotDetector", "HotspotRefresher", "SpaceSaving"]
+__all__ = ["HotItem", "HotScoreStore", "HotspotDetector", "HotspotRefresher", "SharedHotspotDetector", "SpaceSaving"]
 
 
 class SpaceSaving:
@@ -104,6 +106,114 @@ class HotspotDetector:
     def info(self, key: Hashable) -> Any:
         """The ``info`` last recorded with ``key`` (``None`` if unknown)."""
         return self._info.get(key)
+
+
+class HotScoreStore(Protocol):
+    """Sorted sets and hashes shared by workers (the :class:`~workbench.cache.backends.RedisBackend`)."""
+
+    def add_scores(self, items: Sequence[tuple[str, str, float]], ttl_s: float, *, keep: int,
+                   fields: Sequence[tuple[str, str, str]] = ()) -> None: ...
+
+    def top_scores(self, keys: Sequence[str], n: int) -> list[list[tuple[str, float]]] | None: ...
+
+    def fields(self, key: str, names: Sequence[str]) -> list[str | None] | None: ...
+
+
+class SharedHotspotDetector(HotspotDetector):
+    """A :class:`HotspotDetector` whose counts every worker shares (Redis), so pre-warming sees the whole traffic.
+
+    Each bucket of the window is a sorted set ``{prefix}:hot:{bucket}`` (member: the key as JSON; score: its
+    count) that keeps its ``2 × capacity`` highest members and expires once it has left the window, with a hash
+    ``{prefix}:hot:{bucket}:info`` of what the refresher needs to re-answer each key. A worker adds its counts in
+    one pipelined round trip every ``flush_every`` requests or ``flush_interval_s`` seconds (and before
+    :meth:`top`), so a lookup pays no round trip of its own. Buckets are numbered by wall-clock time (the
+    default clock is ``time.time``: workers must agree on it). While Redis is unavailable, :meth:`top` answers
+    from this worker's own counts::
+
+        hot = SharedHotspotDetector(RedisBackend(url), prefix="wb", window_s=300, top_k=20)
+        hot.record(("acme", "gold card fee"), HotItem("acme", "Gold card fee?"))
+        hot.top()            # [(("acme", "gold card fee"), 412), ...] over every worker's requests
+
+    Keys must be tuples of strings (JSON arrays in Redis).
+    """
+
+    def __init__(self, store: HotScoreStore, *, prefix: str = "wb", window_s: float = 300.0, top_k: int = 20,
+                 buckets: int = 6, capacity: int | None = None, clock: Callable[[], float] = time.time,
+                 flush_every: int = 32, flush_interval_s: float = 1.0) -> None:
+        super().__init__(window_s=window_s, top_k=top_k, buckets=buckets, capacity=capacity, clock=clock)
+        if flush_every < 1 or flush_interval_s < 0:
+            raise ValueError("flush_every must be at least 1 and flush_interval_s >= 0")
+        self.store = store
+        self.prefix = prefix
+        self.flush_every = flush_every
+        self.flush_interval_s = flush_interval_s
+        self._pending: dict[tuple[int, str], int] = {}
+        self._pending_info: dict[tuple[int, str], str] = {}
+        self._pending_n = 0
+        self._flushed_at = clock()
+        self.flushes = 0
+
+    def _key(self, bid: int) -> str:
+        return f"{self.prefix}:hot:{bid}"
+
+    def record(self, key: Hashable, info: Any = None) -> None:
+        """Count one request for ``key`` (a tuple of strings) here and, at the next flush, in the shared counts."""
+        super().record(key, info)
+        member = json.dumps(list(key), ensure_ascii=False)  # type: ignore[call-overload]
+        now = self._clock()
+        bid = int(now // self._width)
+        with self._lock:
+            self._pending[(bid, member)] = self._pending.get((bid, member), 0) + 1
+            if isinstance(info, HotItem):
+                self._pending_info[(bid, member)] = json.dumps(asdict(info), ensure_ascii=False)
+            self._pending_n += 1
+            due = self._pending_n >= self.flush_every or now - self._flushed_at >= self.flush_interval_s
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Add this worker's pending counts to the shared ones (one round trip; dropped while Redis is down)."""
+        with self._lock:
+            counts, infos = self._pending, self._pending_info
+            self._pending, self._pending_info, self._pending_n = {}, {}, 0
+            self._flushed_at = self._clock()
+        if not counts and not infos:
+            return
+        self.store.add_scores([(self._key(b), m, float(n)) for (b, m), n in counts.items()],
+                              self.window_s + self._width, keep=2 * self.capacity,
+                              fields=[(self._key(b) + ":info", m, v) for (b, m), v in infos.items()])
+        self.flushes += 1
+
+    def top(self, k: int | None = None) -> list[tuple[Hashable, int]]:
+        """The ``k`` (default ``top_k``) most frequent keys in the window over every worker, most frequent first
+        (this worker's own counts while Redis is unavailable)."""
+        self.flush()
+        newest = int(self._clock() // self._width)
+        bids = list(range(newest - self.buckets + 1, newest + 1))
+        rows = self.store.top_scores([self._key(b) for b in bids], 2 * self.capacity)
+        if rows is None:
+            return super().top(k)
+        merged: dict[str, float] = {}
+        newest_bucket: dict[str, int] = {}
+        for bid, members in zip(bids, rows, strict=True):
+            for member, score in members:
+                merged[member] = merged.get(member, 0.0) + score
+                newest_bucket[member] = bid
+        best = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[: k or self.top_k]
+        self._fetch_info([m for m, _ in best if self.info(tuple(json.loads(m))) is None], newest_bucket)
+        return [(tuple(json.loads(m)), int(c)) for m, c in best]
+
+    def _fetch_info(self, members: list[str], bucket_of: dict[str, int]) -> None:
+        """What another worker recorded for keys this one has not seen (for the refresher)."""
+        by_bucket: dict[int, list[str]] = {}
+        for m in members:
+            by_bucket.setdefault(bucket_of[m], []).append(m)
+        for bid, names in by_bucket.items():
+            values = self.store.fields(self._key(bid) + ":info", names) or []
+            for m, v in zip(names, values, strict=False):
+                if v is not None:
+                    with self._lock:
+                        self._info[tuple(json.loads(m))] = HotItem(**json.loads(v))
 
 
 class HotspotRefresher:

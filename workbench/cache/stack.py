@@ -36,7 +36,7 @@ from workbench.cache.backends.base import CacheBackend
 from workbench.cache.backends.memory import MemoryBackend
 from workbench.cache.backends.redis_backend import RedisBackend
 from workbench.cache.exact import ExactCache
-from workbench.cache.hotspot import HotItem, HotspotDetector, HotspotRefresher
+from workbench.cache.hotspot import HotItem, HotspotDetector, HotspotRefresher, SharedHotspotDetector
 from workbench.cache.judge import JudgeTier, PairJudge
 from workbench.cache.keys import Namespace, answer_config_hash, digest, namespace
 from workbench.cache.layer import CacheLayer
@@ -157,8 +157,15 @@ class CacheStack:
                                      judge=JudgeTier.from_config(c.semantic.judge, judge=judge))
         user = UserSnapshotCache(make(c.user_snapshot.max_entries), ttl_s=c.user_snapshot.ttl_s,
                                  prefix=c.key_prefix, clock=clock) if c.enabled and c.user_snapshot.enabled else None
-        hotspot = HotspotDetector(window_s=c.hotspot.window_s, top_k=c.hotspot.top_k, clock=clock) \
-            if c.enabled and c.hotspot.enabled else None
+        hotspot: HotspotDetector | None = None
+        if c.enabled and c.hotspot.enabled:
+            shared = backend if isinstance(backend, RedisBackend) else shared_redis
+            if shared is not None:  # every worker's traffic counts (wall-clock buckets unless a test clock is given)
+                hotspot = SharedHotspotDetector(shared, prefix=c.key_prefix, window_s=c.hotspot.window_s,
+                                                top_k=c.hotspot.top_k,
+                                                clock=time.time if clock is time.monotonic else clock)
+            else:
+                hotspot = HotspotDetector(window_s=c.hotspot.window_s, top_k=c.hotspot.top_k, clock=clock)
         return cls(normalizer=QueryNormalizer.from_config(c.normalizer), kb_version=kb_version,
                    config_hash=answer_config_hash(cfg), exact=exact, semantic=semantic, user=user, hotspot=hotspot,
                    enabled=c.enabled, backend_name=(backend.name if backend is not None else c.backend),

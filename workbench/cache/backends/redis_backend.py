@@ -206,6 +206,47 @@ class RedisBackend:
 
         await self._acall("SADD", run, None)
 
+    def add_scores(self, items: Sequence[tuple[str, str, float]], ttl_s: float, *, keep: int,
+                   fields: Sequence[tuple[str, str, str]] = ()) -> None:
+        """``ZINCRBY`` each ``(key, member, amount)``, keep the ``keep`` highest members of each sorted set touched
+        (``ZREMRANGEBYRANK``), ``HSET`` each ``(key, field, value)`` of ``fields``, and ``PEXPIRE`` every key
+        touched: one pipeline (dropped when unavailable)."""
+        if not items and not fields:
+            return
+
+        def run() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for key, member, amount in items:
+                pipe.zincrby(key, amount, member)
+            for key in dict.fromkeys(k for k, _, _ in items):
+                pipe.zremrangebyrank(key, 0, -keep - 1)
+            for key, field_name, value in fields:
+                pipe.hset(key, field_name, value)
+            for key in dict.fromkeys([*(k for k, _, _ in items), *(k for k, _, _ in fields)]):
+                pipe.pexpire(key, self._px(ttl_s))
+            pipe.execute()
+
+        self._call("ZINCRBY", run, None)
+
+    def top_scores(self, keys: Sequence[str], n: int) -> list[list[tuple[str, float]]] | None:
+        """The ``n`` highest members of each sorted set with their scores (``ZREVRANGE … WITHSCORES``), or ``None``
+        when Redis is unavailable."""
+        def run() -> list[list[tuple[str, float]]]:
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                pipe.zrevrange(key, 0, n - 1, withscores=True)
+            return [[(_text(m), float(sc)) for m, sc in rows] for rows in pipe.execute()]
+
+        return self._call("ZREVRANGE", run, None)
+
+    def fields(self, key: str, names: Sequence[str]) -> list[str | None] | None:
+        """``HMGET``: the values of ``names`` in the hash ``key`` (``None`` for a missing one), or ``None`` when
+        Redis is unavailable."""
+        if not names:
+            return []
+        res = self._call("HMGET", lambda: self._client.hmget(key, list(names)), None)
+        return None if res is None else [None if v is None else _text(v) for v in res]  # type: ignore[union-attr]
+
     def members(self, key: str) -> set[str] | None:
         """``SMEMBERS``, or ``None`` when Redis is unavailable."""
         res = self._call("SMEMBERS", lambda: self._client.smembers(key), None)
