@@ -1,9 +1,11 @@
-"""``workbench eval``: evaluate one config on a dataset and save the run where notebooks and
-``workbench report`` read it::
+"""``workbench eval`` and ``workbench compare``: evaluate configs on a dataset and save the runs where notebooks
+and ``workbench report`` read them::
 
     workbench eval default --limit 50                                  # Meridian Bank, seeded sample
     workbench eval quality --dataset squad:cmrc2018_dev.json --reader-only --limit 200
     workbench eval default --set retriever.mode=bm25 --out runs/bm25 && workbench report runs/bm25
+    workbench compare fast default --limit 100 --out runs/cmp          # same questions, then the verdict
+    workbench compare default --sweep retriever.mode=bm25,dense,hybrid --report reports/modes
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import click
 
-__all__ = ["eval_command", "summary_table"]
+__all__ = ["compare_command", "eval_command", "parse_sweep", "summary_table"]
 
 #: The columns of the printed table, in order, when the run has them.
 TABLE_COLUMNS = ("questions", "errors", "correct", "em", "f1", "hit@5", "ndcg@10", "mrr", "latency_p50_ms",
@@ -92,3 +94,99 @@ def eval_command(config: str, dataset_spec: str, limit: int | None, seed: int, o
     if errors:
         first = result.rows.loc[result.rows["error"].notna(), "error"].iloc[0]
         click.secho(f"{errors} question(s) failed; first: {first}", fg="yellow", err=True)
+
+
+def parse_sweep(items: tuple[str, ...]) -> dict[str, list[Any]]:
+    """``("retriever.top_k=3,5", "retriever.mode=bm25,dense")`` → ``{"retriever.top_k": [3, 5], ...}`` (each value
+    read as YAML, so numbers and booleans keep their type).
+
+    :raises click.BadParameter: an item without ``=`` or without values, or a field given twice.
+    """
+    import yaml
+
+    axes: dict[str, list[Any]] = {}
+    for item in items:
+        field, sep, values = item.partition("=")
+        field = field.strip()
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not field or not parts:
+            raise click.BadParameter(f"expects FIELD=V1,V2,..., got {item!r}", param_hint="--sweep")
+        if field in axes:
+            raise click.BadParameter(f"{field!r} is swept twice", param_hint="--sweep")
+        axes[field] = [yaml.safe_load(v) for v in parts]
+    return axes
+
+
+@click.command("compare")
+@click.argument("configs", nargs=-1, required=True)
+@click.option("--sweep", "sweeps", multiple=True, metavar="FIELD=V1,V2",
+              help="Evaluate every combination of these values on each CONFIG (repeatable).")
+@click.option("--dataset", "dataset_spec", default="meridian_bank", show_default=True,
+              help="A project dataset name or a spec: squad:FILE, beir:FOLDER[@split], jsonl:Q[,D], csv:Q[,D].")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Evaluate the same seeded sample of N questions with every config.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the sample and of every random stream.")
+@click.option("--out", "out_dir", default=None,
+              help="Folder that holds saved runs (default: .workbench/experiments, where notebooks look).")
+@click.option("--report", "report_dir", default=None, help="Also write the report of exactly these runs here.")
+@click.option("--slo-p95-ms", type=float, default=None, help="The verdict's latency SLO (default: ReportConfig's).")
+@click.option("--min-quality", type=float, default=None, help="The verdict's minimum quality (default: ReportConfig's).")
+@click.option("--force", is_flag=True, help="Run again even if a run is saved.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs and the verdict as JSON.")
+@click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
+              help="Override a field of every config, e.g. --set generator.max_tokens=64 (repeatable).")
+def compare_command(configs: tuple[str, ...], sweeps: tuple[str, ...], dataset_spec: str, limit: int | None,
+                    seed: int, out_dir: str | None, report_dir: str | None, slo_p95_ms: float | None,
+                    min_quality: float | None, force: bool, as_json: bool, overrides: tuple[str, ...]) -> None:
+    """Evaluate several CONFIGs (and --sweep variants of them) on the same questions and say which to pick.
+
+    Every run is saved like `workbench eval`'s; the verdict weighs quality against the p95 latency SLO.
+    """
+    from workbench.cli import _load_config
+    from workbench.evaluation.experiment import DEFAULT_CACHE_DIR, Sweep, config_grid
+    from workbench.percentiles import PERCENTILE_METHOD
+    from workbench.reporting import recommend, report_policy, write_report
+
+    axes = parse_sweep(sweeps)
+    bases = [_load_config(c, overrides) for c in configs]
+    candidates = [cfg for base in bases for cfg in (config_grid(base, axes) if axes else [base])]
+    if len(candidates) < 2:
+        raise click.UsageError("compare needs at least two configs: give several CONFIGs or a --sweep")
+    sweep = Sweep(candidates, dataset_spec, cache_dir=out_dir or DEFAULT_CACHE_DIR, seed=seed, limit=limit)
+    if not as_json:
+        click.echo(f"{len(candidates)} configs on {sweep.dataset.name}"
+                   f"{f' ({limit} questions, seed {seed})' if limit else ''}", err=True)
+
+    def progress(name: str, done: int, total: int) -> None:
+        if not as_json and (done == total or done % max(1, total // 5) == 0):
+            click.echo(f"  {name}: {done}/{total}", err=True)
+
+    result = sweep.run(force=force, progress=progress)
+    policy = report_policy(slo_p95_ms, min_quality)
+    verdict = recommend(result.results, policy)
+    index = write_report(result, report_dir, policy=policy) if report_dir else None
+    if as_json:
+        from workbench.evaluation.experiment.result import jsonable
+
+        record = {"runs": {r.name: str(r.path) for r in result.results}, "pick": verdict.pick,
+                  "headline": verdict.headline, "reasons": verdict.reasons, "metric": verdict.metric,
+                  "separated": [r.name for r, _ in verdict.separated],
+                  "report": str(index) if index else None}
+        click.echo(json.dumps(jsonable(record), ensure_ascii=False, allow_nan=False))
+        return
+    table = verdict.headline_frame()[["config", "questions", verdict.metric, "p50 ms", "p95 ms", "compute s / 1k q",
+                                      "SLO", "quality bar"]]
+    click.echo(table.to_string(index=False))
+    click.echo(f"latency percentiles: {PERCENTILE_METHOD} ({verdict.scores[0].latency_source}); "
+               f"{verdict.metric}: mean [{policy.confidence:.0%} bootstrap interval]")
+    click.secho(verdict.headline, bold=True)
+    for reason in verdict.reasons:
+        click.echo(f"  {reason}")
+    for r, why in verdict.separated:
+        click.secho(f"not compared: {r.name}: {why}", fg="yellow")
+    for r in result.results:
+        click.echo(f"run: {r.path}{' (saved earlier)' if r.from_cache else ''}")
+    if index:
+        click.echo(f"report: {index}")
+    elif out_dir:
+        click.echo(f"report with: workbench report {out_dir}")

@@ -284,8 +284,9 @@ def recommend(results: Sequence[ExperimentResult], policy: ReportConfig | None =
                            f"not significant after Holm correction (alpha {policy.alpha:g}), and {pick.config} is "
                            "cheaper.")
         elif len(tied) > 1:
-            reasons.append(f"{', '.join(s.config for s in tied if s is not pick)} are not significantly different "
-                           f"(Holm-corrected, alpha {policy.alpha:g}) and cost more.")
+            rest = [s.config for s in tied if s is not pick]
+            reasons.append(f"{', '.join(rest)} {'is' if len(rest) == 1 else 'are'} not significantly different "
+                           f"(Holm-corrected, alpha {policy.alpha:g}) and cost{'s' if len(rest) == 1 else ''} more.")
         elif len(eligible) > 1:
             reasons.append(f"It is significantly better than every other eligible configuration "
                            f"(Holm-corrected, alpha {policy.alpha:g}).")

@@ -14,7 +14,7 @@ Configs whose index settings agree (same ``index_hash`` and documents) share one
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,11 +102,19 @@ class Sweep:
             self._kbs[version] = knowledge_base_for(cfg)
         return self._kbs[version]
 
-    def run(self, *, force: bool = False) -> SweepResult:
-        """Run (or load from cache) every experiment; knowledge bases are loaded once per index version."""
+    def run(self, *, force: bool = False,
+            progress: Callable[[str, int, int], None] | None = None) -> SweepResult:
+        """Run (or load from cache) every experiment; knowledge bases are loaded once per index version.
+
+        ``progress(config_name, done, total)`` is called after each question of each config that runs.
+        """
         results = []
         for exp in self.experiments():
             if force or not (exp.path / "manifest.json").is_file():
                 exp._kb = self._knowledge_base(exp)
-            results.append(exp.run(force=force))
+            step = None
+            if progress is not None:
+                def step(done: int, total: int, name: str = exp.config.name) -> None:
+                    progress(name, done, total)
+            results.append(exp.run(force=force, progress=step))
         return SweepResult(results)
