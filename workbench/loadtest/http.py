@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import httpx
 
-from workbench.loadtest.senders import Outcome
+from workbench.loadtest.senders import Outcome, TokenClock
 from workbench.loadtest.workload import WorkItem
 from workbench.sse import aparse_sse_lines
 
 __all__ = ["HttpSender"]
 
-_NS = time.perf_counter_ns
 _HEADERS = {"content-type": "application/json"}
 
 
@@ -82,34 +80,34 @@ class HttpSender:
                 return _failure(r.status_code, r.headers, r.content)
             d = r.json()
             return Outcome("ok", 0, int(d.get("tokens") or 0), d.get("cache_layer"), d.get("variant"),
-                           int(d.get("degradation_level") or 0), bool(d.get("simulated")), 200)
+                           int(d.get("degradation_level") or 0), bool(d.get("simulated")), 200,
+                           answer=d.get("answer"))
         except httpx.HTTPError as exc:
             return Outcome("error", error=f"{type(exc).__name__}: {exc}")
         except ValueError as exc:
             return Outcome("error", http_status=200, error=f"bad response body: {exc}")
 
     async def _stream(self, client: httpx.AsyncClient, body: str) -> Outcome:
-        first = 0
-        n = 0
+        clock = TokenClock()
         final: dict[str, Any] | None = None
         async with client.stream("POST", self.path, content=body, headers=_HEADERS) as r:
             if r.status_code != 200:
                 return _failure(r.status_code, r.headers, await r.aread())
             async for ev in aparse_sse_lines(r.aiter_lines()):
                 if ev.get("token") is not None:
-                    n += 1
-                    if not first:
-                        first = _NS()
+                    clock.tick()
                 if ev.get("response") is not None:
                     final = ev["response"]
                 if ev.get("error") is not None:
                     err = ev["error"]
-                    return Outcome("error", first, n, http_status=200,
+                    return Outcome("error", clock.first, clock.n, http_status=200,
                                    error=f"stream failed: {err.get('type')}: {err.get('message')}")
         if final is None:
-            return Outcome("error", first, n, http_status=200, error="stream ended without a final response event")
-        return Outcome("ok", first, int(final.get("tokens") or n), final.get("cache_layer"), final.get("variant"),
-                       int(final.get("degradation_level") or 0), bool(final.get("simulated")), 200)
+            return Outcome("error", clock.first, clock.n, http_status=200,
+                           error="stream ended without a final response event")
+        return Outcome("ok", clock.first, int(final.get("tokens") or clock.n), final.get("cache_layer"),
+                       final.get("variant"), int(final.get("degradation_level") or 0), bool(final.get("simulated")),
+                       200, answer=final.get("answer"), itl_max_ns=clock.max_gap)
 
 
 def _failure(status: int, headers: httpx.Headers, content: bytes) -> Outcome:

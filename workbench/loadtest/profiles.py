@@ -23,10 +23,100 @@ import numpy as np
 
 from workbench.errors import ConfigError
 
-__all__ = ["ArrivalProcess", "LoadProfile", "PROFILE_NAMES", "arrival_offsets"]
+__all__ = ["ArrivalProcess", "LoadProfile", "PROFILE_NAMES", "RunProfile", "STANDARD_PROFILES", "arrival_offsets",
+           "span_seconds"]
 
 PROFILE_NAMES = ("steady", "ramp", "morning-peak")
 ArrivalProcess = Literal["poisson", "gamma", "uniform"]
+#: The standard load profiles by the names vLLM's ``bench serve`` and GuideLLM use, plus ours (see :class:`RunProfile`).
+STANDARD_PROFILES = ("synchronous", "concurrent", "throughput", "constant", "poisson", "burstiness", "sweep", "ramp",
+                     "morning-peak")
+#: Streams of the ``throughput`` profile when no concurrency is given.
+THROUGHPUT_STREAMS = 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunProfile:
+    """One standard load profile, named as the field names it (:data:`STANDARD_PROFILES`).
+
+    * ``synchronous``: one request at a time (closed loop, 1 stream, no think time): the latency floor.
+    * ``concurrent``: ``concurrency`` streams, each sending its next request when the last answered.
+    * ``throughput``: as fast as it goes: ``concurrency`` (default 64) streams with no think time; the
+      saturation throughput.
+    * ``constant``: open loop, evenly spaced arrivals at ``rate``/s.
+    * ``poisson``: open loop, Poisson arrivals at mean ``rate``/s.
+    * ``burstiness``: open loop, gamma inter-arrivals at mean ``rate``/s with coefficient of variation
+      ``cv`` (> 1: burstier than Poisson; vLLM's ``--burstiness`` is ``1 / cv²``).
+    * ``sweep``: ``synchronous``, ``throughput``, then ``steps`` − 2 ``constant`` rates evenly between the
+      two throughputs (run by :func:`workbench.loadtest.capacity.sweep`).
+    * ``ramp`` / ``morning-peak``: open loop, Poisson along the rate curve to ``rate`` (final / peak).
+
+    Open-loop profiles send on schedule whether or not the server keeps up (how late the client sent
+    is ``lateness_ms`` in the summary); closed-loop ones run for ``duration_s`` or ``max_requests``.
+
+    ```python
+    RunProfile(name="poisson", rate=20, duration_s=30)
+    RunProfile(name="concurrent", concurrency=8, duration_s=30)
+    ```
+    """
+
+    name: str
+    rate: float | None = None
+    concurrency: int | None = None
+    duration_s: float = 30.0
+    cv: float = 2.0
+    steps: int = 5
+    max_requests: int | None = None
+
+    def __post_init__(self) -> None:
+        name = "morning-peak" if self.name == "morning_peak" else self.name
+        object.__setattr__(self, "name", name)
+        if name not in STANDARD_PROFILES:
+            raise ConfigError(f"unknown profile {name!r}; choose one of {', '.join(STANDARD_PROFILES)}",
+                              field="profile")
+        if self.open_loop and (self.rate is None or self.rate <= 0):
+            raise ConfigError(f"profile {name!r} sends at a rate: give rate > 0 requests/s", field="profile.rate")
+        if name == "concurrent" and (self.concurrency is None or self.concurrency < 1):
+            raise ConfigError("profile 'concurrent' needs concurrency >= 1 (streams)", field="profile.concurrency")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise ConfigError("concurrency must be >= 1", field="profile.concurrency")
+        if self.duration_s <= 0:
+            raise ConfigError(f"duration_s must be > 0, got {self.duration_s}", field="profile.duration_s")
+        if name == "sweep" and self.steps < 2:
+            raise ConfigError("a sweep needs steps >= 2 (synchronous and throughput)", field="profile.steps")
+        if self.cv <= 0:
+            raise ConfigError(f"cv must be > 0, got {self.cv}", field="profile.cv")
+        if self.max_requests is not None and self.max_requests < 1:
+            raise ConfigError("max_requests must be >= 1", field="profile.max_requests")
+
+    @property
+    def open_loop(self) -> bool:
+        """True for the profiles that send on a schedule."""
+        return self.name in ("constant", "poisson", "burstiness", "ramp", "morning-peak")
+
+    @property
+    def streams(self) -> int:
+        """Closed loop: the number of streams (users)."""
+        if self.name == "synchronous":
+            return 1
+        return self.concurrency or THROUGHPUT_STREAMS
+
+    @property
+    def arrivals(self) -> ArrivalProcess:
+        """The arrival process of an open-loop profile."""
+        return {"constant": "uniform", "burstiness": "gamma"}.get(self.name, "poisson")  # type: ignore[return-value]
+
+    def curve(self) -> LoadProfile:
+        """The rate curve of an open-loop profile."""
+        if not self.open_loop:
+            raise ConfigError(f"profile {self.name!r} is closed loop: it has no rate curve", field="profile")
+        assert self.rate is not None
+        name = {"ramp": "ramp", "morning-peak": "morning-peak"}.get(self.name, "steady")
+        return LoadProfile.named(name, self.rate, self.duration_s)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "rate": self.rate, "concurrency": self.concurrency, "duration_s": self.duration_s,
+                "cv": self.cv, "steps": self.steps, "max_requests": self.max_requests}
 
 
 @dataclass(frozen=True)
@@ -134,6 +224,19 @@ class LoadProfile:
     def from_dict(cls, d: dict[str, object]) -> LoadProfile:
         knots = tuple((float(t), float(r)) for t, r in d["knots"])  # type: ignore[union-attr]
         return cls(str(d["name"]), knots, float(d.get("ramp_s", 0.0)))  # type: ignore[arg-type]
+
+
+def span_seconds(value: float, duration_s: float) -> float:
+    """A warm-up or cool-down in seconds: ``value`` < 1 is a fraction of ``duration_s``, else seconds.
+
+    ```python
+    span_seconds(0.1, 60)    # 6.0
+    span_seconds(5, 60)      # 5.0
+    ```
+    """
+    if value < 0:
+        raise ConfigError(f"a warm-up or cool-down must be >= 0, got {value}", field="warmup")
+    return value * duration_s if value < 1 else float(value)
 
 
 def _check(rate: float, duration_s: float) -> None:

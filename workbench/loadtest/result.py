@@ -10,6 +10,14 @@ Columns (times in seconds from the run's start, durations in ms):
 ``tokens, tpot_ms`` output tokens; time per output token after the first (streamed only)
 ``status``          ``ok`` | ``shed`` (overloaded / HTTP 429) | ``error``;  ``http_status`` (HTTP runs)
 ``cache_layer, variant, degradation_level, simulated, error``  from the response, or the error text
+``itl_max_ms``      the largest gap between two successive streamed tokens (NaN: fewer than two)
+``answer, verdict`` the answer text; ``correct`` | ``partly`` | ``wrong`` against the item's gold by
+                    :func:`~workbench.evaluation.metrics.answer.match_answer` (None: not scored)
+
+The measured window (``meta["measured"] = {"from_s", "to_s"}``, set by ``warmup`` / ``cooldown``) leaves
+the warm-up and cool-down out: latency, attainment and quality are over the requests *scheduled* in it,
+throughput and goodput count the requests that *ended* in it, per second of it. Without one, the window
+runs from the first scheduled start to the last end.
 
 ```python
 result = await OpenLoopRunner(target, workload, profile).run()
@@ -34,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import DatasetError
+from workbench.evaluation.cache_truth import wilson_interval
 from workbench.loadtest.stats import SLO, slo_mask
 from workbench.percentiles import DEFAULT_PERCENTILES, PERCENTILE_METHOD, percentiles
 
@@ -44,6 +53,7 @@ COLUMNS: tuple[str, ...] = (
     "scheduled_s", "start_s", "first_token_s", "end_s",
     "latency_ms", "service_ms", "wait_ms", "ttft_ms", "tokens", "tpot_ms",
     "status", "http_status", "cache_layer", "variant", "degradation_level", "simulated", "error",
+    "itl_max_ms", "answer", "verdict",
 )
 CACHE_LAYERS = ("exact", "semantic", "user")
 
@@ -88,14 +98,15 @@ class LoadResult:
             df = pd.DataFrame(rows, columns=list(COLUMNS))
         df = df.sort_values(["scheduled_s", "index"], kind="stable").reset_index(drop=True)
         for col in ("scheduled_s", "start_s", "first_token_s", "end_s", "latency_ms", "service_ms", "wait_ms",
-                    "ttft_ms", "tpot_ms"):
+                    "ttft_ms", "tpot_ms", "itl_max_ms"):
             df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
         for col in ("tokens", "degradation_level", "worker", "index"):
             df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0).astype("int64")
         df["http_status"] = pd.to_numeric(df["http_status"], errors="coerce").astype("Int64")
         for col in ("stream", "simulated"):
             df[col] = df[col].fillna(False).astype(bool)
-        for col in ("intent", "kind", "tenant", "user", "session", "status", "cache_layer", "variant", "error"):
+        for col in ("intent", "kind", "tenant", "user", "session", "status", "cache_layer", "variant", "error",
+                    "answer", "verdict"):
             df[col] = df[col].astype("object").where(df[col].notna(), None)
         m = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"), "per_request": True, **meta}
         m.setdefault("environment", run_environment())
@@ -111,25 +122,59 @@ class LoadResult:
 
     # -- numbers -------------------------------------------------------------------------------
     @property
+    def measured(self) -> tuple[float, float] | None:
+        """The measured window ``(from_s, to_s)`` in scheduled-start seconds, or ``None`` (the whole run)."""
+        m = self.meta.get("measured")
+        return (float(m["from_s"]), float(m["to_s"])) if m else None
+
+    @property
     def window_s(self) -> float:
-        """From the first scheduled start to the last end (the span throughput is divided by)."""
+        """The measured window's length, else from the first scheduled start to the last end."""
+        if self.measured is not None:
+            a, b = self.measured
+            return b - a
         if self.df.empty:
             return 0.0
         return float(self.df["end_s"].max() - self.df["scheduled_s"].min())
 
-    def summary(self, slo: SLO | None = None, *, ps: tuple[float, ...] = DEFAULT_PERCENTILES) -> dict[str, Any]:
-        """Throughput, goodput under ``slo``, latency percentiles, error/shed rates, cache hit rates.
+    def _masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """(scheduled in the measured window, ended in it): every row when there is none."""
+        df = self.df
+        if self.measured is None:
+            everything = np.ones(len(df), dtype=bool)
+            return everything, everything
+        a, b = self.measured
+        sched, end = df["scheduled_s"].to_numpy(), df["end_s"].to_numpy()
+        return (sched >= a) & (sched < b), (end >= a) & (end < b)
 
-        Latency, TTFT, TPOT and service-time percentiles ``ps`` are over successful requests, by nearest
-        rank (``percentile_method``; see :mod:`workbench.percentiles`). Rates are per request sent.
+    def slo_met(self, slo: SLO) -> np.ndarray:
+        """Per row: succeeded and met every bound of ``slo`` (see :mod:`workbench.loadtest.stats`)."""
+        df = self.df
+        return slo_mask((df["status"] == "ok").to_numpy(), df["ttft_ms"].to_numpy(), df["latency_ms"].to_numpy(),
+                        slo, tpot_ms=df["tpot_ms"].to_numpy(), itl_max_ms=df["itl_max_ms"].to_numpy())
+
+    def summary(self, slo: SLO | None = None, *, ps: tuple[float, ...] = DEFAULT_PERCENTILES) -> dict[str, Any]:
+        """Throughput, goodput under ``slo``, latency percentiles, error/shed rates, cache hit rates, and,
+        when answers were scored, their quality (``quality``: correct share with a Wilson 95% interval,
+        correct goodput, and the share and correct share per degradation level and per cache layer).
+
+        Latency, TTFT, TPOT, ITL and service-time percentiles ``ps`` are over successful requests in the
+        measured window, by nearest rank (``percentile_method``; see :mod:`workbench.percentiles`); rates
+        are per request sent; ``lateness_ms`` is how late the client sent (scheduled → actual start).
+        Correct goodput counts a request that succeeded, met ``slo`` and whose answer is ``correct``: a
+        degraded or cached wrong answer is not good. When only a sample was scored, it is goodput × the
+        correct share among the scored requests that met the SLO.
         """
         if slo is None and self.meta.get("slo"):
-            slo = SLO(**self.meta["slo"])
-        df = self.df
+            slo = SLO.from_dict(self.meta["slo"])
+        in_win, ended = self._masks()
+        full = self.df
+        df = full[in_win]
         n = len(df)
         ok = (df["status"] == "ok").to_numpy()
         okdf = df[ok]
         window = self.window_s
+        ok_ended = int(((full["status"] == "ok").to_numpy() & ended).sum())
         sched = df["scheduled_s"]
         offered_span = float(sched.max() - sched.min()) if n > 1 else 0.0
         out: dict[str, Any] = {
@@ -138,16 +183,21 @@ class LoadResult:
             "shed": int((df["status"] == "shed").sum()),
             "errors": int((df["status"] == "error").sum()),
             "window_s": window,
+            "measured": dict(zip(("from_s", "to_s"), self.measured, strict=True)) if self.measured else None,
             "offered_rps": (n - 1) / offered_span if offered_span > 0 else math.nan,
-            "throughput_rps": float(ok.sum()) / window if window > 0 else math.nan,
-            "completed_rps": n / window if window > 0 else math.nan,
-            "tokens_per_s": float(okdf["tokens"].sum()) / window if window > 0 else math.nan,
+            "throughput_rps": ok_ended / window if window > 0 else math.nan,
+            "completed_rps": int(ended.sum()) / window if window > 0 else math.nan,
+            "tokens_per_s": float(full["tokens"][ended & (full["status"] == "ok").to_numpy()].sum()) / window
+            if window > 0 else math.nan,
             "percentile_method": PERCENTILE_METHOD,
             "latency_ms": percentiles(okdf["latency_ms"].to_numpy(), ps),
             "ttft_ms": percentiles(okdf["ttft_ms"].to_numpy(), ps),
             "tpot_ms": percentiles(okdf["tpot_ms"].to_numpy(), ps),
+            "itl_max_ms": percentiles(okdf["itl_max_ms"].to_numpy(), ps),
             "service_ms": percentiles(okdf["service_ms"].to_numpy(), ps),
             "wait_ms": percentiles(df["wait_ms"].to_numpy(), (50.0, 99.0)),
+            "lateness_ms": {**percentiles(df["wait_ms"].to_numpy(), (50.0, 99.0)),
+                            "max": float(df["wait_ms"].max()) if n else math.nan},
             "latency_mean_ms": float(okdf["latency_ms"].mean()) if len(okdf) else math.nan,
         }
         out["error_rate"] = out["errors"] / n if n else math.nan
@@ -158,24 +208,66 @@ class LoadResult:
         out["cache_hit_rate"]["any"] = 1.0 - out["cache_hit_rate"]["miss"] if len(okdf) else math.nan
         out["degradation_levels"] = {int(k): int(v) for k, v in okdf["degradation_level"].value_counts().items()}
         out["variants"] = {str(k): int(v) for k, v in okdf["variant"].dropna().value_counts().items()}
+        met_ended = None
         if slo is not None:
-            m = slo_mask(ok, df["ttft_ms"].to_numpy(), df["latency_ms"].to_numpy(), slo)
-            out["slo"] = {"ttft_ms": slo.ttft_ms, "e2e_ms": slo.e2e_ms}
-            out["goodput_rps"] = float(m.sum()) / window if window > 0 else math.nan
-            out["slo_attainment"] = float(m.mean()) if n else math.nan
+            met = self.slo_met(slo)
+            met_ended = met & ended
+            out["slo"] = slo.to_dict()
+            out["goodput_rps"] = float(met_ended.sum()) / window if window > 0 else math.nan
+            out["slo_attainment"] = float(met[in_win].mean()) if n else math.nan
+        quality = self._quality(in_win, ended, met_ended, window)
+        if quality is not None:
+            out["quality"] = quality
+            out["correct_share"] = quality["correct_share"]
+            if "correct_goodput_rps" in quality:
+                out["correct_goodput_rps"] = quality["correct_goodput_rps"]
         return out
+
+    def _quality(self, in_win: np.ndarray, ended: np.ndarray, met_ended: np.ndarray | None,
+                 window: float) -> dict[str, Any] | None:
+        df = self.df
+        verdict = df["verdict"].to_numpy()
+        scored = np.array([v is not None for v in verdict], dtype=bool) & (df["status"] == "ok").to_numpy()
+        if not scored.any():
+            return None
+        correct = verdict == "correct"
+        sw = scored & in_win
+        k, m = int((correct & sw).sum()), int(sw.sum())
+        lo, hi = wilson_interval(k, m)
+        ok_win = int(((df["status"] == "ok").to_numpy() & in_win).sum())
+        q: dict[str, Any] = {
+            "scored": m, "of_ok": ok_win, "sampled": m < ok_win, "correct_share": k / m if m else math.nan,
+            "correct_share_ci95": [lo, hi], "partly_share": float((verdict[sw] == "partly").mean()) if m else math.nan,
+            "matcher": "workbench.evaluation.metrics.answer.match_answer",
+        }
+        if met_ended is not None and window > 0:
+            met_scored = met_ended & scored
+            share = float(correct[met_scored].mean()) if met_scored.any() else math.nan
+            q["correct_goodput_rps"] = float(met_ended.sum()) / window * share if met_scored.any() else 0.0
+            q["correct_within_slo_share"] = share
+        by: dict[str, dict[str, Any]] = {}
+        for col, key in (("degradation_level", "by_degradation_level"), ("cache_layer", "by_cache_layer")):
+            vals = df[col].to_numpy() if col == "degradation_level" else df[col].fillna("miss").to_numpy()
+            by[key] = {}
+            for v in sorted({x for x in vals[sw]}, key=str):
+                sel = sw & (vals == v)
+                by[key][str(v)] = {"share": float(sel.sum()) / m, "scored": int(sel.sum()),
+                                   "correct_share": float(correct[sel].mean())}
+        q.update(by)
+        return q
 
     def summary_row(self, slo: SLO | None = None, **extra: Any) -> dict[str, Any]:
         """The summary flattened to one dict (``latency_ms.p99`` → ``latency_p99_ms``), for a comparison table."""
         s = self.summary(slo)
         row: dict[str, Any] = dict(extra)
         for k, v in s.items():
-            if isinstance(v, dict) and k in ("latency_ms", "ttft_ms", "tpot_ms", "service_ms", "wait_ms"):
+            if isinstance(v, dict) and k in ("latency_ms", "ttft_ms", "tpot_ms", "itl_max_ms", "service_ms", "wait_ms",
+                                             "lateness_ms"):
                 base = k[:-3]
                 row.update({f"{base}_{p}_ms": x for p, x in v.items()})
             elif k == "cache_hit_rate":
                 row.update({f"hit_rate_{layer}": x for layer, x in v.items()})
-            elif k == "slo":
+            elif k in ("slo", "measured", "quality"):
                 continue
             elif not isinstance(v, dict):
                 row[k] = v

@@ -8,6 +8,10 @@
   thinking (exponential or constant), started evenly over a ramp-up; it stops after a duration or
   a request count.
 
+Both take ``warmup`` / ``cooldown`` (seconds, or a fraction of the run when < 1) left out of the measured
+window, ``max_errors`` (stop sending after that many errors) and ``score`` (grade answers against the
+dataset's gold: ``True`` all, an int a seeded sample of that many; see :mod:`workbench.loadtest.quality`).
+
 Both drive a :class:`~workbench.loadtest.senders.Sender` (an in-process target is wrapped in a
 :class:`~workbench.loadtest.senders.TargetSender`; ``HttpSender`` speaks HTTP) and return a
 :class:`~workbench.loadtest.result.LoadResult`. The hot path only timestamps (``perf_counter_ns``) and
@@ -34,14 +38,15 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import ConfigError
-from workbench.loadtest.profiles import ArrivalProcess, LoadProfile, arrival_offsets
+from workbench.loadtest.profiles import ArrivalProcess, LoadProfile, RunProfile, arrival_offsets, span_seconds
+from workbench.loadtest.quality import score_answers
 from workbench.loadtest.result import COLUMNS, LoadResult
 from workbench.loadtest.senders import Outcome, Sender, TargetSender
 from workbench.loadtest.stats import SLO
 from workbench.loadtest.target import Target
 from workbench.loadtest.workload import WorkItem, Workload
 
-__all__ = ["ClosedLoopRunner", "LoadRunner", "OpenLoopRunner", "ProgressCallback"]
+__all__ = ["ClosedLoopRunner", "LoadRunner", "OpenLoopRunner", "ProgressCallback", "runner_for"]
 
 _NS = time.perf_counter_ns
 #: ``progress(done, total)`` every ~0.2 s (``total`` is None when unknown).
@@ -75,8 +80,21 @@ class LoadRunner:
 
     def __init__(self, target: Target | Sender, workload: Workload | Sequence[WorkItem], *, slo: SLO | None = None,
                  progress: ProgressCallback | None = None, drain_timeout_s: float = 30.0,
-                 label: str | None = None, gc_freeze: bool = True) -> None:
+                 label: str | None = None, gc_freeze: bool = True, warmup: float = 0.0, cooldown: float = 0.0,
+                 max_errors: int | None = None, score: bool | int = False) -> None:
         self.sender: Sender = target if hasattr(target, "send") else TargetSender(target)  # type: ignore[assignment]
+        if warmup < 0 or cooldown < 0:
+            raise ConfigError("warmup and cooldown must be >= 0 (seconds, or a fraction of the run when < 1)",
+                              field="warmup")
+        if max_errors is not None and max_errors < 1:
+            raise ConfigError("max_errors must be >= 1", field="max_errors")
+        if score is not True and score is not False and int(score) < 1:
+            raise ConfigError("score is True, False or a sample size >= 1", field="score")
+        self.warmup, self.cooldown, self.max_errors, self.score = warmup, cooldown, max_errors, score
+        self._errors = 0
+        self._stopped_by: str | None = None
+        self.run_profile: dict[str, Any] | None = None
+        """The standard profile this runner plays (set by :func:`runner_for`), kept in the manifest."""
         self.workload = workload
         self.slo = slo
         self.progress = progress
@@ -104,6 +122,10 @@ class LoadRunner:
             raise
         self._raw.append((item, worker, scheduled, start, _NS(), out))
         self._done += 1
+        if out.status == "error":
+            self._errors += 1
+            if self.max_errors is not None and self._errors >= self.max_errors and self._stopped_by is None:
+                self._stopped_by = f"max_errors ({self.max_errors})"
 
     async def _ticker(self, total: int | None) -> None:
         if self.progress is None:
@@ -146,9 +168,24 @@ class LoadRunner:
             "latency_from": "scheduled start",
         }
         if self.slo is not None:
-            meta["slo"] = {"ttft_ms": self.slo.ttft_ms, "e2e_ms": self.slo.e2e_ms}
+            meta["slo"] = self.slo.to_dict()
+        if self._stopped_by is not None:
+            meta["stopped_by"] = self._stopped_by
+        if self.run_profile is not None:
+            meta["run_profile"] = self.run_profile
         meta.update(extra)
         return meta
+
+    def _measured(self, duration_s: float) -> dict[str, float] | None:
+        """The measured window in scheduled-start seconds, when a warm-up or cool-down is set."""
+        if not (self.warmup or self.cooldown):
+            return None
+        a = span_seconds(self.warmup, duration_s)
+        b = duration_s - span_seconds(self.cooldown, duration_s)
+        if not b > a:
+            raise ConfigError(f"warm-up ({a:g} s) and cool-down leave no measured window in a {duration_s:g} s run",
+                              field="warmup")
+        return {"from_s": a, "to_s": b, "warmup_s": a, "cooldown_s": duration_s - b}
 
     def _result(self, **meta: Any) -> LoadResult:
         """Rows from the raw timestamps, vectorized."""
@@ -162,6 +199,7 @@ class LoadRunner:
         end = np.fromiter((r[4] for r in raw), np.int64, len(raw))
         first = np.fromiter((o.first_token_ns for o in outs), np.int64, len(raw))
         tokens = np.fromiter((o.tokens for o in outs), np.int64, len(raw))
+        itl = np.fromiter((o.itl_max_ns for o in outs), np.int64, len(raw))
         first_eff = np.where(first > 0, first, end)
         streamed = first > 0
         tpot = np.where(streamed & (tokens > 1), (end - first_eff) / 1e6 / np.maximum(tokens - 1, 1), np.nan)
@@ -178,7 +216,14 @@ class LoadRunner:
             "cache_layer": [o.cache_layer for o in outs], "variant": [o.variant for o in outs],
             "degradation_level": [o.degradation_level for o in outs], "simulated": [o.simulated for o in outs],
             "error": [o.error for o in outs],
+            "itl_max_ms": np.where(itl > 0, itl / 1e6, np.nan), "answer": [o.answer for o in outs],
+            "verdict": score_answers(items, [o.answer for o in outs], [o.status == "ok" for o in outs],
+                                     sample=None if self.score is True else int(self.score),
+                                     seed=getattr(self, "seed", 0)) if self.score else None,
         }, columns=list(COLUMNS))
+        if self.score:
+            meta["scored"] = {"sample": None if self.score is True else int(self.score),
+                              "matcher": "workbench.evaluation.metrics.answer.match_answer"}
         return LoadResult.from_rows(df, self._meta(**meta))
 
 
@@ -210,6 +255,7 @@ class OpenLoopRunner(LoadRunner):
             raise ConfigError("max_in_flight must be >= 1", field="max_in_flight")
         self.max_in_flight = max_in_flight
         self.offsets = arrival_offsets(profile, process=arrivals, cv=cv, seed=seed, max_requests=max_requests)
+        self._measured(profile.duration_s)  # a warm-up and cool-down that leave nothing: refused before the run
         self._lag_ms = 0.0
 
     async def _one_limited(self, sem: asyncio.Semaphore, item: WorkItem, scheduled: int) -> None:
@@ -229,6 +275,8 @@ class OpenLoopRunner(LoadRunner):
         tasks: list[asyncio.Task[None]] = []
         one, create = self._one, loop.create_task
         for i in range(n):
+            if self._stopped_by is not None:
+                break
             d = int(due[i])
             now = _NS()
             if d - now > 100_000:
@@ -247,12 +295,12 @@ class OpenLoopRunner(LoadRunner):
         ticker.cancel()
         if self.progress is not None:
             self.progress(self._done, n)
-        self._lag_ms = (sent_done - int(due[-1])) / 1e6 if n else 0.0
+        self._lag_ms = (sent_done - int(due[len(tasks) - 1])) / 1e6 if tasks else 0.0
 
     def _finish(self) -> LoadResult:
         return self._result(profile=self.profile.to_dict(), arrivals=self.arrivals, cv=self.cv, seed=self.seed,
                             target_rate_peak=self.profile.peak_rate, scheduled_requests=len(self.offsets),
-                            schedule_lag_ms=self._lag_ms)
+                            schedule_lag_ms=self._lag_ms, measured=self._measured(self.profile.duration_s))
 
 
 class ClosedLoopRunner(LoadRunner):
@@ -282,6 +330,8 @@ class ClosedLoopRunner(LoadRunner):
             raise ConfigError("think_s and ramp_s must be >= 0", field="think_s")
         self.users, self.think_s, self.think, self.ramp_s = users, think_s, think, ramp_s
         self.duration_s, self.max_requests, self.seed = duration_s, max_requests, seed
+        if duration_s is not None:
+            self._measured(duration_s)
         self._issued = 0
 
     async def _user(self, u: int, items: Iterator[WorkItem], start_ns: int, stop_ns: int | None) -> None:
@@ -293,6 +343,8 @@ class ClosedLoopRunner(LoadRunner):
             if stop_ns is not None and _NS() >= stop_ns:
                 return
             if self.max_requests is not None and self._issued >= self.max_requests:
+                return
+            if self._stopped_by is not None:
                 return
             self._issued += 1
             await self._one(next(items), _NS(), u)
@@ -325,5 +377,34 @@ class ClosedLoopRunner(LoadRunner):
             self.progress(self._done, self.max_requests)
 
     def _finish(self) -> LoadResult:
+        span = self.duration_s if self.duration_s is not None else \
+            max((r[2] - self._t0) / 1e9 for r in self._raw) if self._raw else 0.0
         return self._result(users=self.users, think_s=self.think_s, think=self.think, ramp_s=self.ramp_s,
-                            duration_s=self.duration_s, max_requests=self.max_requests, seed=self.seed)
+                            duration_s=self.duration_s, max_requests=self.max_requests, seed=self.seed,
+                            measured=self._measured(span) if span > 0 else None)
+
+
+def runner_for(profile: RunProfile, target: Target | Sender, workload: Workload | Sequence[WorkItem], *,
+               seed: int = 0, think_s: float = 0.0, **kwargs: Any) -> LoadRunner:
+    """The runner of one standard ``profile`` (not ``sweep``: see :func:`workbench.loadtest.capacity.sweep`).
+
+    ``kwargs`` go to the runner (``slo``, ``warmup``, ``cooldown``, ``max_errors``, ``score``, ``progress``...).
+
+    ```python
+    result = runner_for(RunProfile(name="poisson", rate=20, duration_s=10), target, Workload(), warmup=0.1).run_sync()
+    ```
+    """
+    if profile.name == "sweep":
+        raise ConfigError("a sweep is several runs: use workbench.loadtest.capacity.sweep", field="profile")
+    label = kwargs.pop("label", None) or profile.name
+    runner: LoadRunner
+    if profile.open_loop:
+        runner = OpenLoopRunner(target, workload, profile.curve(), arrivals=profile.arrivals, cv=profile.cv,
+                                seed=seed, max_requests=profile.max_requests, label=label, **kwargs)
+    else:
+        runner = ClosedLoopRunner(target, workload, users=profile.streams,
+                                  think_s=think_s if profile.name == "concurrent" else 0.0,
+                                  duration_s=profile.duration_s, max_requests=profile.max_requests, seed=seed,
+                                  label=label, **kwargs)
+    runner.run_profile = profile.to_dict()
+    return runner

@@ -21,7 +21,7 @@ from workbench.loadtest.target import Target
 from workbench.loadtest.workload import WorkItem
 from workbench.serving.schema import ChatResponse
 
-__all__ = ["Outcome", "Sender", "TargetSender"]
+__all__ = ["Outcome", "Sender", "TargetSender", "TokenClock"]
 
 _NS = time.perf_counter_ns
 
@@ -39,12 +39,35 @@ class Outcome:
     simulated: bool = False
     http_status: int | None = None
     error: str | None = None
+    answer: str | None = None
+    """The answer text (scored against the item's gold when the runner scores answers)."""
+    itl_max_ns: int = 0
+    """The largest gap between two successive streamed tokens (0: fewer than two tokens streamed)."""
 
     @classmethod
     def from_response(cls, resp: ChatResponse, *, first_token_ns: int = 0, tokens: int | None = None,
-                      http_status: int | None = None) -> Outcome:
+                      http_status: int | None = None, itl_max_ns: int = 0) -> Outcome:
         return cls("ok", first_token_ns, resp.tokens if tokens is None else tokens, resp.cache_layer, resp.variant,
-                   resp.degradation_level, resp.simulated, http_status)
+                   resp.degradation_level, resp.simulated, http_status, answer=resp.answer, itl_max_ns=itl_max_ns)
+
+
+class TokenClock:
+    """Times a stream's tokens: the first one's arrival and the largest gap between two successive ones."""
+
+    __slots__ = ("first", "last", "max_gap", "n")
+
+    def __init__(self) -> None:
+        self.first = self.last = self.n = self.max_gap = 0
+
+    def tick(self) -> None:
+        """One token arrived now."""
+        now = _NS()
+        if self.n:
+            self.max_gap = max(self.max_gap, now - self.last)
+        else:
+            self.first = now
+        self.last = now
+        self.n += 1
 
 
 @runtime_checkable
@@ -84,16 +107,14 @@ class TargetSender:
 
     async def _send_stream(self, item: WorkItem) -> Outcome:
         assert self._stream is not None
-        first = 0
-        n = 0
+        clock = TokenClock()
         resp: ChatResponse | None = None
         async for ev in self._stream(item.request):
             if ev.token is not None:
-                n += 1
-                if not first:
-                    first = _NS()
+                clock.tick()
             if ev.response is not None:
                 resp = ev.response
         if resp is None:
-            return Outcome("error", first, n, error="stream ended without a final response event")
-        return Outcome.from_response(resp, first_token_ns=first, tokens=resp.tokens or n)
+            return Outcome("error", clock.first, clock.n, error="stream ended without a final response event")
+        return Outcome.from_response(resp, first_token_ns=clock.first, tokens=resp.tokens or clock.n,
+                                     itl_max_ns=clock.max_gap)

@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 from workbench.errors import ConfigError
 from workbench.serving.schema import ChatRequest, ChatResponse, StreamEvent
 
-__all__ = ["CallableTarget", "DelayTarget", "NoopTarget", "StreamingTarget", "Target"]
+__all__ = ["CallableTarget", "DelayTarget", "NoopTarget", "SlotTarget", "StreamingTarget", "Target"]
 
 
 @runtime_checkable
@@ -90,6 +90,43 @@ class DelayTarget:
                 await asyncio.sleep(self.tpot_s)
             yield StreamEvent(token="t ")
         yield StreamEvent(response=ChatResponse(answer=self.answer, tokens=self.tokens))
+
+
+class SlotTarget:
+    """A service whose capacity is known by construction: ``slots`` requests at a time, each taking exactly
+    ``service_s``; the rest wait their turn (FIFO). Capacity = ``slots / service_s`` requests/s.
+
+    ``answer_fn(request)`` gives the answer text (default ``"ok"``), so a test can make it right or wrong.
+
+    ```python
+    target = SlotTarget(service_s=0.01, slots=4)      # 400 req/s; latency 10 ms below that, a queue above
+    ```
+    """
+
+    def __init__(self, *, service_s: float, slots: int,
+                 answer_fn: Callable[[ChatRequest], str] | None = None) -> None:
+        if service_s <= 0 or slots < 1:
+            raise ConfigError("service_s must be > 0 and slots >= 1", field="SlotTarget")
+        self.service_s, self.slots, self.answer_fn = service_s, slots, answer_fn
+        self._sem: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"SlotTarget(service_s={self.service_s:g}, slots={self.slots})"
+
+    @property
+    def capacity_rps(self) -> float:
+        """Requests per second it can serve: ``slots / service_s``."""
+        return self.slots / self.service_s
+
+    async def handle(self, request: ChatRequest) -> ChatResponse:
+        """Wait for a slot, hold it for ``service_s``, answer."""
+        loop = asyncio.get_running_loop()
+        if self._sem is None or self._loop is not loop:  # one semaphore per event loop (a runner per asyncio.run)
+            self._sem, self._loop = asyncio.Semaphore(self.slots), loop
+        async with self._sem:
+            await asyncio.sleep(self.service_s)
+        return ChatResponse(answer=self.answer_fn(request) if self.answer_fn else "ok", tokens=1)
 
 
 class CallableTarget:

@@ -79,15 +79,22 @@ class WorkItem:
     kind: ItemKind
     turn: int = 0
     """0 for single questions and a conversation's first turn; 1, 2, ... for follow-ups."""
+    references: tuple[str, ...] | None = None
+    """The dataset's gold answers to this request (its question's, or its intent's in its language for a
+    paraphrase); ``None``: not known, the answer is not scored."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "request": self.request.model_dump(exclude_none=True), "intent": self.intent,
-                "kind": self.kind, "turn": self.turn}
+        d = {"index": self.index, "request": self.request.model_dump(exclude_none=True), "intent": self.intent,
+             "kind": self.kind, "turn": self.turn}
+        if self.references is not None:
+            d["references"] = list(self.references)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorkItem:
+        refs = d.get("references")
         return cls(int(d["index"]), ChatRequest.model_validate(d["request"]), str(d["intent"]), d["kind"],
-                   int(d.get("turn", 0)))
+                   int(d.get("turn", 0)), tuple(refs) if refs is not None else None)
 
 
 class Workload:
@@ -103,9 +110,15 @@ class Workload:
         ds = dataset or load_dataset(self.spec.dataset)
         langs = set(self.spec.languages)
         questions: dict[str, list[str]] = {}
+        #: gold answers by question text, and by (intent, language) for paraphrases
+        self._gold: dict[str, tuple[str, ...]] = {}
+        self._intent_gold: dict[tuple[str, str], tuple[str, ...]] = {}
         for q in ds.questions:
             if q.lang in langs:
                 questions.setdefault(q.intent, []).append(q.question)
+                self._gold[q.question] = q.answers
+                key = (q.intent, q.lang)
+                self._intent_gold[key] = tuple(dict.fromkeys((*self._intent_gold.get(key, ()), *q.answers)))
         if not questions:
             raise DatasetError(f"no questions in languages {sorted(langs)}", path=self.spec.dataset,
                                field="languages")
@@ -114,6 +127,9 @@ class Workload:
         for g in ds.paraphrases:
             if g.lang in langs:
                 self._paraphrases.setdefault(g.intent, []).extend(g.paraphrases)
+                for text in g.paraphrases:
+                    if (g.intent, g.lang) in self._intent_gold:
+                        self._gold.setdefault(text, self._intent_gold[(g.intent, g.lang)])
         self._personal = [p for p in ds.personalized if p.lang in langs]
         self._conversations: list[Conversation] = [c for c in ds.conversations if c.lang in langs]
         if self.spec.personalized_share and not self._personal:
@@ -170,7 +186,7 @@ class Workload:
                                       stream=stream)
                     if turn + 1 < len(conv.turns):
                         active.append((tenant_c, user_c, session, conv, turn + 1))
-                    yield WorkItem(index, req, t.intent, "turn", turn)
+                    yield WorkItem(index, req, t.intent, "turn", turn, t.answers)
                     index += 1
                     continue
                 draw = u[k, 1]
@@ -178,7 +194,7 @@ class Workload:
                     p = self._personal[int(u[k, 2] * len(self._personal)) % len(self._personal)]
                     req = ChatRequest(question=p.question, tenant=p.tenant, user=p.user, personalized=True,
                                       stream=stream)
-                    yield WorkItem(index, req, p.intent, "personalized")
+                    yield WorkItem(index, req, p.intent, "personalized", references=p.answers)
                 elif draw < spec.personalized_share + spec.session_share:
                     conv = self._conversations[int(u[k, 2] * len(self._conversations)) % len(self._conversations)]
                     session_no += 1
@@ -186,7 +202,7 @@ class Workload:
                     req = ChatRequest(question=conv.turns[0].question, tenant=tenant, user=user, session=session,
                                       stream=stream)
                     active.append((tenant, user, session, conv, 1))
-                    yield WorkItem(index, req, conv.turns[0].intent, "turn", 0)
+                    yield WorkItem(index, req, conv.turns[0].intent, "turn", 0, conv.turns[0].answers)
                 else:
                     intent = self._sampler.intents[int(ranks[k])]
                     paras = self._paraphrases.get(intent)
@@ -196,7 +212,7 @@ class Workload:
                         texts = self._sampler.texts[int(ranks[k])]
                         text, kind = texts[int(u[k, 4] * len(texts)) % len(texts)], "question"
                     req = ChatRequest(question=text, tenant=tenant, user=user, stream=stream)
-                    yield WorkItem(index, req, intent, kind)  # type: ignore[arg-type]
+                    yield WorkItem(index, req, intent, kind, references=self._gold.get(text))  # type: ignore[arg-type]
                 index += 1
 
     # -- files (the locustfile reads these) ----------------------------------------------------
