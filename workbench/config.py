@@ -23,11 +23,13 @@ from workbench.errors import ConfigError
 from workbench.text import TOKENIZER_VERSION
 
 __all__ = [
+    "AbstentionConfig",
     "CacheConfig",
     "CacheJudgeConfig",
     "DegradationConfig",
     "EmbedderConfig",
     "ExactCacheConfig",
+    "GateConfig",
     "GeneratorConfig",
     "HotspotConfig",
     "IndexConfig",
@@ -124,6 +126,17 @@ class RetrieverConfig(_Section):
     rrf_k: int = Field(60, ge=1)
     """Reciprocal rank fusion constant: score = sum(weight / (rrf_k + rank))."""
     weights: dict[Literal["dense", "bm25"], float] = Field(default_factory=lambda: {"dense": 1.0, "bm25": 1.0})
+    cross_lingual: Literal["none", "partition"] = "none"
+    """``partition``: also search (dense) the documents that exist only in another language than the question's,
+    and give the best of them ranks ``cross_lingual_rank``, ``cross_lingual_rank + 1``... of the result list
+    (``workbench.pipelines.crosslingual``). It searches embeddings: with ``mode: bm25`` it does nothing."""
+    cross_lingual_slots: int = Field(2, ge=1, le=20)
+    """How many ranks ``partition`` reserves for documents found only in another language."""
+    cross_lingual_rank: int = Field(4, ge=1, le=1000)
+    """The first reserved rank (from 1): the ranks before it keep the question-language results."""
+    translation_key: str | None = "topic"
+    """The document metadata field that the translations of one article share (``None``: no document has a
+    translation, so every document in another language is searched by ``partition``)."""
 
 
 class RerankerConfig(_Section):
@@ -186,6 +199,54 @@ class GeneratorConfig(_Section):
             raise ValueError(f"generator.kind {self.kind!r} needs generator.model (e.g. 'gemma-3-270m' or a path)")
         if self.kind == "openai" and not self.base_url:
             raise ValueError("generator.kind 'openai' needs generator.base_url, e.g. http://127.0.0.1:8001/v1")
+        return self
+
+
+GateSignal = Literal["dense_top1", "bm25_per_token", "coverage", "unknown_words", "grounding"]
+
+
+class GateConfig(_Section):
+    """One language's abstention gate: a logistic model over named signals (``workbench.pipelines.abstention``).
+
+    The gate abstains when ``bias + sum(weights[s] * signal[s])`` (a logit) is above ``abstention.threshold``;
+    ``workbench.pipelines.abstention.GateModel.fit`` computes both from labelled questions."""
+
+    bias: float = 0.0
+    weights: dict[GateSignal, float] = Field(default_factory=dict)
+    """``dense_top1``: best dense cosine; ``bm25_per_token``: best BM25 score per question token; ``coverage``:
+    IDF share of the question's words in the best passage of its language; ``unknown_words``: IDF share of
+    its words found nowhere in the knowledge base; ``grounding``: the grounding model's log P(yes) - log P(no)."""
+
+
+class AbstentionConfig(_Section):
+    """Answer "I couldn't find that in the knowledge base" (in the question's language) when a calibrated gate
+    says the retrieved passages do not answer the question."""
+
+    enabled: bool = False
+    grounding: Literal["none", "llm"] = "none"
+    """``llm``: also ask a local chat model whether the best sentences answer the question (yes/no logits),
+    and use ``grounded_gate``; ``none``: retrieval signals only (``retrieval_gate``). A plan with
+    ``grounding=False`` (degraded service) always uses ``retrieval_gate``."""
+    grounding_model: str = "qwen2.5-coder-0.5b"
+    """A bundled GGUF chat model name or a .gguf path (``grounding: llm``)."""
+    grounding_threads: int = Field(1, ge=1, le=256)
+    """llama.cpp threads of the grounding model."""
+    threshold: float = 0.0
+    """The gate abstains when its logit is above this (0: the cut fitted with the bias); raise it to abstain
+    less, lower it to abstain more."""
+    retrieval_gate: dict[Literal["en", "zh"], GateConfig] = Field(default_factory=dict)
+    """Per question language; a language without a gate never abstains."""
+    grounded_gate: dict[Literal["en", "zh"], GateConfig] = Field(default_factory=dict)
+    """Per question language, with the ``grounding`` signal (``grounding: llm``)."""
+
+    @model_validator(mode="after")
+    def _gates_present(self) -> AbstentionConfig:
+        if self.enabled and not self.retrieval_gate:
+            raise ValueError("abstention.enabled needs abstention.retrieval_gate (fit one with "
+                             "python bench/bench_answers.py --calibrate)")
+        if self.enabled and self.grounding == "llm" and not self.grounded_gate:
+            raise ValueError("abstention.grounding 'llm' needs abstention.grounded_gate (python bench/bench_answers.py "
+                             "--calibrate --grounding llm)")
         return self
 
 
@@ -438,6 +499,7 @@ class PipelineConfig(_Section):
     reranker: RerankerConfig = RerankerConfig()
     prompt: PromptConfig = PromptConfig()
     generator: GeneratorConfig = GeneratorConfig()
+    abstention: AbstentionConfig = AbstentionConfig()
     limits: LimitsConfig = LimitsConfig()
     cache: CacheConfig = CacheConfig()
     memory: MemoryConfig = MemoryConfig()
