@@ -1,19 +1,25 @@
 """Write the numbered notebooks from the cell lists below (outputs empty, metadata minimal).
 
-Run ``.venv/bin/python notebooks/_make_notebooks.py`` after editing; commit the ``.ipynb`` files it writes.
+This file is the notebooks' source. Run ``.venv/bin/python notebooks/_make_notebooks.py`` after editing it and
+commit the ``.ipynb`` files it writes; ``--check`` writes nothing and exits 1 naming every notebook that differs
+from what this file makes (an edit made in Jupyter: carry it over here). The test suite runs the check and lints
+the notebooks' code with ruff (``tests/unit/test_notebook_sources.py``).
 Each notebook: a title, a ``parameters`` cell (papermill-style tag, small defaults that run in CI),
 thin cells calling the library, markdown saying what is on screen, and a Cleanup section.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
-SETUP = "from workbench.dashboards import enter_project_dir\n\nROOT = enter_project_dir()  # caches and reports live in the project folder"
+SETUP = ("from pathlib import Path\n\nfrom workbench.dashboards import enter_project_dir\n\n"
+         "NOTEBOOK_DIR = Path.cwd()  # JupyterLab starts the kernel in the notebook's folder\n"
+         "ROOT = enter_project_dir()  # the project above it: caches and reports live there")
 
 NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "01_build_pipeline": [
@@ -28,8 +34,9 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "cfg = PipelineConfig.load(preset)\nprint(cfg.name, cfg.hash)\ncfg.retriever"),
         ("code", "cfg.generator"),
         ("md", "## Build the query pipeline\n\nembed → retrieve → rerank? → prompt → generate. The first build "
-               "of a knowledge base takes a minute on two cores; later builds load it from disk."),
-        ("code", "qp = build_query_pipeline(cfg, progress=False)\nqp.kb.version"),
+               "of a knowledge base takes a few minutes on two cores (a progress bar shows the embedding); later "
+               "builds load it from disk in seconds."),
+        ("code", "qp = build_query_pipeline(cfg, progress=True)\nqp.kb.version"),
         ("md", "## Ask one question\n\nThe answer, its language and token count, the time spent per stage "
                "(the bar), and the passages it was drawn from with their retrieval scores."),
         ("code", "answer = qp.run(question)\nshow_answer(answer);"),
@@ -43,19 +50,23 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("params", 'preset = "fast"\nquestion = "how much is the gold card annual fee"\n'
                    'follow_up = "and the platinum card?"\nurl = None  # e.g. "http://127.0.0.1:8000" for `workbench serve`'),
         ("code", SETUP),
-        ("code", "from workbench import PipelineConfig\nfrom workbench.dashboards import ChatWidget\n"
+        ("code", "from workbench import PipelineConfig\nfrom workbench.dashboards import ChatWidget, CleanupButton\n"
                  "from workbench.loadtest import make_inprocess_target"),
         ("md", "## The chat widget\n\nType a question in the box and press Enter (or *Ask*). "
-               "Badges: `cache` (`miss` or the layer that answered), `variant`, `degradation`, `tokens`."),
-        ("code", "target = make_inprocess_target(PipelineConfig.load(preset)) if url is None else url\n"
+               "Badges: `cache` (`miss` or the layer that answered), `variant`, `degradation`, `tokens`, "
+               "`memory turns`. Conversation memory is switched on here (in memory, for this session), so a "
+               "follow-up such as *and the platinum card?* is read with the turn before it."),
+        ("code", 'cfg = PipelineConfig.load(preset).with_overrides({"memory.enabled": True, "memory.store": "memory"})\n'
+                 "target = make_inprocess_target(cfg) if url is None else url\n"
                  'chat = ChatWidget(target, user="notebook", session="notebook-chat")\nchat'),
         ("md", "## Ask from code\n\nThe same as typing into the widget above: the widget updates in place."),
         ("code", "resp = await chat.submit(question)\nresp.answer"),
         ("code", "resp = await chat.submit(follow_up)\nresp.answer"),
         ("md", "## The response object\n\nThe fields of the HTTP API's response (`POST /v1/chat`)."),
         ("code", 'resp.model_dump(exclude={"sources"})'),
-        ("md", "## Cleanup"),
-        ("code", 'getattr(target, "close", lambda: None)()'),
+        ("md", "## Cleanup\n\nRun All closes nothing: the chat above keeps answering. Click *Close* when you are "
+               "done; it shuts the in-process engine down."),
+        ("code", "CleanupButton(target) if url is None else None"),
     ],
     "03_load_test": [
         ("md", "# 03 · Load test\n\nAn open-loop load test (requests arrive on a schedule, answered or not) "
@@ -64,7 +75,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("params", 'preset = "fast"\nrate = 20.0  # requests per second\nduration_s = 3.0\ncache = True'),
         ("code", SETUP),
         ("code", "import pandas as pd\n\nfrom workbench import PipelineConfig\nfrom workbench.dashboards import "
-                 "LoadTestDashboard\nfrom workbench.loadtest import Workload, WorkloadSpec, make_inprocess_target"),
+                 "CleanupButton, LoadTestDashboard\nfrom workbench.loadtest import Workload, WorkloadSpec, "
+                 "make_inprocess_target"),
         ("md", "## The target and the workload\n\nQuestions from the bank dataset, Zipf popularity over intents, "
                "some paraphrased: the cache sees realistic repeats."),
         ("code", 'cfg = PipelineConfig.load(preset).with_overrides({"cache.enabled": cache})\n'
@@ -78,30 +90,46 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "result = await dash.wait()\npd.Series(result.summary_row())"),
         ("code", "result.timeseries()"),
         ("code", "result.plot();"),
-        ("md", "## Cleanup"),
-        ("code", "target.close()"),
+        ("md", "## Cleanup\n\nRun All closes nothing: the dashboard above can run again. Click *Close* when you "
+               "are done."),
+        ("code", "CleanupButton(target)"),
     ],
     "04_compare_configs": [
         ("md", "# 04 · Compare configurations\n\nOne base preset, one knob varied: every variant answers the same "
                "questions; quality, latency and the Pareto front side by side. Results are cached under "
                "`.workbench/experiments`, so a re-run is instant."),
         ("params", 'base = "fast"\naxis = "retriever.mode"\nvalues = ["bm25", "dense", "hybrid"]\n'
-                   'dataset = "meridian_bank"\nlimit = 12  # questions per config (None: all)'),
+                   'dataset = "meridian_bank"\nlimit = 12  # questions per config (None: all)\n'
+                   "slo_p95_ms = 2000.0  # the verdict's latency SLO\nmin_quality = 0.5  # and its quality bar"),
         ("code", SETUP),
-        ("code", "from workbench import PipelineConfig\nfrom workbench.evaluation import Sweep, compare_runs, pareto_front"),
-        ("md", "## Run the sweep"),
+        ("code", "from IPython.display import Image\n\nfrom workbench import PipelineConfig\n"
+                 "from workbench.dashboards import ProgressBar\nfrom workbench.evaluation import Sweep, compare_runs\n"
+                 "from workbench.reporting import ReportConfig, report_tables\nfrom workbench.reporting.plots import "
+                 "pareto_scatter"),
+        ("md", "## Run the sweep\n\nEvery variant answers the same seeded sample of questions; the bar shows "
+               "the questions of the variant running (nothing shows when every run is already saved)."),
         ("code", "sweep = Sweep.grid(PipelineConfig.load(base), {axis: values}, dataset, limit=limit)\n"
-                 "results = sweep.run()\n[r.name for r in results.results]"),
-        ("md", "## Quality and latency per configuration\n\nRetrieval (`hit@k`, `mrr`, `ndcg@10`), answers "
-               "(`em`, `f1`) and per-question latency percentiles."),
+                 'results = sweep.run(progress=ProgressBar("questions"))\n[r.name for r in results.results]'),
+        ("md", "## The verdict\n\nWhich variant to pick under the SLO and the quality bar, and how sure: quality "
+               "with its 95% interval, p50/p95, compute per 1,000 questions."),
+        ("code", "policy = ReportConfig(slo_p95_ms=slo_p95_ms, min_quality=min_quality)\n"
+                 'tables = report_tables(results.results, policy)\nprint(tables["verdict"].headline)\n'
+                 'tables["headline"]'),
+        ("md", "## What each alternative gains or costs\n\nPaired by question against the pick; `p_holm` is "
+               "Holm-corrected over the alternatives."),
+        ("code", 'tables["verdict"].alternatives'),
+        ("md", "## Every number per configuration\n\nRetrieval (`hit@k`, `mrr`, `ndcg@10`), answers "
+               "(`correct`, `em`, `f1`) and per-question latency percentiles (nearest rank)."),
         ("code", "summary = results.summary_frame()\n"
-                 'cols = [c for c in ["config", "hit@1", "hit@5", "mrr", "ndcg@10", "em", "f1", "latency_p50_ms", '
-                 '"latency_p95_ms"] if c in summary]\nsummary[cols]'),
-        ("md", "## The Pareto front\n\nConfigurations no other one beats on both answer F1 (higher) and median "
-               "latency (lower)."),
-        ("code", 'pareto_front(summary, {"f1": "max", "latency_p50_ms": "min"})[cols + ["pareto"]]'),
-        ("md", "## First vs last, per question\n\nPaired bootstrap deltas with confidence intervals: is the "
-               "difference more than noise?"),
+                 'cols = ["config", "correct", "hit@1", "hit@5", "mrr", "ndcg@10", "em", "f1", "latency_p50_ms", '
+                 '"latency_p95_ms"]\nsummary[[c for c in cols if c in summary]]'),
+        ("md", "## The Pareto front\n\nVariants no other one beats on both quality (higher) and p95 latency "
+               "(lower), with quality intervals and the verdict's two bars (dashed)."),
+        ("code", 'scores = tables["scores"]\nscores'),
+        ("code", 'Image(pareto_scatter(scores, quality=tables["quality"], latency="p95_ms", low="quality_low",\n'
+                 '                     high="quality_high", slo_ms=slo_p95_ms, min_quality=min_quality))'),
+        ("md", "## First vs last, every metric\n\nPaired bootstrap deltas with confidence intervals, and p-values "
+               "Holm-corrected over the table (`p_holm`): is the difference more than noise?"),
         ("code", "compare_runs(results.results[0], results.results[-1])"),
         ("md", "## Cleanup"),
         ("code", "del sweep"),
@@ -113,35 +141,44 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("params", 'preset = "fast"\ndataset = "meridian_bank"\nlimit = 12\nrun_dir = ".workbench/experiments"'),
         ("code", SETUP),
         ("code", "import pandas as pd\n\nfrom workbench import PipelineConfig\n"
-                 "from workbench.dashboards import EvalDashboard\nfrom workbench.datasets import load_eval_dataset\n"
-                 "from workbench.evaluation import Experiment"),
-        ("md", "## Run the experiment (or load it from the cache)"),
+                 "from workbench.dashboards import EvalDashboard, ProgressBar\n"
+                 "from workbench.datasets import load_eval_dataset\nfrom workbench.evaluation import Experiment"),
+        ("md", "## Run the experiment (or load it from the cache)\n\nA bar shows the questions answered so far."),
         ("code", "ds = load_eval_dataset(dataset)\n"
-                 "result = Experiment(PipelineConfig.load(preset), ds, limit=limit, cache_dir=run_dir).run()\n"
-                 'pd.Series(result.summary["overall"])'),
+                 "exp = Experiment(PipelineConfig.load(preset), ds, limit=limit, cache_dir=run_dir)\n"
+                 'result = exp.run(progress=ProgressBar("questions"))\npd.Series(result.summary["overall"])'),
         ("md", "## Per-question rows"),
-        ("code", 'result.rows[[c for c in ["question", "answer", "references", "em", "f1", "hit@1"] if c in result.rows]]'),
+        ("code", 'cols = ["question", "answer", "references", "correct", "em", "f1", "hit@1"]\n'
+                 "result.rows[[c for c in cols if c in result.rows]]"),
         ("md", "## The dashboard\n\nPick runs, sort by a metric, switch to *Plots* or *Per question*."),
         ("code", "dash = EvalDashboard.from_dir(run_dir, dataset=ds)\ndash"),
-        ("md", "## Cleanup"),
-        ("code", "del dash"),
+        ("md", "## Cleanup\n\nNothing to close: the dashboard only reads saved runs, and stays usable after Run All "
+               "(`del dash` frees its memory when you are done)."),
     ],
     "06_export_report": [
         ("md", "# 06 · Export a report\n\nEvery saved experiment becomes one self-contained HTML report (plots "
                "embedded), with Markdown, CSV and JSON beside it: the evidence to share."),
         ("params", 'run_dir = ".workbench/experiments"\nout_dir = "reports/notebook-report"\n'
+                   "slo_p95_ms = 2000.0  # the verdict's latency SLO\nmin_quality = 0.5  # and its quality bar\n"
                    "keep = True  # False: delete the report in Cleanup"),
         ("code", SETUP),
-        ("code", "import shutil\nfrom pathlib import Path\n\nfrom IPython.display import Markdown\n\n"
-                 "from workbench.evaluation import ExperimentResult\nfrom workbench.reporting import find_runs, "
-                 "write_report"),
+        ("code", "import json\nimport os\nimport shutil\n\nfrom IPython.display import HTML, Markdown\n\n"
+                 "from workbench.evaluation import ExperimentResult\nfrom workbench.reporting import ReportConfig, "
+                 "find_runs, write_report"),
         ("md", "## The runs"),
         ("code", "runs = [ExperimentResult.load(p) for p in find_runs(run_dir)]\n[r.name for r in runs]"),
         ("md", "## Write the report"),
-        ("code", "index = write_report(runs, out_dir, title=\"Workbench notebook report\")\n"
+        ("code", "policy = ReportConfig(slo_p95_ms=slo_p95_ms, min_quality=min_quality)\n"
+                 'index = write_report(runs, out_dir, title="Workbench notebook report", policy=policy)\n'
                  "sorted(p.name for p in index.parent.iterdir())"),
-        ("md", "## The Markdown version\n\nOpen `index.html` for the plots."),
-        ("code", 'Markdown((index.parent / "report.md").read_text(encoding="utf-8"))'),
+        ("md", "## The verdict\n\nThe report's first section. Runs evaluated on other questions than most are "
+               "listed apart in the report, never compared."),
+        ("code", 'verdict = json.loads((index.parent / "results.json").read_text(encoding="utf-8"))["verdict"]\n'
+                 'Markdown(f"**{verdict[\'headline\']}**\\n\\n" + "\\n".join(f"- {r}" for r in verdict["reasons"]))'),
+        ("md", "## Open the report\n\nThe link opens `index.html` (self-contained: plots embedded, full tables "
+               "folded) in a new JupyterLab tab; `report.md` beside it is the same without plots."),
+        ("code", "link = os.path.relpath(index.resolve(), NOTEBOOK_DIR)\n"
+                 'HTML(f"<a href=\'{link}\' target=\'_blank\'>Open the report</a> ({index.resolve()})")'),
         ("md", "## Cleanup"),
         ("code", "if not keep:\n    shutil.rmtree(out_dir)\nPath(out_dir).exists()"),
     ],
@@ -166,11 +203,29 @@ def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     return nb
 
 
-def main() -> None:
+def stale(folder: Path = HERE) -> list[str]:
+    """The notebooks in ``folder`` that differ from what :data:`NOTEBOOKS` makes (or are missing)."""
+    out = []
+    for name, cells in NOTEBOOKS.items():
+        path = folder / f"{name}.ipynb"
+        if not path.is_file() or path.read_text(encoding="utf-8") != nbformat.writes(build(cells)) + "\n":
+            out.append(name)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write every notebook, or with ``--check`` only name the stale ones (exit code 1 when any)."""
+    args = sys.argv[1:] if argv is None else argv
+    if "--check" in args:
+        names = stale()
+        for name in names:
+            print(f"{name}.ipynb differs from notebooks/_make_notebooks.py: edit the generator, then run it")
+        return 1 if names else 0
     for name, cells in NOTEBOOKS.items():
         nbformat.write(build(cells), HERE / f"{name}.ipynb")
         print(HERE / f"{name}.ipynb")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,16 +12,25 @@ from workbench.dashboards.backends import ChatBackend, HttpBackend, TargetBacken
 from workbench.dashboards.chat import ChatWidget
 from workbench.dashboards.evaluation import EvalDashboard
 from workbench.dashboards.loadtest import LiveRecorder, LoadTestDashboard
-from workbench.dashboards.notebook import answer_html, enter_project_dir, project_dir, show_answer
+from workbench.dashboards.notebook import (
+    CleanupButton,
+    ProgressBar,
+    answer_html,
+    enter_project_dir,
+    project_dir,
+    show_answer,
+)
 from workbench.dashboards.scheduling import run_sync, schedule
 
 __all__ = [
     "ChatBackend",
     "ChatWidget",
+    "CleanupButton",
     "EvalDashboard",
     "HttpBackend",
     "LiveRecorder",
     "LoadTestDashboard",
+    "ProgressBar",
     "TargetBackend",
     "answer_html",
     "as_backend",

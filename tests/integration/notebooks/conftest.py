@@ -26,9 +26,12 @@ def inject_parameters(nb: nbformat.NotebookNode, params: dict[str, Any]) -> nbfo
     return nb
 
 
-def execute_notebook(name: str, params: dict[str, Any], *, timeout_s: int = 240) -> nbformat.NotebookNode:
-    """Run ``notebooks/{name}.ipynb`` top to bottom (kernel ``python3`` of this venv) and return the executed copy."""
+def execute_notebook(name: str, params: dict[str, Any], *, then: tuple[str, ...] = (),
+                     timeout_s: int = 240) -> nbformat.NotebookNode:
+    """Run ``notebooks/{name}.ipynb`` top to bottom (kernel ``python3`` of this venv), then the ``then`` cells (what a
+    user does with the widgets after Run All), and return the executed copy."""
     nb = inject_parameters(nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4), params)
+    nb.cells.extend(nbformat.v4.new_code_cell(code) for code in then)
     client = NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute()

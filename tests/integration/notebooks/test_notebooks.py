@@ -38,14 +38,26 @@ def test_01_build_pipeline(nbkit) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_02_chat(nbkit) -> None:  # type: ignore[no-untyped-def]
-    nb = nbkit.execute("02_chat", {"preset": "fast", "question": "how much is the gold card annual fee"})
-    assert nbkit.widget_views(nb) >= 1
-    assert "RMB 600" in nbkit.text(nb)
+    """Run All leaves the chat usable (the Cleanup cell only shows a button); after the button, a question shows
+    a visible error in the widget instead of an answer."""
+    nb = nbkit.execute("02_chat", {"preset": "fast", "question": "how much is the gold card annual fee"}, then=(
+        'resp = await chat.submit("what is the annual fee of the gold card")\nprint("AFTER RUN ALL:", resp.answer)',
+        'CleanupButton(target).release()\nawait chat.submit("gold card fee?")\nprint("AFTER CLOSE:", chat.status.value)',
+    ))
+    assert nbkit.widget_views(nb) >= 2                         # the chat and the cleanup button
+    text = nbkit.text(nb)
+    assert "RMB 600" in text
+    after = text[text.index("AFTER RUN ALL:"):]
+    assert "RMB 600" in after.splitlines()[0]
+    closed = text[text.index("AFTER CLOSE:"):].splitlines()[0]
+    assert "wb-error" in closed and "closed" in closed
 
 
 def test_03_load_test(nbkit) -> None:  # type: ignore[no-untyped-def]
-    nb = nbkit.execute("03_load_test", {"preset": "fast", "rate": 10.0, "duration_s": 2.0})
+    nb = nbkit.execute("03_load_test", {"preset": "fast", "rate": 10.0, "duration_s": 2.0}, then=(
+        'dash.start()\nagain = await dash.wait()\nprint("SECOND RUN:", again.summary()["requests"])',))
     text = nbkit.text(nb)
+    assert int(text[text.index("SECOND RUN:"):].split()[2]) > 0       # Run All did not close the target
     assert nbkit.widget_views(nb) >= 1
     assert "throughput_rps" in text and "hit_rate_exact" in text
     assert any("image/png" in out.get("data", {}) for c in nb.cells for out in c.get("outputs", [])), "no plot"
@@ -55,18 +67,23 @@ def test_04_compare_configs(nbkit) -> None:  # type: ignore[no-untyped-def]
     nb = nbkit.execute("04_compare_configs", {"base": "fast", "values": ["bm25", "hybrid"], "limit": 6})
     text = nbkit.text(nb)
     assert "fast[retriever.mode=bm25]" in text and "fast[retriever.mode=hybrid]" in text and "pareto" in text
+    assert "Pick " in text or "No configuration meets both" in text                 # the verdict is printed
+    assert "p_holm" in text
 
 
 def test_05_evaluate(nbkit) -> None:  # type: ignore[no-untyped-def]
-    nb = nbkit.execute("05_evaluate", {"preset": "fast", "limit": 6})
+    nb = nbkit.execute("05_evaluate", {"preset": "fast", "limit": 6}, then=(
+        'dash.question.value = dash.question.options[-1][1]\nprint("DRILL:", "Gold answer" in dash.drill.value)',))
     assert nbkit.widget_views(nb) >= 1
-    assert "hit@1" in nbkit.text(nb)
+    assert "hit@1" in nbkit.text(nb) and "DRILL: True" in nbkit.text(nb)
 
 
 def test_06_export_report(nbkit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "report"
     nb = nbkit.execute("06_export_report", {"out_dir": str(out), "keep": True})
-    assert "index.html" in nbkit.text(nb)
+    text = nbkit.text(nb)
+    assert "index.html" in text and "Open the report" in text
+    assert "Pick " in text or "No configuration meets both" in text
     assert (out / "index.html").read_text(encoding="utf-8").startswith("<!")
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["runs"]
     nb = nbkit.execute("06_export_report", {"out_dir": str(out), "keep": False})

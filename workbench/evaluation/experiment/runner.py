@@ -177,7 +177,10 @@ class Experiment:
     def run(self, *, force: bool = False, progress: Callable[[int, int], None] | None = None) -> ExperimentResult:
         """The cached result when there is one (``force=False``), else evaluate every question and save."""
         if not force and is_result_dir(self.path):
-            return ExperimentResult.load(self.path)
+            cached = ExperimentResult.load(self.path)
+            # the same run saved under another name (names are not in the key): shown under the name asked for
+            cached.manifest["config_name"] = self.config.name
+            return cached
         seed_everything(self.seed)
         cfg = self.pipeline_config()
         pipeline = self._pipeline or self._build_pipeline(cfg)
