@@ -40,6 +40,7 @@ __all__ = [
     "PRESETS_DIR",
     "PipelineConfig",
     "PromptConfig",
+    "ReportConfig",
     "RerankerConfig",
     "RetrieverConfig",
     "SemanticCacheConfig",
@@ -484,6 +485,30 @@ class ServingConfig(_Section):
     degradation: DegradationConfig = DegradationConfig()
     variants: tuple[VariantConfig, ...] = ()
     """A/B variants (the config itself is the control and takes the remaining share)."""
+
+
+class ReportConfig(_Section):
+    """What a comparison report's verdict is asked (not part of a pipeline, so no config hash changes): the latency
+    SLO, the minimum quality and how sure to be. ``workbench report``/``compare`` take ``--slo-p95-ms`` and
+    ``--min-quality``; see :mod:`workbench.reporting.verdict`."""
+
+    slo_p95_ms: float = Field(2000.0, gt=0)
+    """A configuration meets the SLO when its p95 end-to-end latency is at most this (under load when the run has
+    a load test; the default is ``serving.degradation.slo_p95_ms``'s)."""
+    min_quality: float = Field(0.5, ge=0, le=1)
+    """The lowest acceptable mean of the quality metric."""
+    quality_metric: str = "correct"
+    """The per-question quality column (``correct``: the answer-type-aware matcher); a run without it falls back
+    to f1, then ndcg@10, then mrr, and the report says so."""
+    alpha: float = Field(0.05, gt=0, lt=1)
+    """Family-wise error rate of the Holm-corrected paired tests."""
+    confidence: float = Field(0.95, gt=0, lt=1)
+    """Level of every confidence interval."""
+    goodput_flag_ratio: float = Field(0.8, gt=0, le=1)
+    """A load run whose goodput is below this share of its offered rate is flagged as overloaded."""
+    resamples: int = Field(2000, ge=100)
+    """Bootstrap and permutation resamples (seeded)."""
+    seed: int = 0
 
 
 class PipelineConfig(_Section):
