@@ -31,36 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
+from workbench.config import ReportConfig
 from workbench.evaluation.experiment import ExperimentResult, bootstrap_delta, bootstrap_mean, holm_adjust
 from workbench.percentiles import PERCENTILE_METHOD
 
 __all__ = ["ReportConfig", "RunScore", "Verdict", "quality_metric_of", "recommend", "split_by_questions"]
-
-
-class ReportConfig(BaseModel):
-    """What the report's verdict is asked: the latency SLO, the minimum quality and how sure to be."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    slo_p95_ms: float = Field(2000.0, gt=0)
-    """A configuration meets the SLO when its p95 end-to-end latency is at most this (the default is
-    ``serving.degradation.slo_p95_ms``'s)."""
-    min_quality: float = Field(0.5, ge=0, le=1)
-    """The lowest acceptable mean of the quality metric."""
-    quality_metric: str = "correct"
-    """The per-question column that measures quality (``correct``: the answer-type-aware matcher); when a run
-    lacks it the report falls back to f1, then ndcg@10, then mrr, and says so."""
-    alpha: float = Field(0.05, gt=0, lt=1)
-    """Family-wise error rate of the Holm-corrected paired tests."""
-    confidence: float = Field(0.95, gt=0, lt=1)
-    """Level of every confidence interval."""
-    goodput_flag_ratio: float = Field(0.8, gt=0, le=1)
-    """A load run whose goodput is below this share of its offered rate is flagged as overloaded."""
-    resamples: int = Field(2000, ge=100)
-    """Bootstrap and permutation resamples (seeded)."""
-    seed: int = 0
 
 
 @dataclass(frozen=True)
