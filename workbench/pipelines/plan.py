@@ -1,4 +1,5 @@
-"""The per-request plan of the query path: which retrievers, whether to rerank, which generator, how many passages.
+"""The per-request plan of the query path: which retrievers, whether to rerank, which generator, how many passages,
+whether the abstention gate may ask its grounding model.
 
 A plan says what one request may use of the configured pipeline; it never adds a part the configuration
 lacks. ``QueryPlan()`` is full service; the serving engine derives a lighter plan from its degradation
@@ -43,6 +44,9 @@ class QueryPlan:
     """Which generator answers."""
     top_k: int | None = None
     """Passages handed to the generator and returned as sources (``None``: the configuration's)."""
+    grounding: bool = True
+    """The abstention gate may ask its grounding model (``abstention.grounding: llm``); ``False``: it decides
+    from retrieval signals alone (``abstention.retrieval_gate``), as degraded service should."""
 
     def __post_init__(self) -> None:
         if self.top_k is not None and self.top_k < 1:

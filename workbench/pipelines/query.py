@@ -1,4 +1,5 @@
-"""The query path of a config: embed → retrieve (dense | BM25 | hybrid) → rerank? → prompt → generate → guard?
+"""The query path of a config: embed → retrieve (dense | BM25 | hybrid, + other-language partition?) → rerank?
+→ cross-lingual slots? → abstain? → prompt → generate → guard?
 
 :class:`QueryPipeline` owns the stages: one stage list (:mod:`workbench.pipelines.stages`) from which its
 three surfaces are built, so they are equal by construction:
@@ -46,6 +47,8 @@ from workbench.components import (
 from workbench.components.generators.protocol import Generator
 from workbench.config import GeneratorConfig, PipelineConfig
 from workbench.errors import InputError
+from workbench.pipelines.abstention import AbstentionGate, abstain_answer
+from workbench.pipelines.crosslingual import CrossLingualSlots, only_elsewhere
 from workbench.pipelines.knowledge_base import KnowledgeBase, load_knowledge_base
 from workbench.pipelines.plan import FULL_PLAN, GeneratorChoice, QueryPlan
 from workbench.pipelines.stages import Stage, arun_stages, haystack_wiring, run_stages
@@ -83,6 +86,11 @@ class RAGAnswer:
     config_hash: str
     kb_version: str
     generator_meta: dict[str, Any] = field(default_factory=dict)
+    abstained: bool = False
+    """The pipeline found no answer in the knowledge base: ``answer`` says so in the question's language, and
+    there are no sources (:mod:`workbench.pipelines.abstention`)."""
+    abstention: dict[str, Any] = field(default_factory=dict)
+    """The gate's decision: ``abstained``, ``score`` (its logit), ``reason``, ``signals`` (empty without a gate)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict (the fields of the HTTP response that the pipeline knows)."""
@@ -154,6 +162,25 @@ class QueryPipeline:
         self.dense = FaissRetriever(kb.store, top_k=r.candidates) if self.query_embedder else None
         self.bm25 = BM25Retriever(kb.bm25, top_k=r.candidates) if r.mode in ("bm25", "hybrid") else None
         self.fusion = RankFusion(weights=dict(r.weights), k=r.rrf_k, top_k=r.top_k) if self.hybrid else None
+        self.cross_lingual = CrossLingualSlots(slots=r.cross_lingual_slots, rank=r.cross_lingual_rank) \
+            if r.cross_lingual == "partition" and self.dense is not None else None
+        """Reserves ranks for documents that exist only in another language (``retriever.cross_lingual``)."""
+        self.dense_other = FaissRetriever(kb.store, top_k=r.candidates) if self.cross_lingual else None
+        """Dense search of the other-language partition (the documents without a version in the question's)."""
+        self._elsewhere: tuple[object, dict[str, list[str]]] | None = None
+        a = cfg.abstention
+        self.gate: AbstentionGate | None = None
+        """The abstention stage of full service (with the grounding model when ``abstention.grounding: llm``)."""
+        self.retrieval_gate: AbstentionGate | None = None
+        """The abstention stage of a plan without grounding (retrieval signals only)."""
+        if a.enabled:
+            common: dict[str, Any] = {"threshold": a.threshold, "dense": self.dense is not None,
+                                      "lexical": self.bm25 is not None}
+            self.retrieval_gate = AbstentionGate(kb.store, gates={k: g.model_dump() for k, g in a.retrieval_gate.items()},
+                                                 **common)
+            self.gate = self.retrieval_gate if a.grounding == "none" else AbstentionGate(
+                kb.store, gates={k: g.model_dump() for k, g in a.grounded_gate.items()},
+                grounding_model=a.grounding_model, grounding_threads=a.grounding_threads, **common)
         rr = cfg.reranker
         self.reranker: EmbeddingReranker | CrossEncoderReranker | None = None
         if rr.kind == "embedding":
@@ -184,19 +211,28 @@ class QueryPipeline:
 
     def _stage_list(self) -> tuple[Stage, ...]:
         """The one list of stages; components are looked up when a request runs (so they can be swapped)."""
-        to_dense = "dense" if self.hybrid else "documents"
-        to_bm25 = "bm25" if self.hybrid else "documents"
+        to_dense = "dense" if self.hybrid else ("dense", "documents")
+        to_bm25 = "bm25" if self.hybrid else ("bm25", "documents")
         return (
             Stage("query_embedder", "embed", {"text": "question"}, {"embedding": "embedding"},
                   lambda plan: self.query_embedder if "dense" in plan.retrievers else None, acall=self._aembed),
             Stage("dense", "retrieve_dense", {"query_embedding": "embedding", "top_k": "depth", "filters": "filters"},
                   {"documents": to_dense}, lambda plan: self.dense if "dense" in plan.retrievers else None),
+            Stage("dense_other", "retrieve_other_language",
+                  {"query_embedding": "embedding", "top_k": "depth", "filters": "other_filters"},
+                  {"documents": "other"}, lambda plan: self.dense_other if "dense" in plan.retrievers else None),
             Stage("bm25", "retrieve_bm25", {"query": "question", "top_k": "depth", "filters": "filters"},
                   {"documents": to_bm25}, lambda plan: self.bm25 if "bm25" in plan.retrievers else None),
             Stage("fusion", "fuse", {"dense": "dense", "bm25": "bm25", "top_k": "fuse_k"}, {"documents": "documents"},
                   lambda plan: self.fusion),
             Stage("reranker", "rerank", {"query": "question", "documents": "documents", "top_k": "top_k"},
                   {"documents": "documents"}, lambda plan: self.reranker if plan.rerank else None),
+            Stage("cross_lingual", "cross_lingual", {"documents": "documents", "other": "other"},
+                  {"documents": "documents"}, lambda plan: self.cross_lingual),
+            Stage("abstention", "abstain", {"question": "question", "documents": "documents", "dense": "dense",
+                                            "bm25": "bm25"},
+                  {"question": "question", "documents": "documents", "abstention": "abstention"},
+                  lambda plan: self.gate if plan.grounding else self.retrieval_gate),
             Stage("prompt_builder", "prompt", {"question": "question", "documents": "documents"},
                   {"prompt": "prompt", "messages": "messages", "context": "context"}, lambda plan: self.prompt_builder),
             Stage("generator", "generate", {"prompt": "prompt", "messages": "messages", "question": "question",
@@ -217,7 +253,9 @@ class QueryPipeline:
         return self.extractive  # type: ignore[return-value]
 
     def _components(self) -> list[Any]:
-        return [c for c in (self.query_embedder, self.reranker, self.generator, self.small_generator) if c is not None]
+        gates = (self.gate, self.retrieval_gate) if self.gate is not self.retrieval_gate else (self.gate,)
+        return [c for c in (self.query_embedder, self.reranker, *gates, self.generator, self.small_generator)
+                if c is not None]
 
     def warm_up(self, *, fallbacks: bool = True) -> None:
         """Load every model of the path (once); ``fallbacks``: also the small generator of degraded service."""
@@ -252,30 +290,50 @@ class QueryPipeline:
         reranks = plan.rerank and self.reranker is not None
         k = plan.top_k or (min(r.top_k, rr.top_k) if reranks else r.top_k)
         wide = max(r.candidates, k)
-        return {"question": question, "filters": {"tenant": tenant or self.cfg.knowledge_base.tenant},
-                "history": history or [], "top_k": k, "depth": wide if (reranks or self.hybrid) else k,
-                "fuse_k": wide if reranks else k, "dense": [], "bm25": [], "documents": []}
+        filters = {"tenant": tenant or self.cfg.knowledge_base.tenant}
+        state = {"question": question, "filters": filters,
+                 "history": history or [], "top_k": k, "depth": wide if (reranks or self.hybrid) else k,
+                 "fuse_k": wide if reranks else k, "dense": [], "bm25": [], "documents": [], "other": []}
+        if self.cross_lingual is not None:
+            state["other_filters"] = {**filters, "doc_id": self.only_elsewhere(detect_language(question))}
+        return state
+
+    def only_elsewhere(self, language: str) -> list[str]:
+        """The documents a question in ``language`` finds only across languages (no version in ``language``),
+        recomputed when the knowledge base changes (:func:`~workbench.pipelines.crosslingual.only_elsewhere`)."""
+        docs = self.kb.store.documents  # an update replaces the list
+        if self._elsewhere is None or self._elsewhere[0] is not docs:
+            self._elsewhere = (docs, only_elsewhere(docs, key=self.cfg.retriever.translation_key))
+        return self._elsewhere[1].get(language, [])
 
     async def _aembed(self, comp: QueryEmbedder, kwargs: dict[str, Any]) -> dict[str, Any]:
         if self.batcher is not None:
             return {"embedding": await self.batcher.embed(kwargs["text"])}
         return await comp.run_async(**kwargs)
 
-    def _answer(self, question: str, state: Mapping[str, Any], timings: dict[str, float], t0: int) -> RAGAnswer:
+    def _answer(self, question: str, state: Mapping[str, Any], timings: dict[str, float], t0: int,
+                on_piece: Callable[[str], None] | None = None) -> RAGAnswer:
+        language = detect_language(question)
+        decision: dict[str, Any] = state.get("abstention") or {}
+        abstained = bool(decision.get("abstained"))
+        if abstained and on_piece is not None:
+            on_piece(abstain_answer(language))  # a streaming client sees the abstention as the answer's text
         timings["total"] = (_NS() - t0) / 1e6
-        meta = state["meta"][0] if state.get("meta") else {}
-        docs: list[Document] = state["documents"]
+        meta = state["meta"][0] if state.get("meta") and not abstained else {}
+        docs: list[Document] = [] if abstained else state.get("documents", [])
         return RAGAnswer(
             question=question,
-            answer=state["replies"][0] if state.get("replies") else "",
+            answer=abstain_answer(language) if abstained else (state["replies"][0] if state.get("replies") else ""),
             sources=[Source(id=d.meta.get("doc_id", d.id), passage_id=d.id, title=d.meta.get("title", ""),
                             text=d.content or "", score=float(d.score or 0.0)) for d in docs],
             timings_ms={k: round(v, 3) for k, v in timings.items()},
             tokens=int(meta.get("completion_tokens") or 0),
-            language=detect_language(question),
+            language=language,
             config_hash=self.config_hash,
             kb_version=self.kb.version,
             generator_meta=meta,
+            abstained=abstained,
+            abstention=decision,
         )
 
     def _plan(self, plan: QueryPlan | None, top_k: int | None) -> QueryPlan:
@@ -284,12 +342,19 @@ class QueryPipeline:
 
     def retrieve(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
                  timings: dict[str, float] | None = None, plan: QueryPlan | None = None) -> list[Document]:
-        """The passages the generator would see (after fusion and reranking), ``top_k`` of them."""
+        """The passages the generator would see (after fusion, reranking and cross-lingual slots), ``top_k`` of
+        them (retrieval only: the abstention gate does not run)."""
+        return self.retrieval_state(question, tenant=tenant, top_k=top_k, timings=timings, plan=plan)["documents"]
+
+    def retrieval_state(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
+                        timings: dict[str, float] | None = None, plan: QueryPlan | None = None) -> dict[str, Any]:
+        """The request's slots after retrieval, before the abstention gate: ``documents`` (final ranking),
+        ``dense`` and ``bm25`` (each retriever's list; empty when it did not run) and ``other`` (the
+        other-language partition's hits). What a gate reads; calibration uses it."""
         self.warm_up(fallbacks=False)
         plan = self._plan(plan, top_k)
         state = self._state(question, tenant, plan, None)
-        run_stages(self.stages, plan, state, timings if timings is not None else {}, until="prompt_builder")
-        return state["documents"]
+        return run_stages(self.stages, plan, state, timings if timings is not None else {}, until="abstention")
 
     def run(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
             streaming_callback: Callable[[str], None] | None = None, plan: QueryPlan | None = None,
@@ -305,7 +370,7 @@ class QueryPipeline:
         timings: dict[str, float] = {}
         state = run_stages(self.stages, plan, self._state(question, tenant, plan, history), timings,
                            on_piece=streaming_callback)
-        return self._answer(question, state, timings, t0)
+        return self._answer(question, state, timings, t0, streaming_callback)
 
     async def arun(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
                    plan: QueryPlan | None = None, history: list[dict[str, str]] | None = None,
@@ -320,7 +385,7 @@ class QueryPipeline:
         timings: dict[str, float] = {}
         state = await arun_stages(self.stages, plan, self._state(question, tenant, plan, history), timings,
                                   on_piece=streaming_callback)
-        return self._answer(question, state, timings, t0)
+        return self._answer(question, state, timings, t0, streaming_callback)
 
     async def astream(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
                       plan: QueryPlan | None = None,
@@ -361,10 +426,11 @@ class QueryPipeline:
         question = validate_question(question, self.cfg.limits.max_question_chars)
         pipe, _, writer = self._wiring()
         t0 = _NS()
-        wanted = {writer[slot].split(".")[0] for slot in ("documents", "replies", "meta")}
-        out = pipe.run(self.haystack_inputs(question, tenant), include_outputs_from=wanted)
-        state = {slot: out[comp][name] for slot in ("documents", "replies", "meta")
-                 for comp, name in [writer[slot].split(".")]}
+        slots = [slot for slot in ("documents", "replies", "meta", "abstention") if slot in writer]
+        out = pipe.run(self.haystack_inputs(question, tenant),
+                       include_outputs_from={writer[slot].split(".")[0] for slot in slots})
+        state = {slot: out[comp][name] for slot in slots for comp, name in [writer[slot].split(".")]
+                 if name in out.get(comp, {})}
         return self._answer(question, state, {}, t0)
 
 

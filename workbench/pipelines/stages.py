@@ -11,7 +11,10 @@ reads what the last stage before it wrote, so
   wrote come from the request (``Pipeline.run`` data).
 
 All three walk the same list, so they are equal by construction. A stage whose ``pick(plan)`` gives
-``None`` is skipped: its slots keep what earlier stages wrote::
+``None`` is skipped: its slots keep what earlier stages wrote. A component may also leave out some of its
+outputs (the abstention gate passes ``question`` and ``documents`` on only when it lets the request through):
+the slots they would write are then unset, and a stage none of whose input slots is set is skipped, as
+Haystack skips a component none of whose senders produced anything::
 
     state = {"question": q, "filters": {"tenant": "default"}, "top_k": 3, ...}
     run_stages(stages, FULL_PLAN, state, timings)
@@ -45,8 +48,8 @@ class Stage:
     """Its key in ``timings_ms`` (``embed``, ``retrieve_bm25``, ``generate``...)."""
     inputs: Mapping[str, str]
     """``run()`` parameter → the slot it reads."""
-    outputs: Mapping[str, str]
-    """``run()`` output → the slot it writes."""
+    outputs: Mapping[str, str | tuple[str, ...]]
+    """``run()`` output → the slot it writes (or several slots: one output may feed several readers)."""
     pick: Callable[[QueryPlan], Any]
     """The component this plan runs here, or ``None`` to skip the stage."""
     streams: bool = False
@@ -60,9 +63,9 @@ class Stage:
 def _bind(stage: Stage, plan: QueryPlan, state: Mapping[str, Any],
           on_piece: PieceCallback | None) -> tuple[Any, dict[str, Any]]:
     comp = stage.pick(plan)
-    if comp is None:
+    if comp is None or (stage.inputs and not any(slot in state for slot in stage.inputs.values())):
         return None, {}
-    kwargs = {param: state[slot] for param, slot in stage.inputs.items()}
+    kwargs = {param: state[slot] for param, slot in stage.inputs.items() if slot in state}
     if stage.prepare is not None:
         kwargs = stage.prepare(kwargs, state)
     if stage.streams and on_piece is not None:
@@ -72,8 +75,16 @@ def _bind(stage: Stage, plan: QueryPlan, state: Mapping[str, Any],
 
 def _store(stage: Stage, state: dict[str, Any], out: Mapping[str, Any], timings: dict[str, float], t0: int) -> None:
     timings[stage.timing] = (_NS() - t0) / 1e6
-    for name, slot in stage.outputs.items():
-        state[slot] = out[name]
+    for name, slots in stage.outputs.items():
+        for slot in _slots(slots):
+            if name in out:
+                state[slot] = out[name]
+            else:
+                state.pop(slot, None)  # its latest writer produced nothing: later readers see it unset
+
+
+def _slots(slots: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (slots,) if isinstance(slots, str) else slots
 
 
 def run_stages(stages: Sequence[Stage], plan: QueryPlan, state: dict[str, Any], timings: dict[str, float], *,
@@ -130,6 +141,7 @@ def haystack_wiring(stages: Sequence[Stage], plan: QueryPlan) -> tuple[Pipeline,
                 pipe.connect(writer[slot], f"{stage.name}.{param}")
             else:
                 request.setdefault(stage.name, {})[param] = slot
-        for out, slot in stage.outputs.items():
-            writer[slot] = f"{stage.name}.{out}"
+        for out, slots in stage.outputs.items():
+            for slot in _slots(slots):
+                writer[slot] = f"{stage.name}.{out}"
     return pipe, request, writer

@@ -1,5 +1,6 @@
 """The pipeline's three surfaces (blocking ``run``, ``astream``, the Haystack ``Pipeline``) answer alike,
-for every preset in ``configs/`` and for the degraded plans the serving engine uses."""
+for every preset in ``configs/`` (abstention and cross-lingual retrieval as each preset configures them) and
+for the degraded plans the serving engine uses."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import pytest
 
 from workbench.config import PipelineConfig, list_presets
 from workbench.pipelines import QueryPipeline, RAGAnswer, load_knowledge_base
+from workbench.pipelines.abstention import ABSTAIN_ANSWERS
 from workbench.pipelines.plan import GeneratorChoice, QueryPlan
 
-QUESTIONS = ["how much is the gold card annual fee", "信用卡丢了怎么办", "how long does an international transfer take?"]
+QUESTIONS = ["how much is the gold card annual fee", "信用卡丢了怎么办", "how long does an international transfer take?",
+             "whats the wether in paris tomorrow"]
+OFF_TOPIC = ["whats the wether in paris tomorrow", "今晚上海会下雨吗"]
 
 
 def _streamed(qp: QueryPipeline, question: str, plan: QueryPlan | None = None) -> tuple[list[str], RAGAnswer]:
@@ -28,7 +32,7 @@ def _streamed(qp: QueryPipeline, question: str, plan: QueryPlan | None = None) -
 
 
 def _same(a: RAGAnswer, b: RAGAnswer) -> None:
-    assert a.answer == b.answer
+    assert a.answer == b.answer and a.abstained == b.abstained
     assert [(s.id, s.passage_id) for s in a.sources] == [(s.id, s.passage_id) for s in b.sources]
     assert [s.score for s in a.sources] == pytest.approx([s.score for s in b.sources], rel=1e-5)
 
@@ -44,12 +48,13 @@ def test_run_astream_and_haystack_agree(preset: str, default_config: PipelineCon
     cfg = PipelineConfig.load(preset).model_copy(update={"index_dir": default_config.index_dir})
     kb = knowledge_base if cfg.index_hash == default_config.index_hash else load_knowledge_base(cfg, progress=False)
     qp = QueryPipeline(cfg, kb)
-    questions = QUESTIONS[:2] if cfg.generator.kind != "extractive" else QUESTIONS  # an LLM costs ~1 s an answer
+    questions = QUESTIONS[:2] + QUESTIONS[3:] if cfg.generator.kind != "extractive" else QUESTIONS  # an LLM: ~1 s
     for q in questions:
         direct = qp.run(q)
         pieces, streamed = _streamed(qp, q)
         hay = qp.run_haystack(q)
-        assert direct.answer and direct.sources, (preset, q)
+        assert direct.answer and (direct.sources or direct.abstained), (preset, q)
+        assert direct.abstained == (q == QUESTIONS[3] and cfg.abstention.enabled), (preset, q)
         _same(direct, streamed)
         _same(direct, hay)
         assert pieces, "the answer streams at least one piece"
@@ -72,3 +77,21 @@ def test_degraded_plans_agree_and_drop_what_they_say(default_config: PipelineCon
     _same(lexical, _streamed(qp, q, bm25_only)[1])
     assert "embed" not in lexical.timings_ms and "retrieve_dense" not in lexical.timings_ms
     assert len(lexical.sources) == 2 and lexical.generator_meta["model"] == "extractive"
+
+
+def test_an_abstention_is_the_same_on_every_surface_and_stops_before_the_prompt(
+        default_config: PipelineConfig, knowledge_base) -> None:  # type: ignore[no-untyped-def]
+    default_qp = QueryPipeline(default_config, knowledge_base)
+    for question, lang in zip(OFF_TOPIC, ("en", "zh"), strict=True):
+        direct = default_qp.run(question)
+        pieces, streamed = _streamed(default_qp, question)
+        hay = default_qp.run_haystack(question)
+        for r in (direct, streamed, hay):
+            assert r.abstained and r.answer == ABSTAIN_ANSWERS[lang] and r.sources == [] and r.tokens == 0
+        assert pieces == [ABSTAIN_ANSWERS[lang]]
+        assert direct.abstention["reason"] == "gate" and direct.abstention["score"] > 0
+        assert "abstain" in direct.timings_ms and not {"prompt", "generate"} & set(direct.timings_ms)
+        assert set(direct.timings_ms) == set(streamed.timings_ms)
+    answered = default_qp.run("how much is the gold card annual fee")
+    assert not answered.abstained and answered.abstention["score"] < 0 and "generate" in answered.timings_ms
+    assert "600" in answered.answer and answered.sources[0].id == "cards-gold-card-en"
