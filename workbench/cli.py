@@ -126,6 +126,10 @@ def ask(config: str, question: str, tenant: str | None, as_json: bool, stream: b
     else:
         click.secho("answer: ", bold=True, nl=False)
         click.echo(result.answer)
+    if result.abstained:
+        score = result.abstention.get("score")
+        click.secho(f"abstained: no answer in the knowledge base ({result.abstention.get('reason')}"
+                    f"{f', gate score {score:.2f}' if score is not None else ''})", fg="yellow")
     click.secho("sources:", bold=True)
     for i, s in enumerate(result.sources, start=1):
         click.echo(f"  [{i}] {s.id:38s} {s.score:7.4f}  {s.title}")
@@ -138,6 +142,7 @@ def _http_shape(result: Any) -> dict[str, Any]:
     """The HTTP response fields of a pipeline result (no cache, variant or memory on the CLI path)."""
     return {
         "answer": result.answer,
+        "abstained": result.abstained,
         "sources": [{"id": s.id, "title": s.title, "text": s.text, "score": s.score} for s in result.sources],
         "cache_layer": None,
         "variant": None,

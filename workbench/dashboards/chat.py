@@ -1,6 +1,7 @@
 """A chat widget: ask a question, watch the answer stream in, see where it came from and what it cost.
 
-Shows the streaming answer; the sources with their scores; which cache layer served it (or ``miss``);
+Shows the streaming answer (an abstention, "no answer in the knowledge base", marked as such); the sources
+with their scores; which cache layer served it (or ``miss``);
 the A/B variant and degradation level; a stage-timing bar; and the conversation so far (with the
 engine's memory turn count when a session is used). It talks to an in-process target or a served URL
 (see :mod:`workbench.dashboards.backends`).
@@ -132,13 +133,20 @@ class ChatWidget(widgets.VBox):
         self.responses.append(resp)
         self.turns.append((question, resp.answer))
         self.status.value = f"<b>Q:</b> {escape(question)}"
-        self.answer.value = f'<div class="wb-answer" style="font-size:16px">{escape(resp.answer)}</div>'
+        if resp.abstained:  # not an answer: say so plainly, in a colour the eye does not take for one
+            self.answer.value = (f'<div class="wb-answer wb-abstained" style="font-size:16px;color:#8a6d3b;'
+                                 f'background:#fcf8e3;padding:4px 8px;border-left:4px solid #f0ad4e">'
+                                 f"{escape(resp.answer)}</div>")
+        else:
+            self.answer.value = f'<div class="wb-answer" style="font-size:16px">{escape(resp.answer)}</div>'
         info: dict[str, Any] = {
             "cache": resp.cache_layer or "miss",
             "variant": resp.variant or "–",
             "degradation": f"{resp.degradation_level} ({resp.degradation})",
             "tokens": resp.tokens,
         }
+        if resp.abstained:
+            info["abstained"] = "no answer in the knowledge base"
         if resp.language:
             info["language"] = resp.language
         if resp.tool:

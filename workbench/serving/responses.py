@@ -15,31 +15,35 @@ import time
 import uuid
 from typing import Any
 
+from workbench.observability.logs import current_request_id
 from workbench.pipelines import RAGAnswer
 from workbench.serving.schema import ChatResponse, SourceOut
 
 __all__ = ["CACHED_FIELDS", "PieceClock", "cache_payload", "response_from", "response_from_cache"]
 
 #: The fields of a response an answer cache keeps (the rest belongs to the request that produced it).
-CACHED_FIELDS = frozenset({"answer", "sources", "tokens", "language", "tool", "simulated"})
+CACHED_FIELDS = frozenset({"answer", "abstained", "sources", "tokens", "language", "tool", "simulated"})
 
 
 def _request_id() -> str:
-    return uuid.uuid4().hex[:16]
+    """The id of the request being served (its log lines' id) when one is bound, else a new one."""
+    bound = current_request_id()
+    return bound if bound != "-" else uuid.uuid4().hex[:16]
 
 
 def response_from(answer: RAGAnswer, **fields: Any) -> ChatResponse:
     """The response of a pipeline answer; ``fields``: what serving adds (variant, level, timings, tokens...)."""
     fields.setdefault("tokens", answer.tokens)
     fields.setdefault("language", answer.language)
-    return ChatResponse(answer=answer.answer, sources=[SourceOut(id=s.id, title=s.title, text=s.text, score=s.score)
-                                                       for s in answer.sources],
+    return ChatResponse(answer=answer.answer, abstained=answer.abstained,
+                        sources=[SourceOut(id=s.id, title=s.title, text=s.text, score=s.score) for s in answer.sources],
                         simulated=bool(answer.generator_meta.get("simulated")), request_id=_request_id(), **fields)
 
 
 def response_from_cache(payload: dict[str, Any], layer: str, **fields: Any) -> ChatResponse:
     """The response of a cache hit (``payload``: what :func:`cache_payload` stored; ``fields``: the request's)."""
-    return ChatResponse(answer=str(payload.get("answer", "")), sources=[SourceOut(**s) for s in payload.get("sources", [])],
+    return ChatResponse(answer=str(payload.get("answer", "")), abstained=bool(payload.get("abstained")),
+                        sources=[SourceOut(**s) for s in payload.get("sources", [])],
                         tokens=int(payload.get("tokens") or 0), tool=payload.get("tool"),
                         simulated=bool(payload.get("simulated")), language=payload.get("language"),
                         cache_layer=layer, request_id=_request_id(), **fields)  # type: ignore[arg-type]

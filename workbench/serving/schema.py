@@ -154,6 +154,9 @@ class ChatResponse(BaseModel):
     """The answer to one :class:`ChatRequest`."""
 
     answer: str
+    abstained: bool = False
+    """True when the knowledge base has no answer: ``answer`` says so in the question's language ("I couldn't
+    find that in the knowledge base" / "资料中没有找到相关内容") and ``sources`` is empty."""
     sources: list[SourceOut] = Field(default_factory=list)
     cache_layer: Literal["exact", "semantic", "user"] | None = None
     """Which cache layer served it (``None``: a miss, answered by the pipeline)."""
