@@ -246,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="5+5 questions, extractive + the two smallest LLMs")
     ap.add_argument("--preset", help="evaluate this preset's whole path on all answerable questions instead")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--merge", type=Path, nargs="*", default=[],
+                    help="also take the generator results of these result files (same sample and settings), "
+                         "e.g. a slow model run in a separate process with --out")
     args = ap.parse_args(argv)
 
     if args.preset:
@@ -270,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     same_sample = previous.get("question_ids") == [q["id"] for q in questions] and \
         all(previous.get(k) == getattr(args, k) for k in ("max_sentences", "examples", "threads", "max_tokens"))
     results: dict[str, Any] = dict(previous.get("generators", {})) if same_sample else {}
+    settings = ("question_ids", "max_sentences", "examples", "threads", "max_tokens")
+    for other in args.merge:
+        extra = json.loads(other.read_text(encoding="utf-8"))
+        mine = {"question_ids": [q["id"] for q in questions], **{k: getattr(args, k) for k in settings[1:]}}
+        if any(extra.get(k) != mine[k] for k in settings):
+            raise SystemExit(f"{other}: another sample or other settings; not merged")
+        results.update(extra["generators"])
     for name in args.generators:
         print(f"\n== {name}", flush=True)
         results[name] = run_generator(name, questions, passages, max_sentences=args.max_sentences,

@@ -9,11 +9,12 @@ kappa per language, with bootstrap confidence intervals.
 * Measures on every item: ``em`` (EM = 1 → correct, else wrong), ``f1>=T`` (F1 ≥ T → correct), the
   answer-type-aware ``matcher`` (correct / partly / wrong). EM/F1 have no verdict on an unanswerable item
   (no gold answer): it is counted as missing, not guessed.
-* LLM judges (``KIND:MODEL``; MODEL a bundled GGUF or ``openai=BASE_URL[,model]``): ``prompt`` (the direct
+* LLM judges (``KIND:MODEL[@REPEATS][#PER_LANG]``; MODEL a bundled GGUF or ``openai=BASE_URL[,model]``):
+  ``prompt`` (the direct
   judge prompt, evidence = the gold document's best two sentences), ``ragas_answer_accuracy``,
-  ``ragas_answer_correctness``. They are slow on this shared 2-core machine, so they judge a seeded sample
-  of ``--judge-limit`` items per language (every measure is also scored on that same sample) with
-  ``--repeats`` votes each; verdicts are cached per item in ``.workbench/judge_cache/`` so a rerun
+  ``ragas_answer_correctness``. They are slow on this shared 2-core machine, so each judges a seeded sample
+  of ``--judge-limit`` (or ``#PER_LANG``) items per language (smaller samples are part of larger ones; every
+  measure is also scored on the judge's sample) with ``--repeats`` (or ``@REPEATS``) votes each; verdicts are cached per item in ``.workbench/judge_cache/`` so a rerun
   continues where it stopped. Failures (no readable verdict after the retries) are reported as
   ``missing`` and never counted as right or wrong.
 * Scales: ``binary`` (correct vs partly-or-wrong: what the headline ``correct`` column means) and ``three``.
@@ -78,13 +79,21 @@ def base_measures(items: Sequence[Any], f1_threshold: float) -> dict[str, list[A
 
 
 def judge_sample(items: Sequence[Any], per_lang: int, seed: int) -> list[int]:
-    """Indexes of a seeded sample of ``per_lang`` items per language (in the set's order)."""
-    rng = random.Random(seed)
+    """Indexes of the first ``per_lang`` items per language of a seeded permutation (so a smaller sample is
+    part of a larger one), in the set's order."""
     chosen: list[int] = []
     for lang in sorted({it.lang for it in items}):
         pool = [i for i, it in enumerate(items) if it.lang == lang]
-        chosen += rng.sample(pool, min(per_lang, len(pool)))
+        random.Random(f"{seed}-{lang}").shuffle(pool)
+        chosen += pool[:per_lang]
     return sorted(chosen)
+
+
+def parse_spec(spec: str, repeats: int, limit: int) -> tuple[str, int, int]:
+    """``KIND:MODEL[@REPEATS][#PER_LANG]`` → (``KIND:MODEL``, repeats, items per language)."""
+    base, _, per_lang = spec.partition("#")
+    base, _, reps = base.partition("@")
+    return base, int(reps) if reps else repeats, int(per_lang) if per_lang else limit
 
 
 def make_judge(spec: str, repeats: int, temperature: float) -> Any:
@@ -214,33 +223,32 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.judges:
         docs = documents()
-        sample = judge_sample(items, args.judge_limit, args.seed)
-        sub = frame.iloc[sample].copy()
-        judge_stats = {}
-        for spec in args.judges:
-            got = run_judge(spec, items, sample, docs, args.repeats, args.temperature)
+        result["judges"] = {}
+        for raw_spec in args.judges:
+            spec, repeats, per_lang = parse_spec(raw_spec, args.repeats, args.judge_limit)
+            sample = judge_sample(items, per_lang, args.seed)
+            got = run_judge(spec, items, sample, docs, repeats, args.temperature)
+            sub = frame.iloc[sample].copy()
             sub[spec] = [got[i]["verdict"] for i in sample]
             recs = [got[i] for i in sample]
-            votes = sum(len(r["votes"]) for r in recs)
-            judge_stats[spec] = {
-                "items": len(recs), "votes": votes, "attempts": sum(r["attempts"] for r in recs),
-                "failed_votes": sum(r["failures"] for r in recs),
+            stats = {
+                "items": len(recs), "per_language": per_lang, "votes": sum(len(r["votes"]) for r in recs),
+                "attempts": sum(r["attempts"] for r in recs), "failed_votes": sum(r["failures"] for r in recs),
                 "items_without_verdict": sum(r["verdict"] is None for r in recs),
                 "mean_variance": float(pd.Series([r["variance"] for r in recs]).mean()),
                 "unanimous_share": float(pd.Series([len({v for v in r["votes"] if v}) == 1 for r in recs]).mean()),
                 "median_latency_s": float(pd.Series([r["latency_ms"] for r in recs]).median() / 1000),
-                "repeats": args.repeats, "temperature": args.temperature}
-        result["judged_sample"] = {"per_language": args.judge_limit, "ids": [items[i].id for i in sample],
-                                   "agreement": table(sub, [*base, *args.judges], args.resamples, args.seed),
-                                   "judges": judge_stats}
-        print_table(f"The judged sample ({len(sample)} items, the same for every measure)",
-                    result["judged_sample"]["agreement"], "binary")
-        print_table("The judged sample", result["judged_sample"]["agreement"], "three")
-        print("\njudge | items | votes | failed votes | items without verdict | mean variance | unanimous | "
-              "median s/item")
-        for spec, s in judge_stats.items():
-            print(f"{spec} | {s['items']} | {s['votes']} | {s['failed_votes']} | {s['items_without_verdict']} | "
-                  f"{s['mean_variance']:.3f} | {s['unanimous_share']:.2f} | {s['median_latency_s']:.1f}")
+                "repeats": repeats, "temperature": args.temperature}
+            agreement_rows = table(sub, [*base, spec], args.resamples, args.seed)
+            result["judges"][spec] = {"stats": stats, "ids": [items[i].id for i in sample],
+                                      "agreement": agreement_rows}
+            print_table(f"{spec} on its sample ({len(sample)} items; every measure on the same items)",
+                        agreement_rows, "binary")
+            print_table(f"{spec} on its sample", agreement_rows, "three")
+            print(f"\n{spec}: {stats['votes']} votes ({repeats} per item), {stats['failed_votes']} failed votes, "
+                  f"{stats['items_without_verdict']} items without a verdict, mean vote variance "
+                  f"{stats['mean_variance']:.3f}, unanimous {stats['unanimous_share']:.2f}, "
+                  f"median {stats['median_latency_s']:.1f} s per item")
 
     rows = [r for r in result["all_items"] if r["scale"] == "binary" and r["group"] != "all"]
     best: dict[str, str] = {}

@@ -51,7 +51,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "datasets" / "meridian_bank"
-UNANSWERABLE = DATA / "source" / "unanswerable" / "unanswerable.jsonl"
 OUT = ROOT / "bench" / "results" / "probe_abstention_crosslingual.json"
 SEED = 20260615
 DEPTH = 10          # passages retrieved per question (as the experiment runner: max(ks) = 10)
@@ -71,21 +70,13 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def load_items() -> list[dict[str, Any]]:
-    """Answerable and unanswerable questions as one list of dicts with ``kind`` and ``split``."""
-    rng = random.Random(SEED)
-    items: list[dict[str, Any]] = []
-    answerable = read_jsonl(DATA / "questions.jsonl")
-    for lang in ("en", "zh"):
-        group = sorted((q for q in answerable if q["lang"] == lang), key=lambda q: q["id"])
-        rng.shuffle(group)
-        for k, q in enumerate(group):
-            items.append({"id": q["id"], "lang": q["lang"], "question": q["question"], "kind": "answerable",
-                          "gold": list(q["gold_doc_ids"]), "cross_lingual": bool(q["cross_lingual"]),
-                          "split": "tune" if k % 2 == 0 else "test"})
-    for u in read_jsonl(UNANSWERABLE):
-        items.append({"id": u["id"], "lang": u["lang"], "question": u["question"], "kind": u["kind"],
-                      "gold": [], "cross_lingual": False, "split": u["split"]})
-    return items
+    """Answerable and unanswerable questions as one list of dicts with ``kind`` and ``split``
+    (``workbench.evaluation.answerability``, the halves ``bench/bench_answers.py`` uses)."""
+    from workbench.evaluation.answerability import answerability_questions
+
+    return [{"id": q["id"], "lang": q["lang"], "question": q["question"], "kind": q["kind"],
+             "gold": list(q["gold_doc_ids"]), "cross_lingual": bool(q["cross_lingual"]), "split": q["split"]}
+            for q in answerability_questions(DATA, seed=SEED)]
 
 
 # ---------------------------------------------------------------------------------------------

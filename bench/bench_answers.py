@@ -1,0 +1,252 @@
+"""Right answers or none (issue 12 items 3 and 4): cross-lingual and same-language retrieval, abstention on
+the unanswerable questions, and what the gate costs, per preset and language.
+
+    .venv/bin/python bench/bench_answers.py [--presets fast default quality] [--limit N] [--out PATH]
+    .venv/bin/python bench/bench_answers.py --calibrate [--presets default] [--grounding none|llm]
+
+Data: the answerable questions of ``datasets/meridian_bank/questions.jsonl`` (``cross_lingual: true`` marks
+the 33 whose only answer is an article in the other language) and the authored unanswerable questions of
+``source/unanswerable/unanswerable.jsonl``. Halves: the unanswerable file's ``split``; the answerable
+questions are split per language by a seeded shuffle (seed 20260615, sorted by id, even positions ``tune``),
+as ``bench/probe_abstention_crosslingual.py`` does. Gates are fit on ``tune`` only; every abstention figure
+below is on ``test``.
+
+Per preset:
+
+* **hit@5** (retrieval, the experiment runner's definition: ``retrieve(top_k=10)``, passages collapsed to
+  documents, a gold document among the first 5) on every answerable question (``--limit``: a seeded sample
+  of N per language), split into same-language and cross-lingual, per language.
+* **abstention** with the preset as configured, on the test halves: precision (abstentions that were on
+  unanswerable questions), recall (unanswerable questions abstained; in-domain and off-topic apart), the
+  false-abstain rate (answerable questions abstained, cross-lingual ones counted apart too), and answers
+  lost: abstained answerable questions that the same preset without the gate answers correctly
+  (``workbench.evaluation.metrics.answer.match_answer``).
+* **latency** of ``QueryPipeline.run`` on the answerable test questions (p50/p95, nearest rank) and the
+  gate stage's own time (``timings_ms["abstain"]``) and the other-language search
+  (``retrieve_other_language``), p50/p95.
+
+``--calibrate`` fits each language's gate (``workbench.pipelines.abstention.GateModel.fit``: logistic
+regression over the retrieval signals the preset has, at most 5% of the tune answerable questions
+abstained) and prints the ``abstention`` section to paste into the preset; with ``--grounding llm`` it adds
+the grounding model's signal (slow: one model call per question).
+
+Writes bench/results/answers.json (results merged by preset) or, with --calibrate,
+bench/results/gates.json. The machine is 2 shared cores: the load average is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import workbench  # noqa: F401  (offline switches)
+from workbench.config import PipelineConfig
+from workbench.evaluation.answerability import SPLIT_SEED, answerability_questions
+from workbench.evaluation.metrics.retrieval import dedupe
+from workbench.percentiles import PERCENTILE_METHOD, percentile
+from workbench.pipelines import QueryPipeline, load_knowledge_base
+from workbench.pipelines.abstention import SIGNALS, AbstentionGate, GateModel
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "answers.json"
+GATES_OUT = ROOT / "bench" / "results" / "gates.json"
+SEED = SPLIT_SEED
+MAX_FALSE_ABSTAIN = 0.05
+
+
+def questions() -> list[dict[str, Any]]:
+    """Answerable and unanswerable questions with ``kind`` and ``split`` (``workbench.evaluation.answerability``)."""
+    return answerability_questions()
+
+
+def sample(rows: list[dict[str, Any]], limit: int | None, seed: int = SEED) -> list[dict[str, Any]]:
+    """At most ``limit`` rows per language (seeded), all when ``limit`` is None."""
+    if limit is None:
+        return rows
+    out = []
+    for lang in ("en", "zh"):
+        group = [r for r in rows if r["lang"] == lang]
+        out += random.Random(seed).sample(group, min(limit, len(group)))
+    return out
+
+
+def ratio(num: int, den: int) -> dict[str, Any]:
+    return {"n": num, "of": den, "rate": round(num / den, 4) if den else None}
+
+
+def pcts(values: list[float]) -> dict[str, float | None]:
+    return {"p50": round(percentile(values, 50), 2) if values else None,
+            "p95": round(percentile(values, 95), 2) if values else None}
+
+
+# -- retrieval --------------------------------------------------------------------------------------------
+def hit_at_5(qp: QueryPipeline, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """hit@5 per language, same-language and cross-lingual apart (the experiment runner's definition)."""
+    hits: dict[str, list[bool]] = defaultdict(list)
+    for q in rows:
+        ranked = dedupe(str(d.meta.get("doc_id", d.id)) for d in qp.retrieve(q["question"], top_k=10))
+        hit = any(d in q["gold_doc_ids"] for d in ranked[:5])
+        group = "cross" if q["cross_lingual"] else "same"
+        for key in (f"{group}_{q['lang']}", group, "all"):
+            hits[key].append(hit)
+    return {k: ratio(sum(v), len(v)) for k, v in sorted(hits.items())}
+
+
+# -- abstention -------------------------------------------------------------------------------------------
+def gate_signals(qp: QueryPipeline, rows: list[dict[str, Any]], gate: AbstentionGate,
+                 grounding: bool) -> list[dict[str, float | None]]:
+    out = []
+    for n, q in enumerate(rows, start=1):
+        state = qp.retrieval_state(q["question"])
+        out.append(gate.signals(q["question"], state["documents"], dense=state["dense"], bm25=state["bm25"],
+                                grounding=grounding))
+        if grounding and n % 20 == 0:
+            print(f"  grounding signals {n}/{len(rows)}", flush=True)
+    return out
+
+
+def calibrate(preset: str, grounding: str, limit: int | None = None) -> dict[str, Any]:
+    """Fit each language's gate on the tune halves (``limit``: a seeded sample of that many answerable
+    questions per language, every unanswerable one); the ``abstention`` section for the preset."""
+    cfg = PipelineConfig.load(preset).with_overrides({"abstention.enabled": False})
+    qp = QueryPipeline(cfg, load_knowledge_base(cfg, progress=False))
+    a = cfg.abstention
+    gate = AbstentionGate(qp.kb.store, gates={}, dense=qp.dense is not None, lexical=qp.bm25 is not None,
+                          grounding_model=a.grounding_model if grounding == "llm" else None,
+                          grounding_threads=a.grounding_threads)
+    gate.warm_up()
+    names = [s for s in SIGNALS if (s != "dense_top1" or qp.dense is not None)
+             and (s != "bm25_per_token" or qp.bm25 is not None) and (s != "grounding" or grounding == "llm")]
+    section: dict[str, Any] = {}
+    for lang in ("en", "zh"):
+        tune = [q for q in questions() if q["split"] == "tune" and q["lang"] == lang]
+        rows = sample([q for q in tune if q["kind"] == "answerable"], limit) + [q for q in tune
+                                                                             if q["kind"] != "answerable"]
+        signals = gate_signals(qp, rows, gate, grounding == "llm")
+        model = GateModel.fit(signals, [q["kind"] != "answerable" for q in rows], signals=names,
+                              max_false_abstain=MAX_FALSE_ABSTAIN)
+        section[lang] = model.to_config()
+        abstained = [model.logit(s) > 0 for s in signals]  # type: ignore[operator]
+        un = [a for a, q in zip(abstained, rows, strict=True) if q["kind"] != "answerable"]
+        an = [a for a, q in zip(abstained, rows, strict=True) if q["kind"] == "answerable"]
+        print(f"{preset}/{lang}: tune recall {sum(un)}/{len(un)}, false abstain {sum(an)}/{len(an)}: "
+              f"{json.dumps(section[lang])}", flush=True)
+    key = "grounded_gate" if grounding == "llm" else "retrieval_gate"
+    return {key: section, "signals": names, "max_false_abstain": MAX_FALSE_ABSTAIN, "limit": limit,
+            "grounding_model": a.grounding_model if grounding == "llm" else None}
+
+
+def right(answer: str, q: dict[str, Any]) -> bool:
+    from workbench.evaluation.metrics.answer import match_answer
+
+    return match_answer(answer, q["answers"], question=q["question"]).verdict == "correct"
+
+
+def abstention(cfg: PipelineConfig, kb: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run the preset on the test halves; abstention rates, answers lost and latency per language."""
+    qp = QueryPipeline(cfg, kb)
+    qp.warm_up(fallbacks=False)
+    plain = QueryPipeline(cfg.with_overrides({"abstention.enabled": False}), kb) if cfg.abstention.enabled else qp
+    records = []
+    for q in rows:
+        r = qp.run(q["question"])
+        lost = r.abstained and q["kind"] == "answerable" and right(plain.run(q["question"]).answer, q)
+        records.append((q, r, lost))
+    out: dict[str, Any] = {}
+    for lang in ("en", "zh", "all"):
+        group = [(q, r, lost) for q, r, lost in records if lang == "all" or q["lang"] == lang]
+        by_kind: dict[str, list[bool]] = defaultdict(list)
+        for q, r, _ in group:
+            by_kind[q["kind"]].append(r.abstained)
+        answerable = [(q, r, lost) for q, r, lost in group if q["kind"] == "answerable"]
+        un = by_kind["in_domain"] + by_kind["off_topic"]
+        caught, wrong = sum(un), sum(by_kind["answerable"])
+        cross = [r.abstained for q, r, _ in answerable if q["cross_lingual"]]
+        out[lang] = {
+            "recall": ratio(caught, len(un)),
+            "recall_in_domain": ratio(sum(by_kind["in_domain"]), len(by_kind["in_domain"])),
+            "recall_off_topic": ratio(sum(by_kind["off_topic"]), len(by_kind["off_topic"])),
+            "precision": ratio(caught, caught + wrong),
+            "false_abstain": ratio(wrong, len(answerable)),
+            "false_abstain_cross_lingual": ratio(sum(cross), len(cross)),
+            "answers_lost": ratio(sum(lost for _, _, lost in answerable), len(answerable)),
+            "latency_ms": pcts([r.timings_ms["total"] for _, r, _ in answerable]),
+            "gate_ms": pcts([r.timings_ms["abstain"] for _, r, _ in answerable if "abstain" in r.timings_ms]),
+            "other_language_search_ms": pcts([r.timings_ms["retrieve_other_language"] for _, r, _ in answerable
+                                              if "retrieve_other_language" in r.timings_ms]),
+        }
+    return out
+
+
+def evaluate(preset: str, limit: int | None) -> dict[str, Any]:
+    cfg = PipelineConfig.load(preset)
+    kb = load_knowledge_base(cfg, progress=False)
+    qs = questions()
+    t0 = time.perf_counter()
+    answerable = sample([q for q in qs if q["kind"] == "answerable"], limit)
+    result: dict[str, Any] = {"config_hash": cfg.hash, "cross_lingual": cfg.retriever.cross_lingual,
+                              "abstention": cfg.abstention.enabled, "grounding": cfg.abstention.grounding,
+                              "limit": limit, "hit_at_5": hit_at_5(QueryPipeline(cfg, kb), answerable)}
+    test = sample([q for q in qs if q["split"] == "test" and q["kind"] == "answerable"], limit, seed=SEED + 1)
+    test += [q for q in qs if q["split"] == "test" and q["kind"] != "answerable"]
+    result["abstention_test"] = abstention(cfg, kb, test)
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    return result
+
+
+def show(preset: str, r: dict[str, Any]) -> None:
+    h = r["hit_at_5"]
+    fmt = lambda x: f"{x['rate']:.3f} ({x['n']}/{x['of']})" if x and x["of"] else "-"  # noqa: E731
+    print(f"\n{preset}  (cross_lingual={r['cross_lingual']}, abstention={r['abstention']}, "
+          f"grounding={r['grounding']}, limit={r['limit']})")
+    print(f"{'lang':5} {'hit@5 same':>18} {'hit@5 cross':>16} {'abst. recall':>16} {'precision':>16} "
+          f"{'false abstain':>16} {'lost':>14} {'p50 ms':>8} {'p95 ms':>8} {'gate p50/p95':>14}")
+    for lang in ("en", "zh", "all"):
+        a = r["abstention_test"][lang]
+        same = h.get(f"same_{lang}", h.get("same")) if lang != "all" else h.get("same")
+        cross = h.get(f"cross_{lang}") if lang != "all" else h.get("cross")
+        g = a["gate_ms"]
+        print(f"{lang:5} {fmt(same):>18} {fmt(cross):>16} {fmt(a['recall']):>16} {fmt(a['precision']):>16} "
+              f"{fmt(a['false_abstain']):>16} {fmt(a['answers_lost']):>14} {a['latency_ms']['p50'] or 0:8.1f} "
+              f"{a['latency_ms']['p95'] or 0:8.1f} {g['p50'] or 0:6.2f}/{g['p95'] or 0:<6.2f}")
+
+
+def merge(path: Path, key: str, value: Any, extra: dict[str, Any]) -> None:
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data.setdefault("results", {})[key] = value
+    data.update(extra)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--presets", nargs="+", default=["fast", "default", "quality"])
+    ap.add_argument("--limit", type=int, default=None, help="answerable questions per language (seeded sample)")
+    ap.add_argument("--calibrate", action="store_true", help="fit the gates on the tune halves instead")
+    ap.add_argument("--grounding", choices=["none", "llm"], default="none", help="--calibrate: with the model check")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    extra = {"machine": {"cpus": os.cpu_count(), "load_average": [round(x, 1) for x in os.getloadavg()],
+                         "python": platform.python_version()},
+             "percentiles": PERCENTILE_METHOD, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+    for preset in args.presets:
+        if args.calibrate:
+            merge(args.out or GATES_OUT, f"{preset}/{args.grounding}", calibrate(preset, args.grounding, args.limit),
+                  extra)
+        else:
+            result = evaluate(preset, args.limit)
+            show(preset, result)
+            merge(args.out or OUT, preset, result, extra)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
