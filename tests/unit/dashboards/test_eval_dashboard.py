@@ -83,3 +83,27 @@ def test_from_dir_loads_saved_runs(tmp_path, dash: EvalDashboard) -> None:  # ty
         r.save(tmp_path / f"run{i}")
     loaded = EvalDashboard.from_dir(tmp_path)
     assert sorted(loaded.names) == ["fast", "slow"]
+
+
+def test_question_filter_keeps_disagreements_and_marks_each_run(dash: EvalDashboard) -> None:
+    assert [v for _, v in dash.question.options] == ["q1", "q2"]
+    dash.show.value = "disagree"                       # fast misses q2, slow answers it
+    assert dash.question.options == (("✗✓ q2: lost card?", "q2"),) and dash.question.value == "q2"
+    assert "1 question(s): configs disagree" in dash.question_note.value
+    html = dash.drill.value
+    assert html.index("✗") < html.index("<b>fast</b>") < html.index("✓") < html.index("<b>slow</b>")
+    dash.show.value = "wrong"
+    assert [v for _, v in dash.question.options] == ["q2"]
+    dash.runs.value = ("slow",)                        # slow alone is never wrong, and cannot disagree
+    assert dash.question.options == () and "no question matches" in dash.drill.value
+    dash.show.value = "all"
+    assert [label for label, _ in dash.question.options] == ["✓ q1: gold card fee?", "✓ q2: lost card?"]
+
+
+def test_table_is_short_unless_asked_and_says_when_nothing_is_selected(dash: EvalDashboard) -> None:
+    assert "latency_max_ms" not in dash.table.value and "f1" in dash.table.value
+    assert "latency_max_ms" not in dash.sort_by.options and "f1" in dash.sort_by.options
+    dash.all_columns.value = True
+    assert "latency_max_ms" in dash.table.value
+    dash.runs.value = ()
+    assert "select at least one run" in dash.table.value and "select at least one run" in dash.drill.value
