@@ -59,6 +59,7 @@ def main() -> None:
     Typical session:
       workbench index default              # embed and index the knowledge base (cached on disk)
       workbench ask quality "金卡年费多少"   # one answer with sources and stage timings
+      workbench compare fast default --limit 100 --report reports/cmp   # which to pick, and how sure
     CONFIG is a preset (see `workbench presets`) or a YAML file.
     """
 
@@ -252,20 +253,26 @@ def demo(presets: str, questions: int, llm_questions: int, load_seconds: float, 
 @main.command()
 @click.argument("run_dir")
 @click.option("--out", default=None, help="Report folder (default: reports/<run name>).")
-def report(run_dir: str, out: str | None) -> None:
-    """Export an HTML/Markdown/CSV/JSON report from a folder of saved experiment runs."""
-    from workbench.reporting import report_from_run_dir
+@click.option("--title", default=None, help="The report's title.")
+@click.option("--slo-p95-ms", type=float, default=None, help="The verdict's latency SLO (default: ReportConfig's).")
+@click.option("--min-quality", type=float, default=None, help="The verdict's minimum quality (default: ReportConfig's).")
+def report(run_dir: str, out: str | None, title: str | None, slo_p95_ms: float | None,
+           min_quality: float | None) -> None:
+    """Export an HTML/Markdown/CSV/JSON report from a folder of saved experiment runs: the verdict first (which
+    config to pick under the SLO and the quality bar), runs on other questions kept apart."""
+    from workbench.reporting import report_from_run_dir, report_policy
 
-    click.echo(str(report_from_run_dir(run_dir, out)))
+    click.echo(str(report_from_run_dir(run_dir, out, title=title, policy=report_policy(slo_p95_ms, min_quality))))
 
 
 def _register_subcommands() -> None:
     from workbench.dashboards.cli import lab
-    from workbench.evaluation.cli import eval_command
+    from workbench.evaluation.cli import compare_command, eval_command
     from workbench.loadtest.cli import loadtest
     from workbench.serving.cli import serve
 
     main.add_command(eval_command)
+    main.add_command(compare_command)
     main.add_command(loadtest)
     main.add_command(lab)
     main.add_command(serve)

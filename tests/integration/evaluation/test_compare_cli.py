@@ -10,6 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from workbench.cli import main as cli
 from workbench.evaluation.cli import compare_command, parse_sweep
 from workbench.evaluation.experiment import ExperimentResult
 from workbench.reporting import main as report_main
@@ -21,7 +22,7 @@ def test_compare_a_sweep_saves_runs_and_reports(tmp_path: Path) -> None:
     args = ["fast", "--sweep", "retriever.top_k=1,3", "--dataset", f"squad:{FIX / 'squad_en.json'}", "--limit", "2",
             "--set", f"index_dir={tmp_path / 'indexes'}", "--out", str(tmp_path / "runs"), "--slo-p95-ms", "60000",
             "--min-quality", "0"]
-    res = CliRunner().invoke(compare_command, [*args, "--json", "--report", str(tmp_path / "report")])
+    res = CliRunner().invoke(cli, ["compare", *args, "--json", "--report", str(tmp_path / "report")])
     assert res.exit_code == 0, res.output
     body = json.loads(res.output.strip().splitlines()[-1])
     assert set(body["runs"]) == {"fast[retriever.top_k=1]", "fast[retriever.top_k=3]"}
@@ -32,6 +33,10 @@ def test_compare_a_sweep_saves_runs_and_reports(tmp_path: Path) -> None:
     page = Path(body["report"]).read_text(encoding="utf-8")
     assert "Verdict" in page and f"Pick {body['pick']}" in page
     assert report_main([str(tmp_path / "runs"), "--out", str(tmp_path / "again")]) == 0   # workbench report reads them
+    res = CliRunner().invoke(cli, ["report", str(tmp_path / "runs"), "--out", str(tmp_path / "strict"),
+                                   "--min-quality", "1.0", "--slo-p95-ms", "0.001"])
+    assert res.exit_code == 0, res.output
+    assert "No configuration meets both bars" in (tmp_path / "strict" / "index.html").read_text(encoding="utf-8")
 
     table = CliRunner().invoke(compare_command, args)                 # saved: instant, and the human-readable form
     assert table.exit_code == 0, table.output
