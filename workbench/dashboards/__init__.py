@@ -5,6 +5,7 @@ from workbench.dashboards import ChatWidget, EvalDashboard, LoadTestDashboard
 ChatWidget(make_inprocess_target(PipelineConfig.load("fast")))      # or ChatWidget("http://127.0.0.1:8000")
 EvalDashboard(sweep_result, dataset=load_eval_dataset("meridian_bank"))
 LoadTestDashboard(target, rate=20, duration_s=10)
+SideBySideChat(fast_target, default_target, labels=("fast", "default"))   # one question, two answers
 ```
 """
 
@@ -21,6 +22,7 @@ from workbench.dashboards.notebook import (
     show_answer,
 )
 from workbench.dashboards.scheduling import run_sync, schedule
+from workbench.dashboards.side_by_side import SideBySideChat
 
 __all__ = [
     "ChatBackend",
@@ -31,6 +33,7 @@ __all__ = [
     "LiveRecorder",
     "LoadTestDashboard",
     "ProgressBar",
+    "SideBySideChat",
     "TargetBackend",
     "answer_html",
     "as_backend",

@@ -83,6 +83,8 @@ class ChatWidget(widgets.VBox):
         if text:
             self._start(text)
             self.question.value = ""
+        else:
+            self.status.value = _error("type a question first (the box is empty)")
 
     def _start(self, text: str) -> None:
         task = schedule(self.submit(text))
@@ -101,6 +103,9 @@ class ChatWidget(widgets.VBox):
 
     async def submit(self, question: str) -> ChatResponse | None:
         """Ask ``question``, streaming tokens into the answer; the response, or ``None`` after an error (shown)."""
+        if not question.strip():
+            self.status.value = _error("type a question first (the question is empty)")
+            return None
         self.status.value = f"<i>asking: {escape(question)}</i>"
         self.answer.value = ""
         self.meta.value = self.timing.value = ""
@@ -115,11 +120,13 @@ class ChatWidget(widgets.VBox):
                     streamed.append(event.token)
                     self.answer.value = f'<div class="wb-answer">{escape("".join(streamed))}▌</div>'
         except Exception as exc:  # shown to the user; the widget stays usable
-            self.status.value = f'<span class="wb-error" style="color:#c0392b">{escape(type(exc).__name__)}: ' \
-                                f"{escape(exc)}</span>"
+            hint = ""
+            if "closed" in str(exc) or "after shutdown" in str(exc):
+                hint = " (the target was closed, e.g. by a Cleanup cell: re-run the cell that creates it)"
+            self.status.value = _error(f"{type(exc).__name__}: {exc}{hint}")
             return None
         if resp is None:
-            self.status.value = '<span class="wb-error" style="color:#c0392b">the stream ended without a response</span>'
+            self.status.value = _error("the stream ended without a response")
             return None
         self.show(question, resp)
         return resp
@@ -159,3 +166,8 @@ class ChatWidget(widgets.VBox):
         self.timing.value = timing_bar(resp.timings_ms)
         self.sources.value = sources_table(resp.sources)
         self.memory.value = transcript(self.turns)
+
+
+def _error(text: str) -> str:
+    """A visible error line for the status area."""
+    return f'<span class="wb-error" style="color:#c0392b">{escape(text)}</span>'

@@ -114,3 +114,21 @@ def test_bad_backends_are_refused() -> None:
         ChatWidget(42)
     with pytest.raises(ConfigError):
         as_backend("ftp://example")
+
+
+async def test_an_empty_question_says_so_in_the_widget() -> None:
+    chat = ChatWidget(RichTarget())
+    chat.ask_button.click()
+    assert "type a question first" in chat.status.value and "wb-error" in chat.status.value
+    assert await chat.submit("   ") is None and "type a question first" in chat.status.value
+
+
+async def test_a_closed_target_is_named_with_the_way_out() -> None:
+    from workbench.loadtest.inprocess import ThreadedTarget
+
+    target = ThreadedTarget(lambda req: ChatResponse(answer="RMB 600"), workers=1)
+    chat = ChatWidget(target)
+    assert (await chat.submit("gold card fee?")).answer == "RMB 600"
+    target.close()                                  # what a Cleanup cell used to do before the widget was used
+    assert await chat.submit("gold card fee?") is None
+    assert "after shutdown" in chat.status.value and "re-run the cell that creates it" in chat.status.value
