@@ -7,7 +7,9 @@
   over the measured window, sheds and errors counting as misses) **and** the share of correct answers
   stays ≥ ``min_correct`` (answers scored against the dataset's gold). It starts from the synchronous
   throughput, doubles the rate until a step fails, then bisects until the bracket is within
-  ``tolerance``. The users it takes: Little's law, ``rate × (mean latency + think time)``.
+  ``tolerance``. A failing step is run once more and fails only if it fails again (``retry_failed``): on
+  a shared machine one stall of the client can sink a short step, and one false failure would send the
+  bisection far below the knee. The users it takes: Little's law, ``rate × (mean latency + think time)``.
 
 Both run inside one event loop (the in-process engine lives on it), so they are coroutines; sync callers
 use ``asyncio.run`` or :func:`workbench.loadtest.inprocess.run_with_engine`.
@@ -146,7 +148,8 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
                         max_rate: float | None = None, step_s: float = 10.0, warmup: float = 0.2,
                         tolerance: float = 0.05, max_steps: int = 12, arrivals: Literal["constant", "poisson"] =
                         "constant", think_s: float = 0.0, score_sample: int | None = None, seed: int = 0,
-                        on_step: StepCallback | None = None, **runner_kwargs: Any) -> CapacityResult:
+                        retry_failed: bool = True, on_step: StepCallback | None = None,
+                        **runner_kwargs: Any) -> CapacityResult:
     """Search the largest rate at which ``slo`` and the quality floor hold (see the module doc).
 
     :param slo: the bounds (see :class:`~workbench.loadtest.stats.SLO`); it must set at least one.
@@ -159,6 +162,7 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
     :param max_steps: at most this many rate steps.
     :param think_s: a user's think time between answers (for the users count).
     :param score_sample: score only a seeded sample of this many answers per step (``None``: all).
+    :param retry_failed: run a failing step once more; it fails only when both runs fail (both are in the curve).
     :returns: the :class:`CapacityResult`.
     :raises ConfigError: an empty SLO, or bad bounds.
     """
@@ -199,8 +203,10 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
     hi: float | None = None
     lo_latency_ms = math.nan
     for _ in range(max_steps):
-        ok, s = await run(RunProfile(name="constant" if arrivals == "constant" else "poisson", rate=rate,
-                                     duration_s=step_s), f"rate={rate:.4g}")
+        step = RunProfile(name="constant" if arrivals == "constant" else "poisson", rate=rate, duration_s=step_s)
+        ok, s = await run(step, f"rate={rate:.4g}")
+        if not ok and retry_failed:
+            ok, s = await run(step, f"rate={rate:.4g} (again)")
         if ok:
             lo, lo_latency_ms = rate, s["latency_mean_ms"]
         else:

@@ -1,3 +1,4 @@
+import pytest
 from click.testing import CliRunner
 
 from workbench.loadtest import LoadResult
@@ -24,3 +25,46 @@ def test_cli_in_process_closed_loop(tmp_path) -> None:  # type: ignore[no-untype
     res = LoadResult.load(tmp_path / "r")
     assert res.meta["runner"] == "closed-loop" and len(res) >= 1
     assert (res.df.status == "ok").all(), res.df.error.dropna().unique()[:3]
+
+
+def test_cli_standard_profile_with_warmup_slo_and_score(contract_server: UvicornServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "run"
+    r = CliRunner().invoke(loadtest, ["fast", "--url", contract_server.url, "--profile", "constant", "--rate", "40",
+                                      "--max-seconds", "2", "--warmup", "0.25", "--cooldown", "10%", "--score",
+                                      "--slo", "e2el_ms=500", "--slo", "ttft_ms=400", "--out", str(out),
+                                      "--no-progress"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "measured 0.5-1.8 s" in r.output and "correct 0.0%" in r.output  # the contract app answers "ok"
+    res = LoadResult.load(out)
+    assert res.meta["measured"]["from_s"] == 0.5 and res.meta["slo"] == {"ttft_ms": 400.0, "e2el_ms": 500.0}
+    assert res.meta["run_profile"]["name"] == "constant" and res.df.verdict.notna().any()
+
+
+def test_cli_sweep_over_http(contract_server: UvicornServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = CliRunner().invoke(loadtest, ["fast", "--url", contract_server.url, "--profile", "sweep", "--steps", "3",
+                                      "--duration", "1", "--concurrency", "4", "--out", str(tmp_path / "s")],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    curve = pd.read_csv(tmp_path / "s" / "curve.csv")
+    assert curve.profile.tolist() == ["synchronous", "throughput", "constant"]
+    assert len(list((tmp_path / "s" / "runs").iterdir())) == 3
+
+
+@pytest.mark.slow
+def test_cli_find_capacity_of_a_slotted_server(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """2 slots of 20 ms behind real uvicorn: about 100 req/s; the search brackets it."""
+    import json
+
+    from workbench.loadtest import create_contract_app
+    from workbench.loadtest.target import SlotTarget
+
+    with UvicornServer(create_contract_app(SlotTarget(service_s=0.02, slots=2))) as server:
+        r = CliRunner().invoke(loadtest, ["fast", "--url", server.url, "--find-capacity", "--slo", "e2el_ms=60",
+                                          "--duration", "1.5", "--out", str(tmp_path / "c")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    cap = json.loads((tmp_path / "c" / "capacity.json").read_text())
+    sync = cap["curve"][0]["throughput_rps"]
+    assert 0.8 * 2 * sync <= cap["rate_rps"] <= 1.05 * 2 * sync, (cap["rate_rps"], sync)
+    assert "req/s under SLO(e2el_ms=60)" in r.output
