@@ -48,10 +48,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "the answer as it streams, the sources with scores, which cache layer served it, the A/B variant "
                "and degradation level, a stage-timing bar, and the conversation so far."),
         ("params", 'preset = "fast"\nquestion = "how much is the gold card annual fee"\n'
-                   'follow_up = "and the platinum card?"\nurl = None  # e.g. "http://127.0.0.1:8000" for `workbench serve`'),
+                   'follow_up = "and the platinum card?"\nurl = None  # e.g. "http://127.0.0.1:8000" for `workbench serve`\n'
+                   'other = "default"  # a second preset answering beside the first (side by side)'),
         ("code", SETUP),
-        ("code", "from workbench import PipelineConfig\nfrom workbench.dashboards import ChatWidget, CleanupButton\n"
-                 "from workbench.loadtest import make_inprocess_target"),
+        ("code", "from workbench import PipelineConfig\nfrom workbench.dashboards import ChatWidget, CleanupButton, "
+                 "SideBySideChat\nfrom workbench.loadtest import make_inprocess_target"),
         ("md", "## The chat widget\n\nType a question in the box and press Enter (or *Ask*). "
                "Badges: `cache` (`miss` or the layer that answered), `variant`, `degradation`, `tokens`, "
                "`memory turns`. Conversation memory is switched on here (in memory, for this session), so a "
@@ -64,9 +65,14 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "resp = await chat.submit(follow_up)\nresp.answer"),
         ("md", "## The response object\n\nThe fields of the HTTP API's response (`POST /v1/chat`)."),
         ("code", 'resp.model_dump(exclude={"sources"})'),
-        ("md", "## Cleanup\n\nRun All closes nothing: the chat above keeps answering. Click *Close* when you are "
-               "done; it shuts the in-process engine down."),
-        ("code", "CleanupButton(target) if url is None else None"),
+        ("md", "## Side by side\n\nThe same question to two configurations at once: each column shows its answer, "
+               "sources and timings; the line above them says whether the answers agree and how long each took."),
+        ("code", "second = make_inprocess_target(PipelineConfig.load(other))\n"
+                 "pair = SideBySideChat(target, second, labels=(preset if url is None else url, other))\npair"),
+        ("code", "both = await pair.submit(question)\n[r.answer if r else None for r in both]"),
+        ("md", "## Cleanup\n\nRun All closes nothing: the widgets above keep answering. Click *Close* when you are "
+               "done; it shuts the in-process engines down."),
+        ("code", "CleanupButton(second) if url else CleanupButton(target, second)"),
     ],
     "03_load_test": [
         ("md", "# 03 · Load test\n\nAn open-loop load test (requests arrive on a schedule, answered or not) "

@@ -2,8 +2,8 @@
 
 Headless Chromium (Debian's ``chromium`` package) driven by Playwright (``pip install playwright``; its
 bundled browsers are not used) opens JupyterLab on 127.0.0.1, runs every cell of ``02_chat.ipynb``
-(a copy without its Cleanup cell, so autosave never touches the committed file and the
-target stays open), waits for the widget to show "RMB 600", then
+(a copy, so autosave never touches the committed file; its Cleanup cell only shows a Close button, so
+the target stays open after Run All), waits for the widget to show "RMB 600", then
 types a second question into the widget's box, presses Enter and sees the widget answer it. Screenshots go
 to the test's ``tmp_path`` (pytest keeps the last runs' folders), never into the repository.
 """
@@ -44,8 +44,9 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, str]]:
     folder = tmp_path / "nb"
     folder.mkdir()
     nb = nbformat.read(ROOT / "notebooks" / "02_chat.ipynb", as_version=4)
-    nb.cells = nb.cells[:-1]  # without the Cleanup cell's close(), so the widget can still answer a typed question
-    nbformat.write(nb, folder / "02_chat.ipynb")
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source += '\nother = "fast"  # the side-by-side pair without loading a second model'
+    nbformat.write(nb, folder / "02_chat.ipynb")  # every cell: Run All's Cleanup only shows a Close button
     port, token = _free_port(), secrets.token_hex(16)
     jupyter = Path(sys.executable).parent / "jupyter"
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}

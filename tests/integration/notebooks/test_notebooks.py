@@ -40,17 +40,21 @@ def test_01_build_pipeline(nbkit) -> None:  # type: ignore[no-untyped-def]
 def test_02_chat(nbkit) -> None:  # type: ignore[no-untyped-def]
     """Run All leaves the chat usable (the Cleanup cell only shows a button); after the button, a question shows
     a visible error in the widget instead of an answer."""
-    nb = nbkit.execute("02_chat", {"preset": "fast", "question": "how much is the gold card annual fee"}, then=(
+    nb = nbkit.execute("02_chat", {"preset": "fast", "question": "how much is the gold card annual fee",
+                                   "other": "fast"}, then=(
         'resp = await chat.submit("what is the annual fee of the gold card")\nprint("AFTER RUN ALL:", resp.answer)',
+        'print("PAIR:", pair.status.value)',
         'CleanupButton(target).release()\nawait chat.submit("gold card fee?")\nprint("AFTER CLOSE:", chat.status.value)',
     ))
-    assert nbkit.widget_views(nb) >= 2                         # the chat and the cleanup button
+    assert nbkit.widget_views(nb) >= 3                         # the chat, the side-by-side pair, the cleanup button
     text = nbkit.text(nb)
-    assert "RMB 600" in text
+    assert "RMB 600" in text and "RMB 2,000" in text           # the follow-up is read with the turn before it
     after = text[text.index("AFTER RUN ALL:"):]
     assert "RMB 600" in after.splitlines()[0]
     closed = text[text.index("AFTER CLOSE:"):].splitlines()[0]
     assert "wb-error" in closed and "closed" in closed
+    pair = text[text.index("PAIR:"):].splitlines()[0]
+    assert "same answer" in pair and "RMB 600" in text          # one preset twice: the same answer side by side
 
 
 def test_03_load_test(nbkit) -> None:  # type: ignore[no-untyped-def]
