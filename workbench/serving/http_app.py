@@ -294,15 +294,16 @@ def create_app(target: ChatTarget | Callable[[], ChatTarget], *, limits: HttpLim
     return app
 
 
-def engine_factory(cfg_path: str) -> Callable[[], Any]:
+def engine_factory(cfg_path: str, overrides: tuple[str, ...] = ()) -> Callable[[], Any]:
     """A factory building the :class:`AsyncEngine` of the config at ``cfg_path`` (preset name or YAML).
 
     :param cfg_path: a preset name or a YAML path.
+    :param overrides: ``FIELD=VALUE`` strings, as ``--set`` takes them.
     :returns: a zero-argument callable for :func:`create_app`.
     """
     def make() -> Any:
-        from workbench.config import PipelineConfig
+        from workbench.cli import _load_config
         from workbench.serving.engine import AsyncEngine
 
-        return AsyncEngine.from_config(PipelineConfig.load(cfg_path))
+        return AsyncEngine.from_config(_load_config(cfg_path, overrides))
     return make
