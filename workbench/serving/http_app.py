@@ -1,8 +1,15 @@
 """The HTTP service (FastAPI): the one HTTP contract of the workbench, for the engine and any other target.
 
-Routes: ``POST /v1/chat`` (JSON or SSE), OpenAI-compatible ``POST /v1/chat/completions``, ``GET /metrics``
-(Prometheus), ``GET /healthz``, ``GET /readyz``, and the OpenAPI schema at ``/openapi.json``, which declares
-the request bodies (:class:`ChatRequest`, :class:`ChatCompletionRequest`) and every error response.
+Routes: ``POST /v1/chat`` (JSON or SSE), OpenAI-compatible ``POST /v1/chat/completions`` and
+``GET /v1/models``, ``GET /metrics`` (Prometheus), ``GET /healthz`` (and ``/health``, which load tools
+probe), ``GET /readyz``, and the OpenAPI schema at ``/openapi.json``, which declares the request bodies
+(:class:`ChatRequest`, :class:`ChatCompletionRequest`) and every error response.
+
+The OpenAI route takes what real clients send (:mod:`workbench.serving.openai_compat`): message content
+as a list of text parts, ``max_tokens`` or ``max_completion_tokens`` (the answer is cut to that many
+tokens, ``finish_reason: "length"``), ``stream_options.include_usage`` (a last chunk with empty
+``choices`` and the usage); ``usage.prompt_tokens`` counts the messages' tokens (words, or characters of
+unspaced text: the retrieval prompt built inside is not the client's), ``completion_tokens`` the answer's.
 
 Errors are ``{"error": {"type", "message"}}`` (:mod:`workbench.serving.http_errors`): bad input is a 400
 (unknown tenant 404, wrong media type 415, body too large 413, too slow 408), overload a 429 with
@@ -17,6 +24,7 @@ Errors are ``{"error": {"type", "message"}}`` (:mod:`workbench.serving.http_erro
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -28,12 +36,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute, APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 
 from workbench.errors import GeneratorError, OverloadedError, WorkbenchError
 from workbench.observability.logs import current_request_id
 from workbench.serving.http_errors import ERROR_RESPONSES, error_response, public_message, response_for
+from workbench.serving.openai_compat import OWNED_BY, count_tokens, normalize_chat_body, truncate_tokens
 from workbench.serving.request_guard import HttpLimits, RequestGuard
 from workbench.serving.schema import ChatCompletionRequest, ChatRequest, ChatResponse, StreamEvent
 from workbench.sse import SSE_DONE, SSE_MEDIA_TYPE, sse_event
@@ -129,6 +139,42 @@ async def _opened(target: ChatTarget, req: ChatRequest) -> tuple[StreamEvent, As
         raise GeneratorError("the answer stream ended before its first event") from None
 
 
+class _OpenAIRequest(Request):
+    """A request whose JSON body is normalised as OpenAI clients send it (content parts, max_completion_tokens)
+    before FastAPI validates it; ``state.include_usage`` keeps ``stream_options.include_usage``."""
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_normalized"):
+            raw = await super().body()
+            self._normalized = raw
+            try:
+                data = json.loads(raw)
+            except (ValueError, RecursionError):  # FastAPI reports the malformed body as before
+                return raw
+            options = data.get("stream_options") if isinstance(data, dict) else None
+            self.state.include_usage = isinstance(options, dict) and options.get("include_usage") is True
+            norm = normalize_chat_body(data)
+            if norm is not data:
+                self._normalized = json.dumps(norm, ensure_ascii=False).encode()
+        return self._normalized
+
+
+class _OpenAIRoute(APIRoute):
+    """The route class of the OpenAI-compatible routes (see :class:`_OpenAIRequest`)."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+
+        async def normalized(request: Request) -> Response:
+            return await handler(_OpenAIRequest(request.scope, request.receive))
+
+        return normalized
+
+
+def _prompt_tokens(body: ChatCompletionRequest) -> int:
+    return sum(count_tokens(m.content) for m in body.messages)
+
+
 def create_app(target: ChatTarget | Callable[[], ChatTarget], *, limits: HttpLimits | None = None,
                title: str = "RAG Serving Workbench") -> FastAPI:
     """The app serving ``target`` (or a zero-argument factory of one, called at startup).
@@ -188,6 +234,7 @@ def create_app(target: ChatTarget | Callable[[], ChatTarget], *, limits: HttpLim
                               dict(exc.headers) if exc.headers else None)
 
     @app.get("/healthz")
+    @app.get("/health")
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
@@ -235,23 +282,43 @@ def create_app(target: ChatTarget | Callable[[], ChatTarget], *, limits: HttpLim
 
         return StreamingResponse(body(), media_type=SSE_MEDIA_TYPE, headers=_SSE_HEADERS)
 
-    @app.post("/v1/chat/completions", response_model=None,
-              responses=_responses("An OpenAI `chat.completion` (JSON), or with `stream: true` "
-                                   "`chat.completion.chunk` events and `data: [DONE]`.", None))
-    async def completions(body: ChatCompletionRequest) -> Response:
+    openai = APIRouter(route_class=_OpenAIRoute)
+    started = int(time.time())
+
+    def model_name() -> str:
+        return str(getattr(getattr(state["target"], "cfg", None), "name", None) or "workbench")
+
+    @openai.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        """OpenAI's model list: the served config, by name."""
+        return {"object": "list", "data": [{"id": model_name(), "object": "model", "created": started,
+                                            "owned_by": OWNED_BY}]}
+
+    @openai.post("/v1/chat/completions", response_model=None,
+                 responses=_responses("An OpenAI `chat.completion` (JSON), or with `stream: true` "
+                                      "`chat.completion.chunk` events and `data: [DONE]`.", None))
+    async def completions(body: ChatCompletionRequest, request: Request) -> Response:
         """OpenAI-compatible: the last user message is the question; the answer is the assistant message."""
         req = body.to_chat_request()
-        rid, created, model = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time()), body.model or "workbench"
+        rid, created, model = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time()), body.model or model_name()
+        prompt_tokens = _prompt_tokens(body)
+        limit = body.max_tokens
         served = current()
+
+        def usage(completion: int) -> dict[str, int]:
+            return {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
+                    "total_tokens": prompt_tokens + completion}
+
         if not req.stream:
             resp: ChatResponse = await served.handle(req)
+            content, cut = truncate_tokens(resp.answer, limit) if limit else (resp.answer, False)
             return JSONResponse({
                 "id": rid, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": resp.answer},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 0, "completion_tokens": resp.tokens, "total_tokens": resp.tokens},
-                "workbench": _with_id(resp)})
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                             "finish_reason": "length" if cut else "stop", "logprobs": None}],
+                "usage": usage(count_tokens(content)), "workbench": _with_id(resp)})
         first, rest = await _opened(served, req)
+        include_usage = bool(getattr(request.state, "include_usage", False))
 
         def chunk(delta: dict[str, str], finish: str | None, extra: dict[str, Any] | None = None) -> bytes:
             out: dict[str, Any] = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -262,20 +329,36 @@ def create_app(target: ChatTarget | Callable[[], ChatTarget], *, limits: HttpLim
 
         async def stream_body() -> AsyncIterator[bytes]:
             ev = first
-            yield chunk({"role": "assistant"}, None)
+            sent: list[str] = []
+            yield chunk({"role": "assistant", "content": ""}, None)
             try:
                 while True:
                     if ev.response is not None:
                         yield chunk({}, "stop", _with_id(ev.response))
                     elif ev.token is not None:
+                        if limit is not None and len(sent) >= limit:
+                            yield chunk({}, "length")
+                            break
+                        sent.append(ev.token)
                         yield chunk({"content": ev.token}, None)
                     ev = await anext(rest)
             except StopAsyncIteration:
-                yield SSE_DONE
+                pass
             except Exception as exc:
                 yield _stream_error(exc)
+                return
+            finally:
+                close = getattr(rest, "aclose", None)
+                if close is not None:
+                    await close()
+            if include_usage:
+                yield sse_event({"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
+                                 "choices": [], "usage": usage(count_tokens("".join(sent)))})
+            yield SSE_DONE
 
         return StreamingResponse(stream_body(), media_type=SSE_MEDIA_TYPE, headers=_SSE_HEADERS)
+
+    app.include_router(openai)
 
     def openapi() -> dict[str, Any]:
         """The schema, without FastAPI's default 422 (bad input is a 400 with the ErrorBody here)."""

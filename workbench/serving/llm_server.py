@@ -11,6 +11,13 @@ Two backends:
   real extractive answer to the prompt's last Question over its last Context, so quality metrics stay
   meaningful. Every response from it carries ``"simulated": true``.
 
+OpenAI compatibility (what the official ``openai`` SDK's strict models and benchmark clients need):
+message ``content`` as a string or a list of parts (``{"type": "text", "text": ...}``; other part types are
+refused with a 400), ``max_tokens`` or ``max_completion_tokens``, ``usage`` with ``prompt_tokens``,
+``completion_tokens`` and ``total_tokens`` (tokens of the backend's tokenizer; the simulated backend
+counts words, as it streams them), ``stream_options.include_usage`` (a last chunk with empty ``choices``
+and the usage), ``/v1/models`` entries with ``created`` and ``owned_by``, and ``/health`` beside ``/healthz``.
+
 ```python
 app = create_llm_app(SimulatedBackend(SimulatedLLM(ttft_ms=150, tpot_ms=15, slots=32)))
 # uvicorn.run(app, host="127.0.0.1", port=8001)
@@ -36,6 +43,7 @@ from haystack import Document
 from workbench.components.generators.extractive import ExtractiveAnswerer
 from workbench.components.generators.llama_cpp_generator import LlamaCppGenerator
 from workbench.errors import GeneratorError
+from workbench.serving.openai_compat import OWNED_BY, count_tokens, message_text, token_pieces
 from workbench.sse import SSE_DONE, SSE_MEDIA_TYPE, sse_event
 
 __all__ = ["LLMBackend", "LlamaCppBackend", "SimulatedBackend", "SimulatedLLM", "create_llm_app"]
@@ -49,6 +57,10 @@ class LLMBackend(Protocol):
 
     def stream(self, *, prompt: str | None, messages: list[dict[str, str]] | None, max_tokens: int,
                stop: list[str], temperature: float) -> AsyncIterator[str]: ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by the backend's own count (the ``usage`` it reports)."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +85,6 @@ class SimulatedLLM:
 
 
 _BLOCK = re.compile(r"(?:Context:|资料：)\n(?P<ctx>.*?)\n(?:Question:|问题：)\s?(?P<q>[^\n]*)\n(?:Answer:|答案：)\s*$", re.S)
-_WORD = re.compile(r"\S+\s*|\s+")
 
 
 class _Overloaded(Exception):
@@ -102,6 +113,10 @@ class SimulatedBackend:
         answer, _ = self._answerer.answer(m.group("q"), [Document(content=p) for p in passages])
         return answer or "I don't know."
 
+    def count_tokens(self, text: str) -> int:
+        """Words and runs of space, as :meth:`stream` cuts its answer (characters for unspaced text)."""
+        return count_tokens(text)
+
     def _jit(self, ms: float) -> float:
         j = self.spec.jitter
         return max(0.0, ms * (1 + self._rng.uniform(-j, j))) / 1000.0
@@ -111,7 +126,7 @@ class SimulatedBackend:
         if self._rng.random() < self.spec.failure_rate:
             raise _Overloaded("simulated failure")
         answer = self._answer(prompt, messages)
-        tokens = _WORD.findall(answer)[:max_tokens] if " " in answer else list(answer)[:max_tokens]
+        tokens = token_pieces(answer)[:max_tokens]
         async with self._slots:
             await asyncio.sleep(self._jit(self.spec.ttft_ms))
             for i, tok in enumerate(tokens):
@@ -135,6 +150,10 @@ class LlamaCppBackend:
                       for _ in range(instances)]
         for g in self._gens:
             g.warm_up()
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of the model's own tokenizer."""
+        return len(self._gens[0].tokenize(text)) if text else 0
 
     def _queue(self) -> asyncio.Queue[LlamaCppGenerator]:
         if self._pool is None:
@@ -201,14 +220,24 @@ def create_llm_app(backend: LLMBackend, *, model_name: str | None = None) -> Fas
             return _error(400, "invalid_request", "the body must be a JSON object")
         if chat:
             msgs = body.get("messages")
-            if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) and isinstance(m.get("content"), str)
-                                                                 for m in msgs):
+            if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) for m in msgs):
                 return _error(400, "invalid_request", "'messages' must be a non-empty list of {role, content}")
+            texts = [message_text(m.get("content")) for m in msgs]
+            if any(t is None for t in texts):
+                return _error(400, "invalid_request", "each message's 'content' must be a string or a list of "
+                                                      "{type: 'text', text} parts")
+            body["messages"] = [{"role": str(m.get("role") or "user"), "content": t}
+                                for m, t in zip(msgs, texts, strict=True)]
         elif not isinstance(body.get("prompt"), str) or not body["prompt"]:
             return _error(400, "invalid_request", "'prompt' must be a non-empty string")
-        max_tokens = body.get("max_tokens", 64)
-        if not isinstance(max_tokens, int) or not 1 <= max_tokens <= 8192:
-            return _error(400, "invalid_request", "'max_tokens' must be an integer in 1..8192")
+        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        max_tokens = 64 if max_tokens is None else max_tokens
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= 8192:
+            return _error(400, "invalid_request", "'max_tokens' / 'max_completion_tokens' must be an integer in 1..8192")
+        options = body.get("stream_options")
+        if options is not None and not isinstance(options, dict):
+            return _error(400, "invalid_request", "'stream_options' must be an object")
+        body["include_usage"] = bool((options or {}).get("include_usage"))
         stop = body.get("stop") or []
         body["stop"] = [stop] if isinstance(stop, str) else list(stop)
         body["max_tokens"] = max_tokens
@@ -218,8 +247,16 @@ def create_llm_app(backend: LLMBackend, *, model_name: str | None = None) -> Fas
         body = await _parse(request, chat)
         if isinstance(body, JSONResponse):
             return body
-        rid = f"cmpl-{uuid.uuid4().hex[:12]}"
+        rid = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:12]}"
         created = int(time.time())
+        prompt_text = body["prompt"] if not chat else "\n".join(m["content"] for m in body["messages"])
+        prompt_tokens = backend.count_tokens(prompt_text)
+
+        def usage(pieces: list[str]) -> dict[str, int]:
+            completion = backend.count_tokens("".join(pieces)) if pieces else 0
+            return {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
+                    "total_tokens": prompt_tokens + completion}
+
         gen = backend.stream(prompt=body.get("prompt"), messages=body.get("messages"), max_tokens=body["max_tokens"],
                              stop=body["stop"], temperature=float(body.get("temperature") or 0.0))
 
@@ -243,16 +280,22 @@ def create_llm_app(backend: LLMBackend, *, model_name: str | None = None) -> Fas
 
         if body.get("stream"):
             async def events() -> AsyncIterator[bytes]:
-                n = 0
+                sent: list[str] = []
+                if chat:  # OpenAI opens a chat stream with the assistant's role
+                    opening = chunk("", None)
+                    opening["choices"][0]["delta"] = {"role": "assistant", "content": ""}
+                    yield sse_event(opening)
                 if first is not None:
-                    n += 1
+                    sent.append(first)
                     yield sse_event(chunk(first, None))
                 async for piece in gen:
-                    n += 1
+                    sent.append(piece)
                     yield sse_event(chunk(piece, None))
-                done = chunk("", "stop")
-                done["usage"] = {"completion_tokens": n}
-                yield sse_event(done)
+                yield sse_event(chunk("", "length" if len(sent) >= body["max_tokens"] else "stop"))
+                if body["include_usage"]:
+                    last = chunk("", None)
+                    last["choices"], last["usage"] = [], usage(sent)
+                    yield sse_event(last)
                 yield SSE_DONE
 
             return StreamingResponse(events(), media_type=SSE_MEDIA_TYPE)
@@ -260,14 +303,16 @@ def create_llm_app(backend: LLMBackend, *, model_name: str | None = None) -> Fas
         pieces = [first] if first is not None else []
         pieces += [p async for p in gen]
         text = "".join(pieces)
-        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+        choice: dict[str, Any] = {"index": 0,
+                                  "finish_reason": "length" if len(pieces) >= body["max_tokens"] else "stop"}
         if chat:
             choice["message"] = {"role": "assistant", "content": text}
         else:
             choice["text"] = text
+        if not chat:
+            choice["logprobs"] = None
         return {"id": rid, "object": "chat.completion" if chat else "text_completion", "created": created,
-                "model": name, "choices": [choice], "usage": {"completion_tokens": len(pieces)},
-                "simulated": backend.simulated}
+                "model": name, "choices": [choice], "usage": usage(pieces), "simulated": backend.simulated}
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Any:
@@ -277,11 +322,15 @@ def create_llm_app(backend: LLMBackend, *, model_name: str | None = None) -> Fas
     async def chat_completions(request: Request) -> Any:
         return await _serve(request, chat=True)
 
+    started = int(time.time())
+
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": name, "object": "model", "simulated": backend.simulated}]}
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": started,
+                                            "owned_by": OWNED_BY, "simulated": backend.simulated}]}
 
     @app.get("/healthz")
+    @app.get("/health")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

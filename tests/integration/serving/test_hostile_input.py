@@ -146,13 +146,17 @@ def _field_cases(route: str) -> list[Case]:
         add("extra-ignored", _body(route, logprobs=True, seed=3, tools=[]), {200})
         for name, msgs in [("empty", []), ("string", "hi"), ("null", None), ("no-content", [{"role": "user"}]),
                            ("null-content", [{"role": "user", "content": None}]),
-                           ("parts-content", [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]),
+                           ("image-part", [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]),
+                           ("parts-not-objects", [{"role": "user", "content": ["hi"]}]),
                            ("bad-role", [{"role": "admin", "content": "hi"}]),
                            ("no-user", [{"role": "system", "content": "be brief"}]),
                            ("last-user-empty", [{"role": "user", "content": OK_Q}, {"role": "user", "content": ""}]),
                            ("last-user-nul", [{"role": "user", "content": "\x00"}]),
                            ("item-not-object", ["hi"]), ("too-many", [{"role": "user", "content": "q"}] * 1025)]:
             add(f"messages-{name}", {"model": "x", "messages": msgs}, BAD)
+        # OpenAI's list of text parts is valid input (issue 16.7): joined, it is the question
+        add("messages-text-parts", {"model": "x", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": OK_Q}]}]}, {200})
         for field, v in [("temperature", "0.5"), ("temperature", 9), ("max_tokens", -1), ("max_tokens", "8"),
                          ("top_p", 2), ("stop", 5), ("model", 5)]:
             add(f"{field}-{v!r}", _body(route, **{field: v}), BAD)
