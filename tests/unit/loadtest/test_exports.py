@@ -7,7 +7,8 @@ MODULES = ["workbench.loadtest", "workbench.loadtest.compare", "workbench.loadte
            "workbench.loadtest.plots", "workbench.loadtest.profiles", "workbench.loadtest.result",
            "workbench.loadtest.runners", "workbench.loadtest.senders", "workbench.loadtest.stats",
            "workbench.loadtest.target", "workbench.loadtest.workload", "workbench.loadtest.cli",
-           "workbench.loadtest.fuzz", "workbench.loadtest.hostile"]
+           "workbench.loadtest.fuzz", "workbench.loadtest.hostile", "workbench.loadtest.capacity",
+           "workbench.loadtest.quality"]
 
 
 @pytest.mark.parametrize("name", MODULES)
