@@ -9,14 +9,17 @@ are left out of the measured window; ``--max-seconds`` (= ``--duration``), ``--m
 SLO; ``--score`` grades every answer against the dataset's gold (``--score-sample N``: a seeded sample),
 giving correct goodput; ``--find-capacity`` searches the rate where the SLO and ``--min-correct`` hold.
 
-The target is ``--url`` (a running ``workbench serve``), else CONFIG's serving engine in process
-(``--set FIELD=VALUE`` overrides CONFIG). ``--locust`` runs Locust headless instead.
+The target is ``--url`` (a running ``workbench serve``; ``--api openai`` any OpenAI-compatible chat
+endpoint; ``--endpoint mapping.yaml`` a team's own RAG endpoint, see :mod:`workbench.loadtest.endpoint`),
+else CONFIG's serving engine in process (``--set FIELD=VALUE`` overrides CONFIG). ``--locust`` runs Locust
+headless instead.
 
 ```
 workbench loadtest fast --profile morning-peak --duration 60 --rate 40 --warmup 0.1 --out runs/peak
 workbench loadtest fast --profile sweep --steps 6 --duration 10 --slo e2el_ms=500 --score
 workbench loadtest default --find-capacity --slo e2el_ms=1500 --min-correct 0.8 --out runs/cap
 workbench loadtest fast --url http://127.0.0.1:8000 --profile concurrent --concurrency 16 --duration 30
+workbench loadtest fast --url http://127.0.0.1:9000 --endpoint mapping.yaml --profile poisson --rate 5 --score
 ```
 """
 
@@ -38,6 +41,12 @@ from workbench.loadtest.stats import SLO
 __all__ = ["loadtest"]
 
 _STEADY = {"poisson": "poisson", "uniform": "constant", "gamma": "burstiness"}
+
+
+def _sender(url: str, mapping: Any) -> Any:
+    from workbench.loadtest.http import HttpSender
+
+    return HttpSender(url, mapping=mapping)
 
 
 def _span(value: str) -> float:
@@ -81,6 +90,10 @@ def _span(value: str) -> float:
 @click.option("--attainment", type=float, default=0.95, show_default=True,
               help="Capacity: share of requests that must meet the SLO.")
 @click.option("--url", default=None, help="HTTP target (a running `workbench serve`); default: in-process.")
+@click.option("--api", type=click.Choice(["workbench", "openai"]), default="workbench", show_default=True,
+              help="--url speaks our /v1/chat or OpenAI's /v1/chat/completions (answer from choices[0]).")
+@click.option("--endpoint", "endpoint_file", type=click.Path(path_type=Path), default=None,
+              help="--url is a custom RAG endpoint described by this YAML/JSON mapping (template, answer_path).")
 @click.option("--locust", "use_locust", is_flag=True, help="Run Locust headless (FastHttpUser) instead.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Save rows + manifest here.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -94,14 +107,19 @@ def _span(value: str) -> float:
 def loadtest(config: str, profile_name: str, duration: float, rate: float | None, concurrency: int | None,
              think: float, arrivals: str, cv: float, steps: int, warmup: str, cooldown: str, max_requests: int | None,
              max_errors: int | None, slo_specs: tuple[str, ...], score: bool, score_sample: int | None,
-             find_capacity: bool, min_correct: float | None, attainment: float, url: str | None, use_locust: bool,
+             find_capacity: bool, min_correct: float | None, attainment: float, url: str | None, api: str,
+             endpoint_file: Path | None, use_locust: bool,
              out: Path | None, seed: int, zipf: float, stream_share: float, slo_ttft_ms: float | None,
              slo_e2e_ms: float | None, overrides: tuple[str, ...], no_progress: bool) -> None:
     """Load-test CONFIG (a preset or YAML) with a seeded workload from the bank dataset."""
     from workbench.cli import _load_config
+    from workbench.loadtest.endpoint import EndpointMapping
     from workbench.loadtest.workload import Workload, WorkloadSpec
 
     cfg = _load_config(config, overrides)
+    mapping = EndpointMapping.load(endpoint_file) if endpoint_file else EndpointMapping(kind=api)  # type: ignore[arg-type]
+    if mapping.kind != "workbench" and not url:
+        raise click.UsageError("--api openai and --endpoint describe an HTTP endpoint: give its --url")
     specs = list(slo_specs) + ([f"ttft_ms={slo_ttft_ms}"] if slo_ttft_ms else []) + \
         ([f"e2el_ms={slo_e2e_ms}"] if slo_e2e_ms else [])
     slo = SLO.parse(specs) if specs else None
@@ -120,18 +138,19 @@ def loadtest(config: str, profile_name: str, duration: float, rate: float | None
     if find_capacity:
         if slo is None:
             raise click.UsageError("--find-capacity needs an SLO: e.g. --slo e2el_ms=1500")
-        _capacity(cfg, url, workload, slo, min_correct, attainment, duration, runner_kwargs, score_sample, think,
+        _capacity(cfg, url, mapping, workload, slo, min_correct, attainment, duration, runner_kwargs, score_sample, think,
                   seed, out)
         return
     if profile.name == "sweep":
-        _sweep(cfg, url, workload, profile, slo, seed, do_score, runner_kwargs, out)
+        _sweep(cfg, url, mapping, workload, profile, slo, seed, do_score, runner_kwargs, out)
         return
     if use_locust:
         result = _run_locust(cfg, url, workload, concurrency, rate, duration, profile.name, out)
     else:
-        result = _run_native(cfg, url, workload, profile, think, seed, slo, no_progress,
+        result = _run_native(cfg, url, mapping, workload, profile, think, seed, slo, no_progress,
                              dict(runner_kwargs, score=do_score))
-    result.meta.update(config=cfg.name, config_hash=cfg.hash, target_url=url, overrides=list(overrides))
+    result.meta.update(config=cfg.name, config_hash=cfg.hash, target_url=url, overrides=list(overrides),
+                       endpoint=mapping.model_dump(mode="json"))
     if slo is not None:
         result.meta["slo"] = slo.to_dict()
     _print_summary(result.summary(slo))
@@ -140,9 +159,8 @@ def loadtest(config: str, profile_name: str, duration: float, rate: float | None
         click.echo(f"saved: {out}/manifest.json and {out}/requests.parquet")
 
 
-def _drive(cfg: Any, url: str | None, job: Callable[[Any], Any]) -> Any:
+def _drive(cfg: Any, url: str | None, mapping: Any, job: Callable[[Any], Any]) -> Any:
     """Run ``await job(target)`` against ``url`` or CONFIG's engine in process, in one event loop."""
-    from workbench.loadtest.http import HttpSender
     from workbench.loadtest.inprocess import run_with_engine
 
     class _Job:
@@ -153,7 +171,7 @@ def _drive(cfg: Any, url: str | None, job: Callable[[Any], Any]) -> Any:
             return await job(self.target)
 
     if url:
-        return asyncio.run(job(HttpSender(url)))
+        return asyncio.run(job(_sender(url, mapping)))
     return run_with_engine(cfg, _Job)
 
 
@@ -167,7 +185,7 @@ def _save_runs(runs: dict[str, Any], out: Path, cfg: Any, url: str | None) -> No
         res.save(out / "runs" / _slug(label))
 
 
-def _sweep(cfg: Any, url: str | None, workload: Any, profile: RunProfile, slo: SLO | None, seed: int,
+def _sweep(cfg: Any, url: str | None, mapping: Any, workload: Any, profile: RunProfile, slo: SLO | None, seed: int,
            score: bool | int, runner_kwargs: dict[str, Any], out: Path | None) -> None:
     from workbench.loadtest.capacity import sweep
 
@@ -178,7 +196,7 @@ def _sweep(cfg: Any, url: str | None, workload: Any, profile: RunProfile, slo: S
                    (f"  goodput {s['goodput_rps']:.1f}" if "goodput_rps" in s else "") +
                    (f"  correct {s['correct_share']:.0%}" if "correct_share" in s else ""))
 
-    result = _drive(cfg, url, lambda target: sweep(
+    result = _drive(cfg, url, mapping, lambda target: sweep(
         target, workload, steps=profile.steps, duration_s=profile.duration_s, concurrency=profile.concurrency,
         slo=slo, seed=seed, on_step=step, score=score, **runner_kwargs))
     if out is not None:
@@ -188,7 +206,7 @@ def _sweep(cfg: Any, url: str | None, workload: Any, profile: RunProfile, slo: S
         click.echo(f"saved: {out}/curve.csv and {out}/runs/")
 
 
-def _capacity(cfg: Any, url: str | None, workload: Any, slo: SLO, min_correct: float | None, attainment: float,
+def _capacity(cfg: Any, url: str | None, mapping: Any, workload: Any, slo: SLO, min_correct: float | None, attainment: float,
               step_s: float, runner_kwargs: dict[str, Any], score_sample: int | None, think: float, seed: int,
               out: Path | None) -> None:
     from workbench.loadtest.capacity import find_capacity
@@ -202,7 +220,7 @@ def _capacity(cfg: Any, url: str | None, workload: Any, slo: SLO, min_correct: f
     kwargs = dict(runner_kwargs)
     warm = kwargs.pop("warmup") or 0.2
     kwargs.pop("cooldown", None)
-    cap = _drive(cfg, url, lambda target: find_capacity(
+    cap = _drive(cfg, url, mapping, lambda target: find_capacity(
         target, workload, slo, min_correct=min_correct, attainment=attainment, step_s=step_s, warmup=warm,
         think_s=think, score_sample=score_sample, seed=seed, on_step=step, **kwargs))
     click.echo(cap.headline())
@@ -215,15 +233,14 @@ def _capacity(cfg: Any, url: str | None, workload: Any, slo: SLO, min_correct: f
         click.echo(f"saved: {out}/capacity.json, {out}/curve.csv and {out}/runs/")
 
 
-def _run_native(cfg: Any, url: str | None, workload: Any, profile: RunProfile, think: float, seed: int,
+def _run_native(cfg: Any, url: str | None, mapping: Any, workload: Any, profile: RunProfile, think: float, seed: int,
                 slo: SLO | None, no_progress: bool, runner_kwargs: dict[str, Any]) -> Any:
     from tqdm import tqdm
 
-    from workbench.loadtest.http import HttpSender
     from workbench.loadtest.inprocess import run_with_engine
     from workbench.loadtest.runners import runner_for
 
-    target: Any = HttpSender(url) if url else None  # None: the config's async engine, in process
+    target: Any = _sender(url, mapping) if url else None  # None: the config's async engine, in process
     bar = None if no_progress else tqdm(total=None, unit="req", desc="loadtest", dynamic_ncols=True)
 
     def progress(done: int, total: int | None) -> None:
