@@ -36,7 +36,7 @@ details pre{font-size:.75rem;background:#f8f8f8;padding:.5rem}
 .verdict{border:2px solid #2a7;border-radius:6px;padding:.5rem 1rem;background:#f3fbf6}
 .verdict.none{border-color:#c80;background:#fff8ec}.verdict p.pick{font-size:1.1rem;font-weight:bold}
 .flag{color:#a40}.wide{overflow-x:auto}dt{font-weight:bold}dd{margin:0 0 .4rem 1rem;font-size:.85rem}
-td.text{text-align:left;max-width:28rem;white-space:normal}
+td:last-child{text-align:left;max-width:32rem;white-space:normal}
 @media print{body{max-width:none;margin:0}table{display:table;font-size:.7rem}details{display:block}
   details>summary{font-weight:bold}}
 """
@@ -88,9 +88,12 @@ def render_html(tables: Mapping[str, Any], *, figures: Mapping[str, bytes], mani
     parts += _verdict(verdict)
     parts.append("<h2>Headline</h2>")
     parts.append(_table(tables["headline"]))
-    parts.append(f"<p class='note'>★ the pick. {esc(verdict.metric)}: mean [{verdict.policy.confidence:.0%} interval]; "
+    star = "★ the pick. " if verdict.pick else ""
+    parts.append(f"<p class='note'>{star}{esc(verdict.metric)}: mean [{verdict.policy.confidence:.0%} interval]; "
                  f"latency percentiles: {PERCENTILE_METHOD}; goodput: requests within the load test's SLO per second, "
                  "of the offered rate. Definitions below.</p>")
+    for note in verdict.notes:
+        parts.append(f"<p class='note'>{esc(note)}</p>")
     if not verdict.alternatives.empty:
         parts.append(f"<h2>What each alternative gains or costs (against {esc(str(verdict.alternatives['vs'][0]))})"
                      "</h2>")
@@ -141,8 +144,6 @@ def render_html(tables: Mapping[str, Any], *, figures: Mapping[str, bytes], mani
     for name, text in definitions_for(columns):
         parts.append(f"<dt>{esc(name)}</dt><dd>{esc(text)}</dd>")
     parts.append("</dl>")
-    for note in verdict.notes:
-        parts.append(f"<p class='note'>{esc(note)}</p>")
     parts.append("<h2>Manifests</h2>")
     for m in manifests:
         ds = m.get("dataset", {})

@@ -46,8 +46,8 @@ def render_markdown(tables: Mapping[str, Any], *, title: str) -> str:
     out = [f"# {title}\n", "## Verdict\n", f"**{verdict.headline}**\n", *[f"- {r}" for r in verdict.reasons],
            f"\nAsked: p95 latency ≤ {policy.slo_p95_ms:g} ms and {verdict.metric} ≥ {policy.min_quality:g}.\n",
            "## Headline\n", markdown_table(tables["headline"]),
-           f"\n★ the pick; {verdict.metric}: mean [{policy.confidence:.0%} interval]; latency percentiles: "
-           f"{PERCENTILE_METHOD}.\n"]
+           f"\n{'★ the pick; ' if verdict.pick else ''}{verdict.metric}: mean [{policy.confidence:.0%} interval]; "
+           f"latency percentiles: {PERCENTILE_METHOD}.\n", *[f"_{n}_\n" for n in verdict.notes]]
     if not verdict.alternatives.empty:
         out += ["## What each alternative gains or costs\n", markdown_table(verdict.alternatives, digits=4),
                 "\nPaired by question; p by sign-flip permutation, p_holm Holm-corrected over the alternatives.\n"]
@@ -72,6 +72,5 @@ def render_markdown(tables: Mapping[str, Any], *, title: str) -> str:
     out += folded("Differences against the first run (paired bootstrap 95% CI, Holm-corrected p)",
                   markdown_table(deltas, digits=4))
     columns = [verdict.metric, *tables["summary"].columns, "goodput", "compute s / 1k q", "tokens / 1k q", "Δ"]
-    out += ["## Metric definitions\n", *[f"- **{n}**: {t}" for n, t in definitions_for(columns)], "",
-            *[f"_{n}_\n" for n in verdict.notes]]
+    out += ["## Metric definitions\n", *[f"- **{n}**: {t}" for n, t in definitions_for(columns)], ""]
     return "\n".join(out)

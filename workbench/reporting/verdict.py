@@ -288,6 +288,10 @@ def recommend(results: Sequence[ExperimentResult], policy: ReportConfig | None =
             reasons.append("No configuration meets either bar.")
     base = pick.config if pick is not None else max(scores, key=lambda s: s.quality).config
     alternatives = _alternatives(by_name, by_score, base, metric, policy)
+    cold = [(r.name, (r.summary.get("warmup") or {}).get("cold_start_ms")) for r in compared]
+    if any(ms is not None for _, ms in cold):
+        notes.append("latency of the evaluation pass excludes one warm-up question per run; its cold start: "
+                     + ", ".join(f"{n} {_ms(_num(ms))} ms" for n, ms in cold) + ".")
     if separated:
         notes.append(f"{len(separated)} run(s) evaluated on other questions are shown apart (see 'Not compared').")
     notes.append(f"latency percentiles: {PERCENTILE_METHOD}; quality intervals: percentile bootstrap over questions "

@@ -29,6 +29,9 @@ def test_compare_a_sweep_saves_runs_and_reports(tmp_path: Path) -> None:
     runs = [ExperimentResult.load(p) for p in body["runs"].values()]
     assert all(len(r.rows) == 2 for r in runs)
     assert runs[0].rows["question_id"].tolist() == runs[1].rows["question_id"].tolist()   # the same questions
+    for r in runs:                  # one warm-up question answered first, its time apart from the measured ones
+        assert r.summary["warmup"]["cold_start_ms"] > 0 and not r.rows["question_id"].str.startswith("warm").any()
+        assert r.summary_row()["cold_start_ms"] == r.summary["warmup"]["cold_start_ms"]
     assert body["pick"] in body["runs"] and body["separated"] == []
     page = Path(body["report"]).read_text(encoding="utf-8")
     assert "Verdict" in page and f"Pick {body['pick']}" in page

@@ -31,14 +31,14 @@ def test_report_recommends_and_separates(run: Maker, pattern: Pattern, tmp_path:
             assert tag not in ("script", "link"), "the report must not load anything"
 
     Collect().feed(page)
-    order = [page.index(s) for s in ("Verdict", "<h2>Headline", "What each alternative", "<h2>Flags", "Not compared",
+    order = [page.index(s) for s in ("Verdict", "<h2>Headline", "What each alternative", "<h2>Flags", "<h2>Not compared",
                                      "<h2>Full tables", "Metric definitions")]
     assert order == sorted(order)
     assert "Pick default" in page and "overloaded: goodput 2.5 of 20 req/s" in page
     headline = page[page.index("<h2>Headline"):page.index("What each alternative")]
     assert "<td>quality</td>" not in headline and "<td>fast</td>" in headline   # the run on 40 other questions is not in it
     assert headline.count("<th>") <= 13                             # short: not the 59-column summary
-    apart = page[page.index("Not compared"):page.index("<h2>Plots")]
+    apart = page[page.index("<h2>Not compared"):page.index("<h2>Plots")]
     assert "quality" in apart and "40 questions" in apart and "not comparable" in apart
     assert page.count("<details>") >= 4 and "latency percentiles: nearest-rank" in page
     assert "<dt>correct</dt>" in page and "<dt>goodput</dt>" in page and "Holm" in page

@@ -66,11 +66,13 @@ class ExperimentResult:
         return str(self.manifest.get("config_hash"))
 
     def summary_row(self) -> dict[str, Any]:
-        """One flat dict: config name/hash, dataset, and every overall number (+ headline numbers per language)."""
+        """One flat dict: config name/hash, dataset, every overall number (+ headline numbers per language), and the
+        warm-up question's ``cold_start_ms`` (NaN for a run without warm-up)."""
         return {"config": self.name, "config_hash": self.config_hash,
                 "dataset": self.manifest.get("dataset", {}).get("name"),
                 "simulated": bool(self.manifest.get("labels", {}).get("simulated", False)),
-                **flat_summary(self.summary)}
+                **flat_summary(self.summary),
+                "cold_start_ms": (self.summary.get("warmup") or {}).get("cold_start_ms", math.nan)}
 
     def save(self, path: str | Path) -> Path:
         """Write the folder (manifest last)."""

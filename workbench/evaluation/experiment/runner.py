@@ -20,13 +20,18 @@ With ``reader_only=True`` nothing is retrieved or indexed: the config's reader (
 generator, see :class:`~workbench.evaluation.reader.Reader`) answers from each question's gold passages
 (SQuAD/CMRC JSON carry them), so the rows hold answer scores and reader latencies only.
 
+Before the timed pass, one **warm-up** question (the first question with a ``warm-up:`` prefix, so no cache
+of the pipeline can serve the real one) loads models and fills lazy state; its time is reported apart as
+``summary["warmup"]["cold_start_ms"]`` and counted in no latency percentile (``warmup=False`` measures cold).
+
 The cache key covers the config hash, the dataset hash, the seed, the metrics' code version, ``ks``,
-``generate``, ``reader_only`` and the load profile; results live in ``<cache_dir>/<key>/`` (default
+``generate``, ``reader_only``, ``warmup`` and the load profile; results live in ``<cache_dir>/<key>/`` (default
 ``.workbench/experiments``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -121,7 +126,8 @@ class Experiment:
     """A config evaluated on a dataset; see the module docstring.
 
     ``kb``/``pipeline``: reuse an already loaded knowledge base or query pipeline (a :class:`Sweep` does).
-    ``limit``: evaluate a seeded sample of that many questions. ``labels``: free-form tags stored in the
+    ``limit``: evaluate a seeded sample of that many questions. ``warmup``: answer one warm-up question before
+    the timed pass (see the module docstring). ``labels``: free-form tags stored in the
     manifest (e.g. ``{"simulated": True}`` for runs against the simulated LLM). ``reader_only``: evaluate
     the reader on the gold passages, with no retrieval (``pipeline`` may then be a ready
     :class:`~workbench.evaluation.reader.Reader`).
@@ -130,7 +136,7 @@ class Experiment:
     def __init__(self, config: PipelineConfig, dataset: EvalDataset | str, *, load_profile: Any = None, seed: int = 0,
                  ks: Sequence[int] = (1, 3, 5, 10), generate: bool = True, limit: int | None = None,
                  cache_dir: str | Path = DEFAULT_CACHE_DIR, labels: Mapping[str, Any] | None = None,
-                 kb: Any = None, pipeline: Any = None, reader_only: bool = False) -> None:
+                 kb: Any = None, pipeline: Any = None, reader_only: bool = False, warmup: bool = True) -> None:
         if not isinstance(config, PipelineConfig):
             raise TypeError(f"config must be a PipelineConfig, got {type(config).__name__}")
         ks = tuple(sorted({int(k) for k in ks}))
@@ -145,6 +151,7 @@ class Experiment:
         self.config = config
         self.load_profile = load_profile
         self.seed, self.ks, self.generate, self.reader_only = seed, ks, generate, reader_only
+        self.warmup = warmup
         self.cache_dir = Path(cache_dir)
         self.labels = dict(labels or {})
         self._kb, self._pipeline = kb, pipeline
@@ -155,7 +162,7 @@ class Experiment:
         """The cache key (16 hex)."""
         parts = {
             "config": self.config.hash, "dataset": self.dataset.hash, "seed": self.seed, "metrics": METRICS_VERSION,
-            "ks": list(self.ks), "generate": self.generate, "reader_only": self.reader_only,
+            "ks": list(self.ks), "generate": self.generate, "reader_only": self.reader_only, "warmup": self.warmup,
             "load_profile": self.load_profile.to_dict() if self.load_profile is not None else None,
             "labels": self.labels,
         }
@@ -184,6 +191,7 @@ class Experiment:
         seed_everything(self.seed)
         cfg = self.pipeline_config()
         pipeline = self._pipeline or self._build_pipeline(cfg)
+        cold_start_ms = self._warm_up(pipeline) if self.warmup and self.dataset.questions else None
         started = time.perf_counter_ns()
         rows = []
         for i, q in enumerate(self.dataset.questions):
@@ -192,6 +200,8 @@ class Experiment:
                 progress(i + 1, len(self.dataset.questions))
         frame = pd.DataFrame(rows)
         summary = summarize(frame)
+        if cold_start_ms is not None:
+            summary["warmup"] = {"cold_start_ms": cold_start_ms, "questions": 1}
         if self.load_profile is not None and callable(getattr(self.load_profile, "run", None)):
             summary["load"] = dict(self.load_profile.run(pipeline))
         duration_s = (time.perf_counter_ns() - started) / 1e9
@@ -204,12 +214,21 @@ class Experiment:
             "reader_only": self.reader_only,
             "load_profile": self.load_profile.to_dict() if self.load_profile is not None else None,
             "labels": self.labels,
+            "warmup": self.warmup,
             "duration_s": round(duration_s, 3),
             "retrieval_unit": None if self.reader_only else "document (passage meta['doc_id'], deduplicated in rank order)",
         })
         result = ExperimentResult(frame, summary, manifest)
         result.save(self.path)
         return result
+
+    def _warm_up(self, pipeline: Any) -> float:
+        """Answer one warm-up question untimed by the results; its wall time in ms (the cold start)."""
+        first = self.dataset.questions[0]
+        t0 = time.perf_counter_ns()
+        self._evaluate(pipeline, dataclasses.replace(first, id=f"warm-up:{first.id}",
+                                                     question=f"warm-up: {first.question}"))
+        return (time.perf_counter_ns() - t0) / 1e6
 
     def _build_pipeline(self, cfg: PipelineConfig) -> Any:
         if self.reader_only:
