@@ -318,7 +318,7 @@ def _alternatives(by_name: dict[str, ExperimentResult], by_score: dict[str, RunS
             gain = f"no significant {metric} difference ({v['delta']:+.3f})"
         cost = (f"p95 {_ratio(s.p95_ms, ref.p95_ms)} and compute {_ratio(s.compute_s_per_1k, ref.compute_s_per_1k)} "
                 f"of {base}'s")
-        bars = "" if s.eligible else (" misses the SLO" if not s.meets_slo else " below the quality bar")
+        bars = "" if s.eligible else (" Misses the SLO." if not s.meets_slo else " Below the quality bar.")
         rows.append({
             "config": name, "vs": base, f"Δ {metric}": v["delta"], "ci_low": v["low"], "ci_high": v["high"],
             "p": v["p"], "p_holm": v["p_holm"], "paired questions": v["n"],

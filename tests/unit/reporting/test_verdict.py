@@ -25,7 +25,7 @@ def test_picks_the_best_eligible_run(run: Maker, pattern: Pattern) -> None:
     assert {s.config: s.eligible for s in v.scores} == {"fast": False, "default": True, "quality": False}
     alt = v.alternatives.set_index("config")
     assert alt.loc["quality", "Δ correct"] == pytest.approx(0.10) and alt.loc["quality", "p_holm"] < 0.05
-    assert alt.loc["fast", "Δ correct"] == pytest.approx(-0.30) and "misses the SLO" in alt.loc["quality", "in short"]
+    assert alt.loc["fast", "Δ correct"] == pytest.approx(-0.30) and "Misses the SLO." in alt.loc["quality", "in short"]
     # the same runs with a looser SLO: quality qualifies and is significantly better
     assert recommend([fast, default, quality], ReportConfig(slo_p95_ms=10_000, min_quality=0.6)).pick == "quality"
 
