@@ -32,6 +32,9 @@ __all__ = ["EvalDashboard"]
 
 _FRONT_COLUMNS = ("config", "questions", "errors")
 _QUALITY_ORDER = ("correct", "f1", "em", "ndcg@10", "mrr", "hit@1", "hit@5", "recall@5", "rouge_l")
+#: The metric table's columns unless *every column* is ticked (those the runs have).
+TABLE_COLUMNS = ("questions", "errors", "correct", "hit@5", "mrr", "ndcg@10", "f1", "latency_p50_ms", "latency_p95_ms",
+                 "tokens_mean")
 #: What the question filter offers: (label, value).
 SHOW_OPTIONS = (("all questions", "all"), ("configs disagree", "disagree"), ("any config wrong", "wrong"))
 
@@ -78,6 +81,7 @@ class EvalDashboard(widgets.VBox):
         numeric = [c for c in self.summary.columns if c != "config" and pd.api.types.is_numeric_dtype(self.summary[c])]
         quality = [m for m in _QUALITY_ORDER if m in numeric and self.summary[m].notna().any()]
         self.headline = [c for c in HEADLINE if c in numeric]
+        self.short = [c for c in TABLE_COLUMNS if c in numeric]
         self.runs = widgets.SelectMultiple(options=self.names, value=tuple(self.names), description="Runs",
                                            rows=min(6, max(2, len(self.names))))
         self.sort_by = widgets.Dropdown(options=["config", *self.headline], value=quality[0] if quality else "config",
@@ -87,6 +91,7 @@ class EvalDashboard(widgets.VBox):
         self.metric = widgets.Dropdown(options=quality or numeric or ["config"],
                                        value=(quality or numeric or ["config"])[0], description="Plot")
         self.table = widgets.HTML(layout=widgets.Layout(overflow="auto", max_width="100%"))
+        self.table_note = widgets.HTML()
         image = widgets.Layout(max_width="100%", height="auto")
         self.bars = widgets.Image(format="png", layout=image)
         self.pareto = widgets.Image(format="png", layout=image)
@@ -102,7 +107,8 @@ class EvalDashboard(widgets.VBox):
         self.show.observe(lambda _c: self.refresh_questions(), names="value")
         self.question.observe(lambda _c: self.refresh_drill(), names="value")
         tabs = widgets.Tab(children=[
-            widgets.VBox([widgets.HBox([self.sort_by, self.descending, self.all_columns]), self.table]),
+            widgets.VBox([widgets.HBox([self.sort_by, self.descending, self.all_columns]), self.table_note,
+                          self.table]),
             widgets.VBox([self.metric, self.plot_note,
                           widgets.Box([self.bars, self.pareto], layout=widgets.Layout(flex_flow="row wrap"))]),
             widgets.VBox([widgets.HBox([self.show, self.question_note]), self.question, self.drill]),
@@ -201,9 +207,26 @@ class EvalDashboard(widgets.VBox):
             self.table.value = "<i class='wb-error'>select at least one run</i>"
             return
         cols = ([c for c in frame.columns if c not in ("config_hash", "dataset")] if self.all_columns.value
-                else ["config", *self.headline])
+                else ["config", *self.short])
+        self.table_note.value = self._question_sets_note()
         self.table.value = frame[cols].to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–",
                                                classes="wb-metrics", border=0)
+
+    def _question_sets_note(self) -> str:
+        """A warning when the selected runs answered different questions (their averages are not comparable)."""
+        from workbench.reporting.verdict import split_by_questions
+
+        chosen = [self.by_name[n] for n in self.runs.value]
+        if len(chosen) < 2:
+            return ""
+        compared, separated = split_by_questions(chosen)
+        if not separated:
+            return ""
+        names = dict(zip(map(id, self.results), self.names, strict=True))
+        apart = ", ".join(names[id(r)] for r, _ in separated)
+        return (f"<div class='wb-error' style='color:#b9770e'>Not comparable: {escape(apart)} answered other questions "
+                f"than {escape(', '.join(names[id(r)] for r in compared))}; compare runs with the same question set "
+                "(select them alone, or use <code>workbench report</code>, which separates them).</div>")
 
     def refresh_plots(self) -> None:
         """Re-draw the bar and Pareto plots for the selected runs and metric."""

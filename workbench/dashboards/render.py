@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html as _html
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -91,6 +92,8 @@ def _fmt(value: Any, unit: str) -> str:
         return "–"
     if unit == "%":
         return f"{100 * float(value):.1f}%"
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # counts stay whole: 262, not 262.0
+        return f"{value:,}{(' ' + unit) if unit else ''}"
     return f"{float(value):,.1f}{(' ' + unit) if unit else ''}"
 
 

@@ -107,3 +107,13 @@ def test_table_is_short_unless_asked_and_says_when_nothing_is_selected(dash: Eva
     assert "latency_max_ms" in dash.table.value
     dash.runs.value = ()
     assert "select at least one run" in dash.table.value and "select at least one run" in dash.drill.value
+
+
+def test_runs_on_other_questions_are_flagged_not_comparable(dash: EvalDashboard) -> None:
+    assert dash.table_note.value == ""                              # same two questions
+    other = _result("other", [1.0, 1.0], [1.0, 1.0], ["RMB 600", "call us"])
+    other.rows["question_id"] = ["x1", "x2"]
+    wide = EvalDashboard([*dash.results, other])
+    assert "Not comparable: other" in wide.table_note.value
+    wide.runs.value = ("fast", "slow")
+    assert wide.table_note.value == ""
