@@ -209,8 +209,10 @@ class EvalDashboard(widgets.VBox):
         cols = ([c for c in frame.columns if c not in ("config_hash", "dataset")] if self.all_columns.value
                 else ["config", *self.short])
         self.table_note.value = self._question_sets_note()
-        self.table.value = frame[cols].to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–",
-                                               classes="wb-metrics", border=0)
+        self.table.value = (frame[cols].to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–",
+                                                classes="wb-metrics", border=0)
+                            + f"<div style='font-size:11px;color:#666'>latency percentiles: {PERCENTILE_METHOD}; "
+                            "correct: the answer matcher's verdict, mean over questions</div>")
 
     def _question_sets_note(self) -> str:
         """A warning when the selected runs answered different questions (their averages are not comparable)."""

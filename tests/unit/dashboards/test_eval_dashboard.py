@@ -102,6 +102,7 @@ def test_question_filter_keeps_disagreements_and_marks_each_run(dash: EvalDashbo
 
 def test_table_is_short_unless_asked_and_says_when_nothing_is_selected(dash: EvalDashboard) -> None:
     assert "latency_max_ms" not in dash.table.value and "f1" in dash.table.value
+    assert "latency percentiles: nearest-rank" in dash.table.value
     assert "latency_max_ms" not in dash.sort_by.options and "f1" in dash.sort_by.options
     dash.all_columns.value = True
     assert "latency_max_ms" in dash.table.value
