@@ -88,6 +88,9 @@ def eval_command(config: str, dataset_spec: str, limit: int | None, seed: int, o
         return
     click.echo(summary_table(result.summary))
     click.echo(f"correct: the answer-type-aware matcher's verdict; latency percentiles: {PERCENTILE_METHOD}")
+    cold = (result.summary.get("warmup") or {}).get("cold_start_ms")
+    if cold is not None:
+        click.echo(f"cold start: {cold:,.0f} ms (one warm-up question, answered before the measured ones)")
     note = " (saved earlier; --force to run again)" if result.from_cache else ""
     click.echo(f"run: {result.path}{note}")
     errors = int(result.summary["overall"].get("errors") or 0)
@@ -182,6 +185,9 @@ def compare_command(configs: tuple[str, ...], sweeps: tuple[str, ...], dataset_s
     click.secho(verdict.headline, bold=True)
     for reason in verdict.reasons:
         click.echo(f"  {reason}")
+    for note in verdict.notes:
+        if note.startswith("latency of the evaluation pass excludes"):
+            click.echo(note)
     for r, why in verdict.separated:
         click.secho(f"not compared: {r.name}: {why}", fg="yellow")
     for r in result.results:

@@ -45,6 +45,7 @@ def test_compare_a_sweep_saves_runs_and_reports(tmp_path: Path) -> None:
     assert table.exit_code == 0, table.output
     out = table.stdout
     assert "Pick " in out and "latency percentiles: nearest-rank" in out and out.count("(saved earlier)") == 2
+    assert "excludes one warm-up question per run; its cold start: fast[retriever.top_k=1]" in out
 
 
 def test_bad_sweeps_and_a_lone_config_are_refused(tmp_path: Path) -> None:
