@@ -7,6 +7,10 @@ index_html = run_demo(presets=("fast", "default", "quality"), questions=150, loa
 
 Every step prints progress; results are cached (``.workbench/experiments``), so a second run only
 repeats the load tests. The report lands in ``reports/demo/index.html`` with CSV/JSON/Markdown beside it.
+Every load test scores its answers against the gold (correct goodput). Then the ``serving`` preset (cache,
+memory, tools, admission and degradation) and the same pipeline bare take the morning-peak profile, with the
+LLM tier as an OpenAI-compatible service (the simulated ``serve-llm`` on 127.0.0.1): served from cache, wrong
+hits, mean and p95 latency, goodput and correct goodput side by side (``serving_vs_bare.json`` / ``.md``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from workbench.config import PipelineConfig
 
-__all__ = ["DemoLoad", "run_demo"]
+__all__ = ["DemoLoad", "ServingPeak", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class DemoLoad:
         workload = Workload(WorkloadSpec(seed=self.seed, personalized_share=0.0, session_share=0.0))
         result = run_with_engine(cfg, lambda engine: OpenLoopRunner(
             engine, workload, LoadProfile.steady(self.rate, self.duration_s), seed=self.seed,
-            slo=SLO(e2e_ms=self.slo_e2e_ms)))
+            slo=SLO(e2el_ms=self.slo_e2e_ms), score=True))
         s = result.summary()
         lat = s.get("latency_ms", {})
         return {
@@ -65,19 +69,137 @@ class DemoLoad:
             "latency_p99_ms": lat.get("p99"),
             "error_rate": s["error_rate"],
             "shed_rate": s["shed_rate"],
+            "correct_share": s.get("correct_share"),
+            "correct_goodput_rps": s.get("correct_goodput_rps"),
             "percentile_method": s["percentile_method"],
         }
+
+
+@dataclass(frozen=True)
+class ServingPeak:
+    """The morning peak against the ``serving`` preset and the same pipeline bare (cache, memory, tools, admission
+    and degradation off), both with the LLM tier as the simulated OpenAI-compatible service (``serve-llm``'s
+    :class:`~workbench.serving.SimulatedBackend`: ``llm_ttft_ms`` to the first token, ``llm_tpot_ms`` per token,
+    ``llm_slots`` in parallel) on 127.0.0.1. Answers are scored against the gold; one summary per side and
+    the ratios.
+
+    ```python
+    ServingPeak(peak_rate=4, duration_s=40).run()["ratios"]["latency_mean"]     # bare / serving
+    ```
+    """
+
+    preset: str = "serving"
+    peak_rate: float = 4.0
+    duration_s: float = 40.0
+    slo_e2el_ms: float = 1500.0
+    llm_ttft_ms: float = 200.0
+    llm_tpot_ms: float = 20.0
+    llm_slots: int = 8
+    seed: int = 0
+    index_dir: str | None = None
+
+    def configs(self, llm_url: str) -> dict[str, PipelineConfig]:
+        """``serving`` and ``bare`` with the generator pointed at ``llm_url``."""
+        cfg = PipelineConfig.load(self.preset)
+        if self.index_dir is not None:
+            cfg = cfg.model_copy(update={"index_dir": self.index_dir})
+        llm = {"generator.kind": "openai", "generator.base_url": llm_url, "generator.model": "simulated",
+               "generator.retries": 0}
+        serving = cfg.with_overrides(llm)
+        bare = cfg.with_overrides({**llm, "cache.enabled": False, "memory.enabled": False, "tools.enabled": False,
+                                   "serving.latency_target_ms": None, "serving.degradation.enabled": False})
+        return {"serving": serving, "bare": bare.model_copy(update={"name": f"{cfg.name}-bare"})}
+
+    def run(self, echo: Callable[[str], None] = print) -> dict[str, Any]:
+        """Both runs and their comparison (a JSON-ready dict)."""
+        import asyncio
+
+        from workbench.loadtest import SLO, RunProfile, Workload, WorkloadSpec, runner_for
+        from workbench.pipelines import load_knowledge_base
+        from workbench.serving import SimulatedBackend, SimulatedLLM, create_llm_app
+        from workbench.serving.engine import AsyncEngine
+        from workbench.testing import UvicornServer
+
+        slo = SLO(e2el_ms=self.slo_e2el_ms)
+        profile = RunProfile(name="morning-peak", rate=self.peak_rate, duration_s=self.duration_s)
+        workload = Workload(WorkloadSpec(seed=self.seed, personalized_share=0.0))
+        llm = SimulatedLLM(ttft_ms=self.llm_ttft_ms, tpot_ms=self.llm_tpot_ms, slots=self.llm_slots, seed=self.seed)
+        out: dict[str, Any] = {"profile": profile.to_dict(), "slo": slo.to_dict(), "llm": repr(llm), "runs": {}}
+        with UvicornServer(create_llm_app(SimulatedBackend(llm), model_name="simulated")) as server:
+            cfgs = self.configs(f"{server.url}/v1")
+            kb = load_knowledge_base(cfgs["serving"], progress=False)
+            for side, cfg in cfgs.items():
+                async def go(cfg: PipelineConfig = cfg) -> Any:
+                    async with AsyncEngine.from_config(cfg, kb=kb) as engine:
+                        return await runner_for(profile, engine, workload, seed=self.seed, slo=slo,
+                                                score=True).run()
+
+                echo(f"   morning peak ({self.peak_rate:g} req/s at the peak, {self.duration_s:g} s) against {side}")
+                res = asyncio.run(go())
+                out["runs"][side] = _peak_summary(res, slo)
+        s, b = out["runs"]["serving"], out["runs"]["bare"]
+        out["ratios"] = {k: (b[k] / s[k] if s.get(k) and b.get(k) is not None else None)
+                         for k in ("latency_mean_ms", "latency_p95_ms")}
+        out["ratios"].update({k: (s[k] / b[k] if b.get(k) and s.get(k) is not None else None)
+                              for k in ("goodput_rps", "correct_goodput_rps")})
+        return out
+
+
+def _peak_summary(res: Any, slo: Any) -> dict[str, Any]:
+    s = res.summary(slo)
+    q = s.get("quality", {})
+    df = res.df
+    cached = (df.status == "ok") & df.cache_layer.notna()
+    scored_cached = cached & df.verdict.notna()
+    return {
+        "requests": s["requests"], "ok": s["ok"], "shed": s["shed"], "errors": s["errors"],
+        "served_from_cache": float(cached.sum() / max(s["ok"], 1)),
+        "cache_layers": {k: v for k, v in s["cache_hit_rate"].items() if k != "miss"},
+        "wrong_hits": int((scored_cached & (df.verdict != "correct")).sum()),
+        "wrong_hit_share": float((scored_cached & (df.verdict != "correct")).sum() / scored_cached.sum())
+        if scored_cached.any() else None,
+        "latency_mean_ms": s["latency_mean_ms"], "latency_p50_ms": s["latency_ms"]["p50"],
+        "latency_p95_ms": s["latency_ms"]["p95"], "latency_p99_ms": s["latency_ms"]["p99"],
+        "throughput_rps": s["throughput_rps"], "goodput_rps": s.get("goodput_rps"),
+        "slo_attainment": s.get("slo_attainment"), "correct_share": s.get("correct_share"),
+        "correct_goodput_rps": s.get("correct_goodput_rps"),
+        "by_degradation_level": q.get("by_degradation_level"), "by_cache_layer": q.get("by_cache_layer"),
+        "percentile_method": s["percentile_method"],
+    }
+
+
+def _peak_markdown(cmp: dict[str, Any]) -> str:
+    rows = [("served from cache", "served_from_cache", "{:.0%}"), ("wrong cache hits", "wrong_hits", "{}"),
+            ("mean latency (ms)", "latency_mean_ms", "{:.0f}"), ("p95 latency (ms)", "latency_p95_ms", "{:.0f}"),
+            ("goodput (req/s)", "goodput_rps", "{:.2f}"), ("correct goodput (req/s)", "correct_goodput_rps", "{:.2f}"),
+            ("correct share", "correct_share", "{:.0%}"), ("shed", "shed", "{}")]
+    s, b = cmp["runs"]["serving"], cmp["runs"]["bare"]
+
+    def fmt(f: str, v: Any) -> str:
+        return "n/a" if v is None else f.format(v)
+
+    lines = [f"Morning peak {cmp['profile']['rate']:g} req/s, {cmp['profile']['duration_s']:g} s, SLO {cmp['slo']}, "
+             f"LLM tier {cmp['llm']}", "", "| | serving | bare |", "|---|---|---|"]
+    lines += [f"| {label} | {fmt(f, s.get(k))} | {fmt(f, b.get(k))} |" for label, k, f in rows]
+    r = cmp["ratios"]
+    lines += ["", f"mean latency bare/serving {fmt('{:.2f}x', r['latency_mean_ms'])}, p95 "
+              f"{fmt('{:.2f}x', r['latency_p95_ms'])}; correct goodput serving/bare "
+              f"{fmt('{:.2f}x', r['correct_goodput_rps'])} (percentiles: {s['percentile_method']})"]
+    return "\n".join(lines) + "\n"
 
 
 def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questions: int = 150,
              llm_questions: int = 40, load_seconds: float = 8.0, load_rate: float = 20.0, llm_load_rate: float = 1.0,
              out_dir: str | Path = "reports/demo", index_dir: str | None = None,
-             cache_dir: str | Path = ".workbench/experiments", echo: Callable[[str], None] = print) -> Path:
+             cache_dir: str | Path = ".workbench/experiments", echo: Callable[[str], None] = print,
+             serving_peak: ServingPeak | None = ServingPeak()) -> Path:
     """Evaluate and load-test ``presets`` on Meridian Bank and write the comparison report; returns index.html.
 
     ``questions`` is the seeded sample evaluated per preset; presets whose generator is an LLM use
     ``llm_questions`` (Gemma on 2 CPU cores costs about a second per answer) and are offered
     ``llm_load_rate`` requests/s instead of ``load_rate`` (a queue they could never drain says nothing new).
+    ``serving_peak`` (``None``: skipped) runs the serving stack against the bare pipeline at the morning peak and
+    writes ``serving_vs_bare.json`` and ``.md`` beside the report.
     """
     from tqdm.auto import tqdm
 
@@ -115,8 +237,22 @@ def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questio
         load = DemoLoad(rate=rate, duration_s=load_seconds).run_for(cfg)
         result.summary["load"] = load
         echo(f"   throughput {load.get('throughput_rps', 0):.1f} req/s, p50 {load.get('latency_p50_ms', 0):.0f} ms, "
-             f"p99 {load.get('latency_p99_ms', 0):.0f} ms, goodput {load.get('goodput_rps', 0):.1f} req/s")
+             f"p99 {load.get('latency_p99_ms', 0):.0f} ms, goodput {load.get('goodput_rps', 0):.1f} req/s, "
+             f"correct goodput {load.get('correct_goodput_rps') or 0:.1f} req/s")
         results.append(result)
     index = write_report(results, out_dir, title="Meridian Bank: presets compared (quality, latency, load)")
+    if serving_peak is not None:
+        import json
+
+        echo(f"== {serving_peak.preset} vs the same pipeline bare, morning peak")
+        peak = serving_peak if serving_peak.index_dir or index_dir is None else \
+            ServingPeak(**{**serving_peak.__dict__, "index_dir": index_dir})
+        cmp = peak.run(echo=echo)
+        out = Path(out_dir)
+        (out / "serving_vs_bare.json").write_text(json.dumps(cmp, indent=2, default=str), encoding="utf-8")
+        md = _peak_markdown(cmp)
+        (out / "serving_vs_bare.md").write_text(md, encoding="utf-8")
+        for line in md.splitlines():
+            echo(f"   {line}")
     echo(f"report: {index}  ({time.perf_counter() - t0:.0f} s in total)")
     return index

@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+import pytest
+
 from workbench.config import PipelineConfig
-from workbench.demo import run_demo
+from workbench.demo import ServingPeak, _peak_markdown, run_demo
 
 
 def test_demo_writes_a_report_with_quality_and_load(tmp_path: Path, default_config: PipelineConfig,
@@ -11,14 +13,31 @@ def test_demo_writes_a_report_with_quality_and_load(tmp_path: Path, default_conf
     lines: list[str] = []
     index = run_demo(presets=("fast", "default"), questions=8, load_seconds=1.0, load_rate=10.0,
                      out_dir=tmp_path / "report", index_dir=default_config.index_dir, cache_dir=tmp_path / "exp",
-                     echo=lines.append)
+                     echo=lines.append, serving_peak=None)
     html = index.read_text(encoding="utf-8")
-    assert "<h2>Load test</h2>" in html and "data:image/png;base64," in html
+    assert "Load test" in html and "data:image/png;base64," in html  # a folded section since the verdict report
     assert "fast" in html and "default" in html
     for name in ("report.md", "results.csv", "results.json", "manifest.json"):
         assert (index.parent / name).is_file()
     assert any(line.startswith("report:") for line in lines)
-    assert any("throughput" in line for line in lines)
+    assert any("throughput" in line and "correct goodput" in line for line in lines)
     again = run_demo(presets=("fast",), questions=8, load_seconds=1.0, load_rate=10.0, out_dir=tmp_path / "r2",
-                     index_dir=default_config.index_dir, cache_dir=tmp_path / "exp", echo=lines.append)
+                     index_dir=default_config.index_dir, cache_dir=tmp_path / "exp", echo=lines.append,
+                     serving_peak=None)
     assert again.is_file() and any("experiment cache" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_serving_preset_against_the_bare_pipeline_at_the_morning_peak(default_config: PipelineConfig,
+                                                                       knowledge_base) -> None:  # type: ignore[no-untyped-def]
+    """The serving stack (cache, memory, tools, admission, degradation) and the same pipeline bare, the LLM tier as
+    the simulated OpenAI-compatible service on 127.0.0.1: the cache serves repeats, answers are scored."""
+    lines: list[str] = []
+    cmp = ServingPeak(peak_rate=3, duration_s=10, index_dir=default_config.index_dir).run(echo=lines.append)
+    s, b = cmp["runs"]["serving"], cmp["runs"]["bare"]
+    assert s["served_from_cache"] > 0 and b["served_from_cache"] == 0 and b["wrong_hits"] == 0
+    assert s["ok"] > 0 and b["ok"] > 0
+    assert s["correct_share"] is not None and b["correct_share"] is not None
+    assert set(cmp["ratios"]) == {"latency_mean_ms", "latency_p95_ms", "goodput_rps", "correct_goodput_rps"}
+    assert "| served from cache |" in _peak_markdown(cmp)
+    assert ServingPeak().configs("http://127.0.0.1:1/v1")["bare"].cache.enabled is False
