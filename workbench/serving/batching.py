@@ -4,7 +4,8 @@ Requests that arrive within ``max_wait_ms`` of each other (up to ``max_batch``) 
 ``embed_batch`` call, run in a worker thread so the event loop never blocks. At most one batch per
 batcher computes at a time: texts that arrive meanwhile wait and go out together as soon as it ends, so
 batches grow with the load (a per-item cost falls as the batch grows) instead of piling up as many small
-batches in front of the one embedding thread. The serving engine hands one to each lane's query pipeline,
+batches in front of the one embedding thread. An embedding computed elsewhere with the same model (the
+semantic cache's lookup, through this very batcher) is handed on with :meth:`MicroBatcher.prime`. The serving engine hands one to each lane's query pipeline,
 whose async embed stage goes through it::
 
     batcher = MicroBatcher(query_embedder.embed_batch, max_batch=32, max_wait_ms=2)
@@ -15,6 +16,7 @@ whose async embed stage goes through it::
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
@@ -23,7 +25,10 @@ import numpy as np
 
 from workbench.errors import ConfigError
 
-__all__ = ["MicroBatcher"]
+__all__ = ["PRIMED", "MicroBatcher"]
+
+#: How many primed embeddings a batcher keeps waiting for their :meth:`MicroBatcher.embed` at most.
+PRIMED = 1024
 
 
 class MicroBatcher:
@@ -42,7 +47,10 @@ class MicroBatcher:
         self._running = False
         self.batches = 0
         self.items = 0
+        self.reused = 0
+        """Embeddings answered from :meth:`prime` (no model call)."""
         self.on_batch: Callable[[int], None] | None = None
+        self._primed: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"MicroBatcher(max_batch={self.max_batch}, max_wait_ms={self.max_wait_ms:g})"
@@ -52,8 +60,21 @@ class MicroBatcher:
         """Mean batch size so far."""
         return self.items / self.batches if self.batches else 0.0
 
+    def prime(self, text: str, embedding: np.ndarray) -> None:
+        """Answer the next :meth:`embed` of ``text`` with ``embedding``, without a model call: the serving engine
+        hands the semantic-cache lookup's embedding of a question (same model) to the pipeline's embed stage, so a
+        request embeds its question once. At most ``PRIMED`` texts wait; the oldest go first."""
+        self._primed[text] = embedding
+        self._primed.move_to_end(text)
+        while len(self._primed) > PRIMED:
+            self._primed.popitem(last=False)
+
     async def embed(self, text: str) -> np.ndarray:
-        """The embedding of ``text`` (computed in a batch with concurrent callers)."""
+        """The embedding of ``text`` (computed in a batch with concurrent callers, or the one :meth:`prime` gave)."""
+        primed = self._primed.pop(text, None)
+        if primed is not None:
+            self.reused += 1
+            return primed
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         self._pending.append((text, fut))

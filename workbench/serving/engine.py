@@ -3,7 +3,9 @@
 validate → route (A/B, sticky: the variant's cache and pipeline) → the session (held for the turn; its
 owner checked; a follow-up rewritten) → cache (before admission: hits never take a slot) → degradation
 level → admission (bounded queue, max wait, shed with ``OverloadedError``) → tools →
-``pipeline.astream(level.plan)`` (``arun`` for ``handle``) → the turn appended to memory (durable before the
+``pipeline.astream(level.plan)`` (``arun`` for ``handle``; its embed stage is handed the cache lookup's embedding
+when the semantic layer runs the pipeline's query model: a request embeds its question once, through the lane's
+micro-batcher) → the turn appended to memory (durable before the
 response is acknowledged, cache hits included) → the answer cached (after the response; never one that used
 the session's history) → metrics::
 
@@ -225,6 +227,7 @@ class AsyncEngine:
                 return
         clock = PieceClock(t0)
         kw: dict[str, Any] = {"tenant": req.tenant, "plan": level.plan, "history": turn.history}
+        lane.hand_on_embedding(query)  # the cache lookup's embedding, when it ran this very model: embed once
         if streaming:  # pieces go out as they are generated
             async for item in lane.qp.astream(query, **kw):
                 if isinstance(item, RAGAnswer):

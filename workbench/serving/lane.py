@@ -36,7 +36,8 @@ class Lane:
     requests: int = 0
     cached_embedding: Callable[[str], np.ndarray | None] | None = None
     """The embedding the lane's cache lookup computed for a question, when the cache's semantic layer embeds with
-    this pipeline's model through its micro-batcher (:meth:`share_embedding`); a miss hands it to the pipeline."""
+    this pipeline's model through its micro-batcher (:meth:`share_embedding`); a miss hands it to the pipeline
+    (:meth:`hand_on_embedding`)."""
     shared_embeddings: int = 0
     """Requests whose pipeline reused the cache lookup's embedding."""
 
@@ -70,12 +71,23 @@ class Lane:
         self.cached_embedding = cache.query_embedding
         return True
 
+    def hand_on_embedding(self, question: str) -> bool:
+        """Prime the micro-batcher with the embedding the cache lookup computed for ``question`` (same model), so
+        the pipeline's embed stage reuses it; returns whether there was one."""
+        vec = self.cached_embedding(question) if self.cached_embedding is not None else None
+        if vec is None or self.batcher is None:
+            return False
+        self.batcher.prime(question, vec)
+        self.shared_embeddings += 1
+        return True
+
     def stats(self) -> dict[str, float]:
         """Requests routed here, the embedding batches they shared, and the requests whose pipeline reused the
         cache lookup's embedding."""
         b = self.batcher
         return {"requests": self.requests, "embed_batches": b.batches if b else 0,
-                "mean_embed_batch": b.mean_batch if b else 0.0, "shared_embeddings": self.shared_embeddings}
+                "mean_embed_batch": b.mean_batch if b else 0.0, "shared_embeddings": self.shared_embeddings,
+                "embeddings_reused": b.reused if b else 0}
 
     async def start(self) -> None:
         """Load every model of the pipeline, degraded-service generators included (in a thread)."""

@@ -25,3 +25,23 @@ async def test_hybrid_requests_share_embedding_batches(serving_index_dir: Path) 
         assert batcher is not None and batcher.items == 16 and batcher.batches < 16
         assert resps[0].answer == (await engine.handle(ChatRequest(question=questions[0]))).answer
         assert "workbench_embed_batch_size_count" in engine.metrics.render().decode()
+
+
+async def test_the_cache_lookup_embeds_through_the_pipelines_batcher(serving_index_dir: Path) -> None:
+    cfg = PipelineConfig.load("default").model_copy(update={"index_dir": str(serving_index_dir)})
+    cfg = cfg.with_overrides({"cache.enabled": True})
+    kb = await asyncio.to_thread(load_knowledge_base, cfg, progress=False)
+    async with AsyncEngine.from_config(cfg, kb=kb) as engine:
+        lane = engine.lanes["control"]
+        batcher = lane.batcher
+        assert batcher is not None and lane.cached_embedding is not None
+        first = await engine.handle(ChatRequest(question="What is the Gold Card annual fee?"))
+        assert first.cache_layer is None and first.sources
+        assert batcher.items == 1 and batcher.reused == 1  # the lookup embedded; the pipeline reused it
+        assert "retrieve_dense" in first.timings_ms
+        await asyncio.sleep(0.2)  # the answer is stored after the response
+        again = await engine.handle(ChatRequest(question="what is the gold card annual fee"))
+        assert again.cache_layer == "exact" and batcher.items == 1  # an exact hit embeds nothing
+        other = await engine.handle(ChatRequest(question="how do i report a lost card"))
+        assert other.cache_layer is None and batcher.items == 2 and batcher.reused == 2
+        assert lane.stats()["shared_embeddings"] == 2

@@ -464,3 +464,24 @@ def test_metrics_registries_are_separate() -> None:
     a.observe_request(variant="control", level=0, cache_layer=None, status="ok", total_ms=5, stages={"generate": 4})
     assert b"workbench_requests_total{" in a.render()
     assert b"workbench_requests_total{" not in b.render()
+
+
+async def test_a_primed_embedding_is_answered_once_without_a_model_call() -> None:
+    from workbench.serving.batching import PRIMED, MicroBatcher
+
+    calls: list[list[str]] = []
+
+    def model(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return np.ones((len(texts), 3), dtype=np.float32)
+
+    b = MicroBatcher(model, max_wait_ms=0)
+    try:
+        b.prime("gold card fee", np.zeros(3, dtype=np.float32))
+        assert not (await b.embed("gold card fee")).any() and calls == [] and b.reused == 1
+        assert (await b.embed("gold card fee")).all() and calls == [["gold card fee"]]  # used once only
+        for i in range(PRIMED + 1):
+            b.prime(f"q{i}", np.zeros(3, dtype=np.float32))
+        assert (await b.embed("q0")).all()  # the oldest primed text was dropped past the bound
+    finally:
+        b.close()
