@@ -7,10 +7,14 @@ requests answered so far (latency counted from each request's actual start while
 numbers come from the runner's own result, from the scheduled start). *Stop* cancels the run; the
 requests answered until then become the result (``meta["stopped"] = True``).
 
+:class:`CapacityDashboard` runs a capacity search (or a sweep) and draws its curve step by step: offered
+rate against throughput, goodput and correct goodput, SLO attainment, and the capacity point when found.
+
 ```python
 dash = LoadTestDashboard(make_inprocess_target(cfg), rate=20, duration_s=10)
 dash                      # in a notebook: press Start (or dash.start()), watch, press Stop
 result = await dash.wait()
+cap = await CapacityDashboard(target, SLO(e2el_ms=1500), min_correct=0.8).run()
 ```
 """
 
@@ -40,7 +44,7 @@ from workbench.loadtest import (
 )
 from workbench.percentiles import PERCENTILE_METHOD
 
-__all__ = ["LiveRecorder", "LoadTestDashboard"]
+__all__ = ["CapacityDashboard", "LiveRecorder", "LoadTestDashboard", "curve_png"]
 
 _NS = time.perf_counter_ns
 
@@ -89,6 +93,7 @@ class LiveRecorder:
                 "wait_ms": 0.0, "ttft_ms": (first - start) / 1e6, "tokens": o.tokens, "tpot_ms": tpot,
                 "status": o.status, "http_status": o.http_status, "cache_layer": o.cache_layer, "variant": o.variant,
                 "degradation_level": o.degradation_level, "simulated": o.simulated, "error": o.error,
+                "itl_max_ms": o.itl_max_ns / 1e6 if o.itl_max_ns else None, "answer": o.answer,
             })
         base = {"runner": "live", "latency_from": "actual start", "environment": {}}
         if not rows:
@@ -264,6 +269,100 @@ def _timeseries_png(result: LoadResult) -> bytes:
     ax2.legend(fontsize=7)
     for ax in (ax1, ax2):
         ax.set_xlabel("s", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()
+
+
+class CapacityDashboard(widgets.VBox):
+    """A capacity search (:func:`~workbench.loadtest.find_capacity`) or a sweep drawn live, one step at a time.
+
+    ``target`` is an in-process target or a sender, as for :class:`LoadTestDashboard`; ``search_kwargs`` go to
+    ``find_capacity`` (``step_s``, ``attainment``, ``max_rate``...). The curve is redrawn after every step;
+    the headline ("N users / R req/s under SLO...") ends the run.
+
+    ```python
+    dash = CapacityDashboard(engine, SLO(e2el_ms=1500), min_correct=0.8, step_s=8); cap = await dash.run()
+    ```
+    """
+
+    def __init__(self, target: Any, slo: SLO, workload: Workload | None = None, *, min_correct: float | None = None,
+                 chart: bool = True, **search_kwargs: Any) -> None:
+        if not (callable(getattr(target, "handle", None)) or callable(getattr(target, "send", None))):
+            raise ConfigError("target needs async handle(request) or send(item)", field="target")
+        self.target, self.slo, self.workload, self.min_correct = target, slo, workload, min_correct
+        self.search_kwargs, self.chart_enabled = search_kwargs, chart
+        self.rows: list[dict[str, Any]] = []
+        self.capacity: Any = None
+        self.status = widgets.HTML("<i>ready</i>")
+        self.chart = widgets.Image(format="png")
+        super().__init__(children=[self.status, self.chart])
+        self.add_class("wb-capacity")
+
+    def __repr__(self) -> str:
+        return f"CapacityDashboard({self.target!r}, {self.slo!r}, min_correct={self.min_correct})"
+
+    def _on_step(self, label: str, result: LoadResult) -> None:
+        s = result.summary(self.slo)
+        self.rows.append({"label": label, "rate": result.meta.get("target_rate_peak"),
+                          "throughput_rps": s["throughput_rps"], "goodput_rps": s.get("goodput_rps"),
+                          "correct_goodput_rps": s.get("correct_goodput_rps"), "slo_attainment": s.get("slo_attainment"),
+                          "correct_share": s.get("correct_share")})
+        att = s.get("slo_attainment")
+        self.status.value = (f"<b>step {len(self.rows)}</b> {escape(label)}: {s['throughput_rps']:.1f} req/s, "
+                             f"attainment {att if att is None else f'{att:.0%}'}")
+        if self.chart_enabled:
+            self.chart.value = curve_png(self.rows)
+
+    async def run(self) -> Any:
+        """Search and return the :class:`~workbench.loadtest.CapacityResult`, drawing each step."""
+        from workbench.loadtest import find_capacity
+
+        self.rows, self.capacity = [], None
+        cap = await find_capacity(self.target, self.workload if self.workload is not None else Workload(), self.slo,
+                                  min_correct=self.min_correct, on_step=self._on_step, **self.search_kwargs)
+        self.capacity = cap
+        self.status.value = f"<b>{escape(cap.headline())}</b>"
+        if self.chart_enabled:
+            self.chart.value = curve_png(self.rows, capacity_rps=cap.rate_rps)
+        return cap
+
+    def run_sync(self) -> Any:
+        """:meth:`run` from synchronous code."""
+        return run_sync(self.run())
+
+
+def curve_png(rows: list[dict[str, Any]], *, capacity_rps: float | None = None) -> bytes:
+    """The capacity curve as PNG: throughput, goodput and correct goodput against the offered rate (closed-loop
+    steps at their throughput), SLO attainment on the right, the capacity point as a vertical line."""
+    from matplotlib.figure import Figure
+
+    pts = sorted(({**r, "x": r["rate"] if r.get("rate") else r["throughput_rps"]} for r in rows),
+                 key=lambda r: r["x"])
+    fig = Figure(figsize=(7.5, 2.6))
+    ax1, ax2 = fig.subplots(1, 2)
+    x = [r["x"] for r in pts]
+    for key, label, color in (("throughput_rps", "throughput", "tab:blue"), ("goodput_rps", "goodput", "tab:green"),
+                              ("correct_goodput_rps", "correct goodput", "tab:purple")):
+        ys = [r.get(key) for r in pts]
+        if any(y is not None for y in ys):
+            ax1.plot(x, [float("nan") if y is None else y for y in ys], marker="o", label=label, color=color)
+    ax1.set_title("req/s by offered rate", fontsize=9)
+    ax1.legend(fontsize=7)
+    ax2.plot(x, [float("nan") if r.get("slo_attainment") is None else r["slo_attainment"] for r in pts], marker="o",
+             color="tab:red", label="SLO attainment")
+    if any(r.get("correct_share") is not None for r in pts):
+        ax2.plot(x, [float("nan") if r.get("correct_share") is None else r["correct_share"] for r in pts],
+                 marker="s", color="tab:orange", label="correct share")
+    ax2.set_ylim(0, 1.05)
+    ax2.set_title("share of requests", fontsize=9)
+    ax2.legend(fontsize=7)
+    for ax in (ax1, ax2):
+        if capacity_rps:
+            ax.axvline(capacity_rps, color="black", linestyle="--", linewidth=1)
+        ax.set_xlabel("offered req/s", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.tight_layout()
     buf = io.BytesIO()

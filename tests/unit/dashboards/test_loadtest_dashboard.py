@@ -108,3 +108,19 @@ def test_counts_show_as_whole_numbers() -> None:
 
     html = stat_cards([("requests", np.int64(262), ""), ("throughput", 14.25, "req/s"), ("errors", 0.5, "%")])
     assert ">262<" in html and "14.2 req/s" in html and "50.0%" in html and "262.0" not in html
+
+
+async def test_capacity_dashboard_draws_each_step_and_the_point(workload: Workload) -> None:
+    from workbench.dashboards.loadtest import CapacityDashboard
+    from workbench.loadtest import SLO, SlotTarget
+
+    dash = CapacityDashboard(SlotTarget(service_s=0.01, slots=2), SLO(e2el_ms=40), workload, step_s=0.6,
+                             warmup=0.2, max_steps=4)
+    charts: list[bytes] = []
+    dash.chart.observe(lambda c: charts.append(c["new"]), names="value")
+    cap = await dash.run()
+    assert len(dash.rows) == len(cap.curve) >= 3
+    assert len(charts) == len(dash.rows) + 1 and all(bytes(c).startswith(b"\x89PNG") for c in charts)
+    assert "req/s under SLO(e2el_ms=40)" in dash.status.value or "no rate holds" in dash.status.value
+    with pytest.raises(ConfigError):
+        CapacityDashboard(object(), SLO(e2el_ms=1))
