@@ -267,8 +267,13 @@ def _timeseries_png(result: LoadResult) -> bytes:
     ax2.plot(t, ts["latency_p99_ms"], label="p99", color="tab:red")
     ax2.set_title(f"latency (ms, {PERCENTILE_METHOD})", fontsize=9)
     ax2.legend(fontsize=7)
-    for ax in (ax1, ax2):
-        ax.set_xlabel("s", fontsize=8)
+    return _png(fig, (ax1, ax2), "s")
+
+
+def _png(fig: Any, axes: tuple[Any, ...], xlabel: str) -> bytes:
+    """Label the x axes, lay the figure out and return it as PNG bytes."""
+    for ax in axes:
+        ax.set_xlabel(xlabel, fontsize=8)
         ax.tick_params(labelsize=7)
     fig.tight_layout()
     buf = io.BytesIO()
@@ -359,12 +364,7 @@ def curve_png(rows: list[dict[str, Any]], *, capacity_rps: float | None = None) 
     ax2.set_ylim(0, 1.05)
     ax2.set_title("share of requests", fontsize=9)
     ax2.legend(fontsize=7)
-    for ax in (ax1, ax2):
-        if capacity_rps:
+    if capacity_rps:
+        for ax in (ax1, ax2):
             ax.axvline(capacity_rps, color="black", linestyle="--", linewidth=1)
-        ax.set_xlabel("offered req/s", fontsize=8)
-        ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    return buf.getvalue()
+    return _png(fig, (ax1, ax2), "offered req/s")
