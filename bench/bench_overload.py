@@ -1,6 +1,8 @@
 """Overload with the real pipeline: goodput at 2× the saturation of a preset (default: ``default``, no LLM).
 
-For each case (cache off; cache on, with the Zipf workload), in one process, against one warm engine:
+For each case (cache off; cache on, with the Zipf workload; ``on-gated``: cache on with the semantic lookup's
+embedding behind ``AdmissionQueue.for_lookups(...).gate``, wired here in process as the engine is asked to
+wire it, see issue 13), in one process, against one warm engine:
 
   1. warm-up: models, and with the cache on a closed-loop pass that fills it (``--warm-requests``);
   2. saturation: open-loop Poisson steps (seeded), each ``--step-s`` long at a rate ``--step-factor`` × the
@@ -61,7 +63,7 @@ from workbench.loadtest import (
 )
 from workbench.loadtest.stats import slo_mask
 from workbench.percentiles import PERCENTILE_METHOD, percentile
-from workbench.serving import AsyncEngine
+from workbench.serving import AdmissionQueue, AsyncEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -97,14 +99,21 @@ def goodput_row(name: str, res: LoadResult, slo: SLO, **extra: Any) -> dict[str,
 
 
 class InProcess:
-    """The engine in this process, driven through ``engine.handle``."""
+    """The engine in this process, driven through ``engine.handle``; ``gate_lookups``: the semantic cache lookup's
+    embedding (shared with the pipeline's micro-batcher) behind a line of its own."""
 
-    def __init__(self, cfg: PipelineConfig) -> None:
+    def __init__(self, cfg: PipelineConfig, *, gate_lookups: bool = False) -> None:
         self.cfg = cfg
         self.engine = AsyncEngine.from_config(cfg)
+        self.gate_lookups = gate_lookups
 
     async def __aenter__(self) -> InProcess:
         await self.engine.start()
+        if self.gate_lookups:
+            semantic = getattr(self.engine.parts.cache, "semantic", None)
+            if semantic is None or semantic.shared_embed is None:
+                raise SystemExit("on-gated: the engine's cache has no shared semantic embedding to gate")
+            semantic.shared_embed = AdmissionQueue.for_lookups(self.cfg.serving).gate(semantic.shared_embed)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -192,7 +201,10 @@ def level_changes(timeline: list[tuple[float, int]]) -> list[tuple[float, int]]:
 
 async def run_case(name: str, cfg: PipelineConfig, args: argparse.Namespace, slo: SLO) -> dict[str, Any]:
     env = {"OMP_NUM_THREADS": os.environ["OMP_NUM_THREADS"]} if "OMP_NUM_THREADS" in os.environ else {}
-    service: InProcess | OverHttp = OverHttp(cfg, env) if args.http else InProcess(cfg)
+    if args.http and name.endswith("gated"):
+        raise SystemExit("on-gated wires the gate in process: run it without --http")
+    service: InProcess | OverHttp = (OverHttp(cfg, env) if args.http
+                                     else InProcess(cfg, gate_lookups=name.endswith("gated")))
     out: dict[str, Any] = {"case": name, "steps": [], "rows": []}
     async with service:
         t = service.target
@@ -273,7 +285,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "load_average_start": os.getloadavg(),
         "serving": base.serving.model_dump(mode="json", exclude={"variants", "tenants"}), "cases": []}
     for case in args.cases:
-        cfg = base.with_overrides({"cache.enabled": case == "on"})
+        cfg = base.with_overrides({"cache.enabled": case != "off"})
         results["cases"].append(await run_case(f"cache {case}", cfg, args, slo))
     results["load_average_end"] = os.getloadavg()
     return results
@@ -299,7 +311,8 @@ def report(r: dict[str, Any]) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="default")
-    ap.add_argument("--cases", nargs="+", choices=("off", "on"), default=["off", "on"], help="cache off / on")
+    ap.add_argument("--cases", nargs="+", choices=("off", "on", "on-gated"), default=["off", "on"],
+                    help="cache off / on / on with the lookup's embedding gated (in process)")
     ap.add_argument("--http", action="store_true", help="against workbench serve over HTTP")
     ap.add_argument("--slo-ms", type=float, default=1000.0)
     ap.add_argument("--start-rps", type=float, default=10.0)

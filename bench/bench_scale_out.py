@@ -9,8 +9,11 @@ closed-loop users, no think time; ``--locust-processes`` for its local distribut
 round after round (the order flips every round), so machine load hits them alike. Reported: the median
 over rounds of the successful requests per second, and its ratio to 1 worker **measured in the same run**;
 also the CPU time the workers (and redis-server) spent per request (``/proc``), which does not depend on how
-busy the machine is: 1000 / (worker CPU ms per request) is what one worker does per free core.
-On a 2-core machine Locust, Redis and the workers share the cores: expect well under N×.
+busy the machine is: 1000 / (worker CPU ms per request) is what one worker does per free core; and the CPU
+time Locust itself spent per request (``getrusage`` of the finished Locust child). On a 2-core machine Locust,
+Redis and the workers share the cores: the most the machine can serve is about 2000 / (worker + Redis + Locust
+CPU ms per request) req/s whatever the worker count (``machine_bound_rps``), so when Locust costs more per
+request than a worker, a second worker has little to add: expect well under N×.
 ``--quick``: 1 round of 5 s. Writes bench/results/scale_out.json.
 """
 
@@ -20,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -76,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 for w in order:
                     pids = servers[w].worker_pids()
                     cpu0, rcpu0 = cpu_seconds(pids), cpu_seconds([redis_server.pid or 0])
+                    lcpu0 = _children_cpu_s()
                     res = run_locust(servers[w].url, items, users=args.users, run_time_s=duration,
                                      out_dir=tmp / f"locust-{w}-{rnd}",
                                      extra_args=["--processes", str(args.locust_processes)]
@@ -86,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
                     row = {"rps": s["throughput_rps"], "p50_ms": s["latency_ms"]["p50"], "hit_share": hits,
                            "errors": int((res.df["status"] != "ok").sum()), "load_avg": os.getloadavg()[0],
                            "worker_cpu_ms_per_request": 1000 * (cpu_seconds(pids) - cpu0) / n,
-                           "redis_cpu_ms_per_request": 1000 * (cpu_seconds([redis_server.pid or 0]) - rcpu0) / n}
+                           "redis_cpu_ms_per_request": 1000 * (cpu_seconds([redis_server.pid or 0]) - rcpu0) / n,
+                           "locust_cpu_ms_per_request": 1000 * (_children_cpu_s() - lcpu0) / n}
                     runs[w].append(row)
                     print(f"round {rnd + 1} workers={w}: {row['rps']:.0f} req/s, p50 {row['p50_ms']:.0f} ms, "
                           f"hits {hits:.0%}, errors {row['errors']}, worker CPU "
                           f"{row['worker_cpu_ms_per_request']:.2f} ms/request, redis CPU "
-                          f"{row['redis_cpu_ms_per_request']:.3f} ms/request, load {row['load_avg']:.1f}", flush=True)
+                          f"{row['redis_cpu_ms_per_request']:.3f} ms/request, Locust CPU "
+                          f"{row['locust_cpu_ms_per_request']:.2f} ms/request, load {row['load_avg']:.1f}", flush=True)
         finally:
             for s in servers.values():
                 s.stop()
@@ -100,14 +107,21 @@ def main(argv: list[str] | None = None) -> int:
     for w in args.workers:
         med = statistics.median(r["rps"] for r in runs[w])
         cpu = statistics.median(r["worker_cpu_ms_per_request"] for r in runs[w])
+        total = cpu + statistics.median(r["redis_cpu_ms_per_request"] + r["locust_cpu_ms_per_request"]
+                                        for r in runs[w])
         table.append({"workers": w, "median_rps": round(med, 1), "min_rps": round(min(r["rps"] for r in runs[w]), 1),
                       "max_rps": round(max(r["rps"] for r in runs[w]), 1), "ratio": round(med / base, 2),
                       "worker_cpu_ms_per_request": round(cpu, 3),
-                      "cpu_bound_rps_per_core": round(1000 / cpu, 1) if cpu > 0 else None})
-    print(f"\n{'workers':>8} {'median req/s':>13} {'min-max':>15} {'ratio':>6} {'worker CPU ms/req':>18}")
+                      "cpu_bound_rps_per_core": round(1000 / cpu, 1) if cpu > 0 else None,
+                      "locust_cpu_ms_per_request": round(statistics.median(
+                          r["locust_cpu_ms_per_request"] for r in runs[w]), 3),
+                      "machine_bound_rps": round(1000 * (os.cpu_count() or 1) / total, 1) if total > 0 else None})
+    print(f"\n{'workers':>8} {'median req/s':>13} {'min-max':>15} {'ratio':>6} {'worker CPU ms/req':>18} "
+          f"{'Locust CPU ms/req':>18} {'machine bound req/s':>20}")
     for row in table:
         print(f"{row['workers']:>8} {row['median_rps']:>13.1f} {row['min_rps']:>7.1f}-{row['max_rps']:<7.1f} "
-              f"{row['ratio']:>6.2f} {row['worker_cpu_ms_per_request']:>18.3f}")
+              f"{row['ratio']:>6.2f} {row['worker_cpu_ms_per_request']:>18.3f} "
+              f"{row['locust_cpu_ms_per_request']:>18.3f} {row['machine_bound_rps']:>20}")
     print(f"machine: {platform.platform()}, cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
     out = {"benchmark": "cache-hit throughput vs workbench serve --workers (cache in Redis)",
            "command": "python bench/bench_scale_out.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -119,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     return 0
+
+
+def _children_cpu_s() -> float:
+    """User plus system CPU seconds of this process's finished children (each Locust run, once it exited)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 if __name__ == "__main__":
