@@ -34,15 +34,22 @@ import pandas as pd
 from workbench.errors import ConfigError
 from workbench.loadtest.profiles import RunProfile
 from workbench.loadtest.result import LoadResult
-from workbench.loadtest.runners import runner_for
+from workbench.loadtest.runners import ClosedLoopRunner, runner_for
 from workbench.loadtest.senders import Sender
 from workbench.loadtest.stats import SLO
 from workbench.loadtest.target import Target
 from workbench.loadtest.workload import WorkItem, Workload
 
-__all__ = ["CapacityResult", "SweepResult", "find_capacity", "step_holds", "sweep"]
+__all__ = ["CapacityResult", "SweepResult", "find_capacity", "step_holds", "sweep", "warm_up"]
 
 StepCallback = Callable[[str, LoadResult], None]
+
+
+async def warm_up(target: Target | Sender, workload: Workload | Sequence[WorkItem], requests: int) -> None:
+    """Send ``requests`` requests, two at a time, and forget them: a cold start (models loading on the first
+    request, empty connection pools) is not the service's steady state and would sink the first step."""
+    if requests > 0:
+        await ClosedLoopRunner(target, workload, users=2, max_requests=requests, label="warm-up").run()
 
 
 @dataclass
@@ -55,7 +62,7 @@ class SweepResult:
 
 async def sweep(target: Target | Sender, workload: Workload | Sequence[WorkItem], *, steps: int = 5,
                 duration_s: float = 10.0, concurrency: int | None = None, slo: SLO | None = None,
-                arrivals: Literal["constant", "poisson"] = "constant", seed: int = 0,
+                arrivals: Literal["constant", "poisson"] = "constant", seed: int = 0, warm_requests: int = 0,
                 on_step: StepCallback | None = None, **runner_kwargs: Any) -> SweepResult:
     """Synchronous, throughput, then ``steps`` − 2 constant rates evenly between their throughputs.
 
@@ -63,11 +70,13 @@ async def sweep(target: Target | Sender, workload: Workload | Sequence[WorkItem]
     :param duration_s: each run's length.
     :param concurrency: the throughput run's streams (default :data:`~workbench.loadtest.profiles.THROUGHPUT_STREAMS`).
     :param arrivals: the in-between runs' arrivals (``constant`` as GuideLLM, or ``poisson``).
+    :param warm_requests: send this many unmeasured requests first (see :func:`warm_up`).
     :param on_step: called with each run's label and result as it finishes (a dashboard's curve).
     :returns: the :class:`SweepResult`.
     :raises ConfigError: ``steps`` < 2.
     """
     RunProfile(name="sweep", steps=steps, duration_s=duration_s)  # validates
+    await warm_up(target, workload, warm_requests)
     runs: dict[str, LoadResult] = {}
     rows: list[dict[str, Any]] = []
 
@@ -148,7 +157,7 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
                         max_rate: float | None = None, step_s: float = 10.0, warmup: float = 0.2,
                         tolerance: float = 0.05, max_steps: int = 12, arrivals: Literal["constant", "poisson"] =
                         "constant", think_s: float = 0.0, score_sample: int | None = None, seed: int = 0,
-                        retry_failed: bool = True, on_step: StepCallback | None = None,
+                        retry_failed: bool = True, warm_requests: int = 0, on_step: StepCallback | None = None,
                         **runner_kwargs: Any) -> CapacityResult:
     """Search the largest rate at which ``slo`` and the quality floor hold (see the module doc).
 
@@ -163,6 +172,7 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
     :param think_s: a user's think time between answers (for the users count).
     :param score_sample: score only a seeded sample of this many answers per step (``None``: all).
     :param retry_failed: run a failing step once more; it fails only when both runs fail (both are in the curve).
+    :param warm_requests: send this many unmeasured requests first (see :func:`warm_up`).
     :returns: the :class:`CapacityResult`.
     :raises ConfigError: an empty SLO, or bad bounds.
     """
@@ -175,6 +185,7 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
     score: bool | int = (score_sample or True) if min_correct is not None else False
     runs: dict[str, LoadResult] = {}
     rows: list[dict[str, Any]] = []
+    await warm_up(target, workload, warm_requests)
 
     async def run(profile: RunProfile, label: str) -> tuple[bool, dict[str, Any]]:
         res = await runner_for(profile, target, workload, seed=seed, slo=slo, label=label, warmup=warmup,

@@ -41,6 +41,8 @@ from workbench.loadtest.stats import SLO
 __all__ = ["loadtest"]
 
 _STEADY = {"poisson": "poisson", "uniform": "constant", "gamma": "burstiness"}
+#: Unmeasured requests before a sweep or a capacity search (a cold engine's first answers load its models).
+_WARM = 20
 
 
 def _sender(url: str, mapping: Any) -> Any:
@@ -198,7 +200,7 @@ def _sweep(cfg: Any, url: str | None, mapping: Any, workload: Any, profile: RunP
 
     result = _drive(cfg, url, mapping, lambda target: sweep(
         target, workload, steps=profile.steps, duration_s=profile.duration_s, concurrency=profile.concurrency,
-        slo=slo, seed=seed, on_step=step, score=score, **runner_kwargs))
+        slo=slo, seed=seed, on_step=step, score=score, warm_requests=_WARM, **runner_kwargs))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         result.curve.to_csv(out / "curve.csv", index=False)
@@ -222,7 +224,7 @@ def _capacity(cfg: Any, url: str | None, mapping: Any, workload: Any, slo: SLO, 
     kwargs.pop("cooldown", None)
     cap = _drive(cfg, url, mapping, lambda target: find_capacity(
         target, workload, slo, min_correct=min_correct, attainment=attainment, step_s=step_s, warmup=warm,
-        think_s=think, score_sample=score_sample, seed=seed, on_step=step, **kwargs))
+        think_s=think, score_sample=score_sample, seed=seed, on_step=step, warm_requests=_WARM, **kwargs))
     click.echo(cap.headline())
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -87,3 +87,24 @@ async def test_sweep_runs_synchronous_throughput_and_the_rates_between(items: li
     rates = res.curve.rate.iloc[2:].tolist()
     assert sync < rates[0] < rates[1] < thr
     assert set(res.runs) == set(res.curve.run)
+
+
+class ColdStart:
+    """The first request loads a model (0.6 s); then 5 ms each."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def handle(self, request: ChatRequest) -> ChatResponse:
+        self.calls += 1
+        await asyncio.sleep(0.6 if self.calls == 1 else 0.005)
+        return ChatResponse(answer="ok")
+
+
+async def test_warm_up_keeps_a_cold_start_out_of_the_first_step(items: list) -> None:
+    cold = await find_capacity(ColdStart(), items, SLO(e2el_ms=50), step_s=0.4, warmup=0.25, max_steps=1)
+    assert cold.rate_rps == 0 and len(cold.curve) == 1  # the synchronous step saw only the cold request
+    warm_target = ColdStart()
+    warm = await find_capacity(warm_target, items, SLO(e2el_ms=50), step_s=0.4, warmup=0.25, max_steps=1,
+                               warm_requests=4)
+    assert warm.curve.iloc[0].holds and warm.rate_rps > 0 and warm_target.calls > 4
