@@ -1,7 +1,7 @@
 """The HTTP service (FastAPI): the one HTTP contract of the workbench, for the engine and any other target.
 
-Routes: ``POST /v1/chat`` (JSON or SSE), OpenAI-compatible ``POST /v1/chat/completions`` and
-``GET /v1/models``, ``GET /metrics`` (Prometheus), ``GET /healthz`` (and ``/health``, which load tools
+Routes: ``POST /v1/chat`` (JSON or SSE), OpenAI-compatible ``POST /v1/chat/completions``,
+``POST /v1/completions`` (the prompt is the question) and ``GET /v1/models``, ``GET /metrics`` (Prometheus), ``GET /healthz`` (and ``/health``, which load tools
 probe), ``GET /readyz``, and the OpenAPI schema at ``/openapi.json``, which declares the request bodies
 (:class:`ChatRequest`, :class:`ChatCompletionRequest`) and every error response.
 
@@ -43,7 +43,13 @@ from starlette.exceptions import HTTPException
 from workbench.errors import GeneratorError, OverloadedError, WorkbenchError
 from workbench.observability.logs import current_request_id
 from workbench.serving.http_errors import ERROR_RESPONSES, error_response, public_message, response_for
-from workbench.serving.openai_compat import OWNED_BY, count_tokens, normalize_chat_body, truncate_tokens
+from workbench.serving.openai_compat import (
+    OWNED_BY,
+    CompletionRequest,
+    count_tokens,
+    normalize_chat_body,
+    truncate_tokens,
+)
 from workbench.serving.request_guard import HttpLimits, RequestGuard
 from workbench.serving.schema import ChatCompletionRequest, ChatRequest, ChatResponse, StreamEvent
 from workbench.sse import SSE_DONE, SSE_MEDIA_TYPE, sse_event
@@ -175,6 +181,42 @@ def _prompt_tokens(body: ChatCompletionRequest) -> int:
     return sum(count_tokens(m.content) for m in body.messages)
 
 
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+async def _openai_events(first: StreamEvent, rest: AsyncIterator[StreamEvent], limit: int | None, *,
+                         token: Callable[[str], bytes], done: Callable[[ChatResponse], bytes],
+                         length: Callable[[], bytes], usage: Callable[[list[str]], bytes] | None) -> AsyncIterator[bytes]:
+    """An OpenAI stream from the target's events: a chunk per token (at most ``limit``, then ``length()``), the
+    final one, the usage chunk when asked (``usage``), ``[DONE]``; an error after the start is an error event."""
+    ev, sent = first, []
+    try:
+        while True:
+            if ev.response is not None:
+                yield done(ev.response)
+            elif ev.token is not None:
+                if limit is not None and len(sent) >= limit:
+                    yield length()
+                    break
+                sent.append(ev.token)
+                yield token(ev.token)
+            ev = await anext(rest)
+    except StopAsyncIteration:
+        pass
+    except Exception as exc:
+        yield _stream_error(exc)
+        return
+    finally:
+        close = getattr(rest, "aclose", None)
+        if close is not None:
+            await close()
+    if usage is not None:
+        yield usage(sent)
+    yield SSE_DONE
+
+
 def create_app(target: ChatTarget | Callable[[], ChatTarget], *, limits: HttpLimits | None = None,
                title: str = "RAG Serving Workbench") -> FastAPI:
     """The app serving ``target`` (or a zero-argument factory of one, called at startup).
@@ -304,11 +346,6 @@ def create_app(target: ChatTarget | Callable[[], ChatTarget], *, limits: HttpLim
         prompt_tokens = _prompt_tokens(body)
         limit = body.max_tokens
         served = current()
-
-        def usage(completion: int) -> dict[str, int]:
-            return {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
-                    "total_tokens": prompt_tokens + completion}
-
         if not req.stream:
             resp: ChatResponse = await served.handle(req)
             content, cut = truncate_tokens(resp.answer, limit) if limit else (resp.answer, False)
@@ -316,9 +353,8 @@ def create_app(target: ChatTarget | Callable[[], ChatTarget], *, limits: HttpLim
                 "id": rid, "object": "chat.completion", "created": created, "model": model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                              "finish_reason": "length" if cut else "stop", "logprobs": None}],
-                "usage": usage(count_tokens(content)), "workbench": _with_id(resp)})
+                "usage": _usage(prompt_tokens, count_tokens(content)), "workbench": _with_id(resp)})
         first, rest = await _opened(served, req)
-        include_usage = bool(getattr(request.state, "include_usage", False))
 
         def chunk(delta: dict[str, str], finish: str | None, extra: dict[str, Any] | None = None) -> bytes:
             out: dict[str, Any] = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -327,36 +363,51 @@ def create_app(target: ChatTarget | Callable[[], ChatTarget], *, limits: HttpLim
                 out["workbench"] = extra
             return sse_event(out)
 
+        def usage_chunk(sent: list[str]) -> bytes:
+            return sse_event({"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
+                              "choices": [], "usage": _usage(prompt_tokens, count_tokens("".join(sent)))})
+
         async def stream_body() -> AsyncIterator[bytes]:
-            ev = first
-            sent: list[str] = []
             yield chunk({"role": "assistant", "content": ""}, None)
-            try:
-                while True:
-                    if ev.response is not None:
-                        yield chunk({}, "stop", _with_id(ev.response))
-                    elif ev.token is not None:
-                        if limit is not None and len(sent) >= limit:
-                            yield chunk({}, "length")
-                            break
-                        sent.append(ev.token)
-                        yield chunk({"content": ev.token}, None)
-                    ev = await anext(rest)
-            except StopAsyncIteration:
-                pass
-            except Exception as exc:
-                yield _stream_error(exc)
-                return
-            finally:
-                close = getattr(rest, "aclose", None)
-                if close is not None:
-                    await close()
-            if include_usage:
-                yield sse_event({"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
-                                 "choices": [], "usage": usage(count_tokens("".join(sent)))})
-            yield SSE_DONE
+            async for event in _openai_events(
+                    first, rest, limit, token=lambda t: chunk({"content": t}, None),
+                    done=lambda r: chunk({}, "stop", _with_id(r)), length=lambda: chunk({}, "length"),
+                    usage=usage_chunk if getattr(request.state, "include_usage", False) else None):
+                yield event
 
         return StreamingResponse(stream_body(), media_type=SSE_MEDIA_TYPE, headers=_SSE_HEADERS)
+
+    @openai.post("/v1/completions", response_model=None,
+                 responses=_responses("An OpenAI `text_completion` (JSON), or with `stream: true` its chunks and "
+                                      "`data: [DONE]`.", None))
+    async def text_completions(body: CompletionRequest, request: Request) -> Response:
+        """OpenAI's legacy completion: the prompt is the question, the answer the completion text."""
+        req = body.to_chat_request()
+        rid, created, model = f"cmpl-{uuid.uuid4().hex[:12]}", int(time.time()), body.model or model_name()
+        prompt_tokens, limit = count_tokens(req.question), body.max_tokens
+        served = current()
+
+        def doc(text: str, finish: str | None, **extra: Any) -> dict[str, Any]:
+            return {"id": rid, "object": "text_completion", "created": created, "model": model,
+                    "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}], **extra}
+
+        if not req.stream:
+            resp: ChatResponse = await served.handle(req)
+            text, cut = truncate_tokens(resp.answer, limit) if limit else (resp.answer, False)
+            return JSONResponse(doc(text, "length" if cut else "stop", usage=_usage(prompt_tokens, count_tokens(text)),
+                                    workbench=_with_id(resp)))
+        first, rest = await _opened(served, req)
+
+        def usage_chunk(sent: list[str]) -> bytes:
+            last = doc("", None, usage=_usage(prompt_tokens, count_tokens("".join(sent))))
+            last["choices"] = []
+            return sse_event(last)
+
+        stream_body = _openai_events(
+            first, rest, limit, token=lambda t: sse_event(doc(t, None)),
+            done=lambda r: sse_event(doc("", "stop", workbench=_with_id(r))), length=lambda: sse_event(doc("", "length")),
+            usage=usage_chunk if getattr(request.state, "include_usage", False) else None)
+        return StreamingResponse(stream_body, media_type=SSE_MEDIA_TYPE, headers=_SSE_HEADERS)
 
     app.include_router(openai)
 

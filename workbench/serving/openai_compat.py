@@ -14,7 +14,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["OWNED_BY", "count_tokens", "message_text", "normalize_chat_body", "token_pieces", "truncate_tokens"]
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from workbench.serving.schema import ChatRequest
+
+__all__ = ["OWNED_BY", "CompletionRequest", "count_tokens", "message_text", "normalize_chat_body", "token_pieces",
+           "truncate_tokens"]
 
 #: ``owned_by`` of the models both servers list.
 OWNED_BY = "workbench"
@@ -80,3 +85,37 @@ def normalize_chat_body(body: Any) -> Any:
     if body.get("max_tokens") is None and body.get("max_completion_tokens") is not None:
         body = {**body, "max_tokens": body["max_completion_tokens"]}
     return body
+
+
+class CompletionRequest(BaseModel):
+    """``POST /v1/completions`` on ``workbench serve``: OpenAI's legacy completion; the prompt is the question.
+
+    ``prompt`` is a string or a list of one string; the workbench's own fields (``tenant``, ``session``,
+    ``variant``, ``personalized``) may be added; other OpenAI fields are ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    model: str | None = Field(None, max_length=256)
+    prompt: str | list[str]
+    stream: bool = False
+    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    user: str | None = None
+    tenant: str = "default"
+    session: str | None = None
+    variant: str | None = None
+    personalized: bool | None = None
+    _chat: ChatRequest = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _one_question(self) -> CompletionRequest:
+        prompts = [self.prompt] if isinstance(self.prompt, str) else self.prompt
+        if len(prompts) != 1:
+            raise ValueError("'prompt' must be one string (or a list of one): one question per request")
+        self._chat = ChatRequest(question=prompts[0], tenant=self.tenant, user=self.user, session=self.session,
+                                 stream=self.stream, variant=self.variant, personalized=self.personalized)
+        return self
+
+    def to_chat_request(self) -> ChatRequest:
+        """The :class:`ChatRequest` this asks."""
+        return self._chat

@@ -104,3 +104,16 @@ def test_non_text_parts_are_refused_with_a_400(server: UvicornServer) -> None:
     r = httpx.post(f"{server.url}/v1/chat/completions", timeout=10, json={"messages": [
         {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]})
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request"
+
+
+def test_legacy_completions_pass_the_strict_model(server: UvicornServer) -> None:
+    from openai.types import Completion
+
+    raw = _client(server).completions.with_raw_response.create(model="any", prompt="What is the gold card annual fee?",
+                                                               max_tokens=4)
+    c = Completion.model_validate_json(raw.text)
+    assert c.choices[0].finish_reason == "length" and c.choices[0].text.strip()
+    assert c.usage is not None and c.usage.completion_tokens == 4
+    assert c.usage.total_tokens == c.usage.prompt_tokens + 4
+    r = httpx.post(f"{server.url}/v1/completions", timeout=10, json={"prompt": ["one?", "two?"]})
+    assert r.status_code == 400
