@@ -9,13 +9,20 @@ Measures, in one run:
   3. the saturation curve of the ``default`` config (in-process target: the query pipeline in 2
      threads), closed loop, 1 → 64 users;
   4. a morning-peak open-loop run of the ``default`` config with the cache off and on (the cache starts
-     empty), goodput under an SLO of end-to-end ≤ 500 ms.
+     empty), goodput under an SLO of end-to-end ≤ 500 ms;
+  5. capacity (issue 16): a sweep and a capacity search of ``default`` and ``default`` + cache against the
+     config's async serving engine in process, each timed (target: under 3 minutes), answers scored against
+     the gold; the capacity found is confirmed by constant-rate runs at that rate (SLO and quality floor
+     should hold) and at 1.2x it (they should break).
 
 Percentiles: numpy "linear". Open-loop latency counts from the scheduled start. Prints tables and
 ratios; writes bench/results/loadtest.json. Run (about 4 minutes on 2 shared cores):
 
     .venv/bin/python bench/bench_loadtest.py
     .venv/bin/python bench/bench_loadtest.py --skip default --agree-rate 150 --agree-seconds 10
+    .venv/bin/python bench/bench_loadtest.py --only capacity --cap-slo-ms 500 --cap-min-correct 0.3
+
+Sections not run keep their previous figures in the JSON.
 """
 
 from __future__ import annotations
@@ -160,6 +167,67 @@ def default_config(items: list, peak_seconds: float) -> dict[str, Any]:
                              "runs": cmp.reset_index().to_dict("records")}}
 
 
+def capacity(slo_ms: float, min_correct: float | None, step_s: float, sweep_s: float,
+             preset: str = "default") -> dict[str, Any]:
+    import asyncio
+
+    from workbench.loadtest import RunProfile, find_capacity, runner_for, sweep
+    from workbench.loadtest.capacity import step_holds
+    from workbench.pipelines import load_knowledge_base
+    from workbench.serving.engine import AsyncEngine
+
+    base = PipelineConfig.load(preset)
+    kb = load_knowledge_base(base, progress=False)
+    items = Workload(WorkloadSpec(seed=13, personalized_share=0.0)).items(20_000)
+    slo = SLO(e2el_ms=slo_ms)
+    out: dict[str, Any] = {"preset": preset, "slo": slo.to_dict(), "min_correct": min_correct, "attainment": 0.95,
+                           "step_s": step_s, "sweep_step_s": sweep_s, "load_average_before": os.getloadavg(),
+                           "configs": {}}
+    print(f"\n5. capacity: sweep and capacity search, in-process engine, SLO {slo!r}, correct >= {min_correct}")
+    for name, overrides in ((preset, {"cache.enabled": False}), (f"{preset} + cache", {"cache.enabled": True})):
+        cfg = base.with_overrides(overrides)
+
+        async def go(cfg: PipelineConfig = cfg) -> dict[str, Any]:
+            row: dict[str, Any] = {}
+            async with AsyncEngine.from_config(cfg, kb=kb) as engine:
+                t = time.perf_counter()  # the time includes the warm-up
+                sw = await sweep(engine, items, steps=5, duration_s=sweep_s, concurrency=16, slo=slo, score=True,
+                                 warmup=0.2, warm_requests=30)
+                row["sweep_s"] = time.perf_counter() - t
+                row["sweep"] = sw.curve[["run", "profile", "rate", "throughput_rps", "goodput_rps",
+                                         "correct_goodput_rps", "correct_share", "slo_attainment", "latency_p50_ms",
+                                         "latency_p99_ms"]].to_dict("records")
+            async with AsyncEngine.from_config(cfg, kb=kb) as engine:  # a fresh engine (and empty cache)
+                t = time.perf_counter()
+                cap = await find_capacity(engine, items, slo, min_correct=min_correct, step_s=step_s, warmup=0.2,
+                                          warm_requests=30)
+                row["search_s"] = time.perf_counter() - t
+                row["capacity"] = cap.to_dict()
+                for k, factor in (("confirm_at_capacity", 1.0), ("confirm_at_1.2x", 1.2)):
+                    if cap.rate_rps <= 0:
+                        break
+                    res = await runner_for(RunProfile(name="constant", rate=cap.rate_rps * factor,
+                                                      duration_s=step_s * 1.5), engine, items, slo=slo,
+                                           warmup=0.2, score=min_correct is not None).run()
+                    summ = res.summary(slo)
+                    holds, why = step_holds(summ, attainment=0.95, min_correct=min_correct)
+                    row[k] = {"rate": cap.rate_rps * factor, "holds": holds, "why": why,
+                              "slo_attainment": summ.get("slo_attainment"), "correct_share": summ.get("correct_share"),
+                              "latency_p99_ms": summ["latency_ms"]["p99"]}
+            return row
+
+        row = asyncio.run(go())
+        row["load_average_after"] = os.getloadavg()
+        out["configs"][name] = row
+        print(f"  {name}: {row['capacity']['headline']}")
+        print(f"    sweep {row['sweep_s']:.0f} s, search {row['search_s']:.0f} s; confirm at capacity: "
+              f"{row.get('confirm_at_capacity', {}).get('why')}, at 1.2x: {row.get('confirm_at_1.2x', {}).get('why')}")
+        for r in row["sweep"]:
+            print(f"    sweep {r['run']:<16} {r['throughput_rps']:7.1f} req/s  p99 {r['latency_p99_ms']:7.0f} ms  "
+                  f"goodput {r['goodput_rps']:6.1f}  correct goodput {r['correct_goodput_rps'] or 0:6.1f}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--noop-seconds", type=float, default=2.0)
@@ -168,10 +236,19 @@ def main() -> None:
     ap.add_argument("--agree-delay-ms", type=float, nargs="+", default=[20.0, 50.0],
                     help="Server answer times to compare at (one run pair each).")
     ap.add_argument("--peak-seconds", type=float, default=40.0)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["overhead", "agreement", "default"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["overhead", "agreement", "default", "capacity"])
+    ap.add_argument("--only", nargs="*", default=None, choices=["overhead", "agreement", "default", "capacity"])
+    ap.add_argument("--cap-slo-ms", type=float, default=500.0)
+    ap.add_argument("--cap-min-correct", type=float, default=None)
+    ap.add_argument("--cap-step-s", type=float, default=6.0)
+    ap.add_argument("--cap-sweep-s", type=float, default=6.0)
+    ap.add_argument("--cap-preset", default="default", help="The preset of the capacity section (and + cache).")
     a = ap.parse_args()
+    if a.only is not None:
+        a.skip = [s for s in ("overhead", "agreement", "default", "capacity") if s not in a.only]
     items = Workload(WorkloadSpec(seed=7)).items(20_000)
-    out: dict[str, Any] = {"environment": run_environment(), "percentile_method": PERCENTILE_METHOD,
+    previous = json.loads(OUT.read_text(encoding="utf-8")) if OUT.is_file() else {}
+    out: dict[str, Any] = {**previous, "environment": run_environment(), "percentile_method": PERCENTILE_METHOD,
                            "latency_from": "scheduled start (open loop)", "started": time.strftime("%Y-%m-%d %H:%M"),
                            "load_average": os.getloadavg()}
     if "overhead" not in a.skip:
@@ -180,6 +257,9 @@ def main() -> None:
         out["agreement"] = [agreement(items[:5000], a.agree_rate, a.agree_seconds, d) for d in a.agree_delay_ms]
     if "default" not in a.skip:
         out["default_config"] = default_config(items, a.peak_seconds)
+    if "capacity" not in a.skip:
+        out["capacity"] = capacity(a.cap_slo_ms, a.cap_min_correct, a.cap_step_s, a.cap_sweep_s, a.cap_preset)
+        out["capacity"]["command"] = " ".join(["python", "bench/bench_loadtest.py", *sys.argv[1:]])
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(out, indent=2, default=float, ensure_ascii=False), encoding="utf-8")
     print(f"\nwrote {OUT.relative_to(ROOT)}")

@@ -46,11 +46,13 @@ from workbench.loadtest.stats import SLO
 from workbench.loadtest.target import Target
 from workbench.loadtest.workload import WorkItem, Workload
 
-__all__ = ["ClosedLoopRunner", "LoadRunner", "OpenLoopRunner", "ProgressCallback", "runner_for"]
+__all__ = ["ClosedLoopRunner", "LoadRunner", "OpenLoopRunner", "ProgressCallback", "SHED_BACKOFF_S", "runner_for"]
 
 _NS = time.perf_counter_ns
 #: ``progress(done, total)`` every ~0.2 s (``total`` is None when unknown).
 ProgressCallback = Callable[[int, int | None], None]
+#: A standard closed-loop profile's pause after a shed request (seconds).
+SHED_BACKOFF_S = 0.1
 _UNFINISHED = Outcome("error", error="unfinished: still in flight when the run's drain timeout passed")
 
 
@@ -113,7 +115,7 @@ class LoadRunner:
             raise ConfigError("the workload has no items", field="workload")
         return cycle(wl)
 
-    async def _one(self, item: WorkItem, scheduled: int, worker: int) -> None:
+    async def _one(self, item: WorkItem, scheduled: int, worker: int) -> Outcome:
         start = _NS()
         try:
             out = await self.sender.send(item)
@@ -126,6 +128,7 @@ class LoadRunner:
             self._errors += 1
             if self.max_errors is not None and self._errors >= self.max_errors and self._stopped_by is None:
                 self._stopped_by = f"max_errors ({self.max_errors})"
+        return out
 
     async def _ticker(self, total: int | None) -> None:
         if self.progress is None:
@@ -258,9 +261,9 @@ class OpenLoopRunner(LoadRunner):
         self._measured(profile.duration_s)  # a warm-up and cool-down that leave nothing: refused before the run
         self._lag_ms = 0.0
 
-    async def _one_limited(self, sem: asyncio.Semaphore, item: WorkItem, scheduled: int) -> None:
+    async def _one_limited(self, sem: asyncio.Semaphore, item: WorkItem, scheduled: int) -> Outcome:
         async with sem:
-            await self._one(item, scheduled, -1)
+            return await self._one(item, scheduled, -1)
 
     async def _run(self) -> None:
         n = len(self.offsets)
@@ -272,7 +275,7 @@ class OpenLoopRunner(LoadRunner):
         self._raw, self._done = [], 0
         self._t0 = t0 = _NS() + 2_000_000
         due = (self.offsets * 1e9).astype(np.int64) + t0
-        tasks: list[asyncio.Task[None]] = []
+        tasks: list[asyncio.Task[Outcome]] = []
         one, create = self._one, loop.create_task
         for i in range(n):
             if self._stopped_by is not None:
@@ -308,7 +311,9 @@ class ClosedLoopRunner(LoadRunner):
 
     Users start evenly over ``ramp_s``. The run stops sending after ``duration_s`` or ``max_requests``
     (at least one is required); requests in flight then finish. Think time: ``think_s`` mean,
-    ``exponential`` (seeded per user) or ``constant``.
+    ``exponential`` (seeded per user) or ``constant``. A user whose request was shed waits ``shed_backoff_s``
+    before the next one (a shed answers at once: without a pause a closed loop against a shedding server
+    spins, sending thousands of requests a second that measure nothing).
 
     ```python
     ClosedLoopRunner(target, Workload(), users=16, think_s=0.0, max_requests=2000).run_sync()
@@ -320,7 +325,7 @@ class ClosedLoopRunner(LoadRunner):
     def __init__(self, target: Target | Sender, workload: Workload | Sequence[WorkItem], *, users: int,
                  think_s: float = 0.0, think: Literal["exponential", "constant"] = "exponential",
                  ramp_s: float = 0.0, duration_s: float | None = None, max_requests: int | None = None,
-                 seed: int = 0, **kwargs: Any) -> None:
+                 seed: int = 0, shed_backoff_s: float = 0.0, **kwargs: Any) -> None:
         super().__init__(target, workload, **kwargs)
         if users < 1:
             raise ConfigError("users must be >= 1", field="users")
@@ -330,6 +335,9 @@ class ClosedLoopRunner(LoadRunner):
             raise ConfigError("think_s and ramp_s must be >= 0", field="think_s")
         self.users, self.think_s, self.think, self.ramp_s = users, think_s, think, ramp_s
         self.duration_s, self.max_requests, self.seed = duration_s, max_requests, seed
+        if shed_backoff_s < 0:
+            raise ConfigError("shed_backoff_s must be >= 0", field="shed_backoff_s")
+        self.shed_backoff_s = shed_backoff_s
         if duration_s is not None:
             self._measured(duration_s)
         self._issued = 0
@@ -347,7 +355,9 @@ class ClosedLoopRunner(LoadRunner):
             if self._stopped_by is not None:
                 return
             self._issued += 1
-            await self._one(next(items), _NS(), u)
+            out = await self._one(next(items), _NS(), u)
+            if self.shed_backoff_s and out.status == "shed":
+                await asyncio.sleep(self.shed_backoff_s)
             if self.think_s:
                 await asyncio.sleep(self.think_s if self.think == "constant" else float(rng.exponential(self.think_s)))
             elif not self._issued & 63:
@@ -388,7 +398,8 @@ def runner_for(profile: RunProfile, target: Target | Sender, workload: Workload 
                seed: int = 0, think_s: float = 0.0, **kwargs: Any) -> LoadRunner:
     """The runner of one standard ``profile`` (not ``sweep``: see :func:`workbench.loadtest.capacity.sweep`).
 
-    ``kwargs`` go to the runner (``slo``, ``warmup``, ``cooldown``, ``max_errors``, ``score``, ``progress``...).
+    ``kwargs`` go to the runner (``slo``, ``warmup``, ``cooldown``, ``max_errors``, ``score``, ``progress``...);
+    closed-loop streams pause :data:`SHED_BACKOFF_S` after a shed unless ``shed_backoff_s`` says otherwise.
 
     ```python
     result = runner_for(RunProfile(name="poisson", rate=20, duration_s=10), target, Workload(), warmup=0.1).run_sync()
@@ -397,6 +408,7 @@ def runner_for(profile: RunProfile, target: Target | Sender, workload: Workload 
     if profile.name == "sweep":
         raise ConfigError("a sweep is several runs: use workbench.loadtest.capacity.sweep", field="profile")
     label = kwargs.pop("label", None) or profile.name
+    backoff = kwargs.pop("shed_backoff_s", SHED_BACKOFF_S)
     runner: LoadRunner
     if profile.open_loop:
         runner = OpenLoopRunner(target, workload, profile.curve(), arrivals=profile.arrivals, cv=profile.cv,
@@ -405,6 +417,6 @@ def runner_for(profile: RunProfile, target: Target | Sender, workload: Workload 
         runner = ClosedLoopRunner(target, workload, users=profile.streams,
                                   think_s=think_s if profile.name == "concurrent" else 0.0,
                                   duration_s=profile.duration_s, max_requests=profile.max_requests, seed=seed,
-                                  label=label, **kwargs)
+                                  label=label, shed_backoff_s=backoff, **kwargs)
     runner.run_profile = profile.to_dict()
     return runner

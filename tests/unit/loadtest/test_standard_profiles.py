@@ -162,3 +162,17 @@ async def test_open_loop_never_slows_down_and_reports_lateness(items: list) -> N
     # the queue (about a second by the end) is in latency, not in when the client sent
     assert s["latency_ms"]["p99"] > 3 * s["lateness_ms"]["p99"]
     assert s["latency_ms"]["p99"] > 0.5 * res.df.service_ms.min() * 100
+
+
+async def test_closed_loop_streams_pause_after_a_shed(items: list) -> None:
+    from workbench.errors import OverloadedError
+
+    class Shedding:
+        async def handle(self, request: ChatRequest) -> ChatResponse:
+            raise OverloadedError(retry_after=1)
+
+    spin = await runner_for(RunProfile(name="concurrent", concurrency=2, duration_s=0.5), Shedding(), items,
+                            shed_backoff_s=0.0).run()
+    paced = await runner_for(RunProfile(name="concurrent", concurrency=2, duration_s=0.5), Shedding(), items).run()
+    assert (paced.df.status == "shed").all() and len(paced) <= 2 * (0.5 / 0.1 + 1)
+    assert len(spin) > 10 * len(paced)
