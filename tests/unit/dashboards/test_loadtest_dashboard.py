@@ -120,7 +120,9 @@ async def test_capacity_dashboard_draws_each_step_and_the_point(workload: Worklo
     dash.chart.observe(lambda c: charts.append(c["new"]), names="value")
     cap = await dash.run()
     assert len(dash.rows) == len(cap.curve) >= 3
-    assert len(charts) == len(dash.rows) + 1 and all(bytes(c).startswith(b"\x89PNG") for c in charts)
+    # redrawn by the notebook side as steps finish (a poll may see two at once), and once with the capacity point
+    assert 2 <= len(charts) <= len(dash.rows) + 1 and all(bytes(c).startswith(b"\x89PNG") for c in charts)
+    assert dash.warm_up is not None and dash.warm_up["requests"] == 20 and "cold start" in dash.warm_info.value
     assert "req/s under SLO(e2el_ms=40)" in dash.status.value or "no rate holds" in dash.status.value
     with pytest.raises(ConfigError):
         CapacityDashboard(object(), SLO(e2el_ms=1))
