@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
@@ -215,7 +215,8 @@ class QueryPipeline:
         to_bm25 = "bm25" if self.hybrid else ("bm25", "documents")
         return (
             Stage("query_embedder", "embed", {"text": "question"}, {"embedding": "embedding"},
-                  lambda plan: self.query_embedder if "dense" in plan.retrievers else None, acall=self._aembed),
+                  lambda plan: self.query_embedder if "dense" in plan.retrievers else None, acall=self._aembed,
+                  given="embedding"),
             Stage("dense", "retrieve_dense", {"query_embedding": "embedding", "top_k": "depth", "filters": "filters"},
                   {"documents": to_dense}, lambda plan: self.dense if "dense" in plan.retrievers else None),
             Stage("dense_other", "retrieve_other_language",
@@ -284,8 +285,9 @@ class QueryPipeline:
 
     # -- one request ---------------------------------------------------------------------------------
     def _state(self, question: str, tenant: str | None, plan: QueryPlan,
-               history: list[dict[str, str]] | None) -> dict[str, Any]:
-        """The request's slots: its inputs, and how many passages each stage keeps under ``plan``."""
+               history: list[dict[str, str]] | None, embedding: np.ndarray | Sequence[float] | None = None) -> dict[str, Any]:
+        """The request's slots: its inputs, and how many passages each stage keeps under ``plan``
+        (``embedding``: the question's, already computed with this pipeline's query model)."""
         r, rr = self.cfg.retriever, self.cfg.reranker
         reranks = plan.rerank and self.reranker is not None
         k = plan.top_k or (min(r.top_k, rr.top_k) if reranks else r.top_k)
@@ -294,6 +296,8 @@ class QueryPipeline:
         state = {"question": question, "filters": filters,
                  "history": history or [], "top_k": k, "depth": wide if (reranks or self.hybrid) else k,
                  "fuse_k": wide if reranks else k, "dense": [], "bm25": [], "documents": [], "other": []}
+        if embedding is not None:
+            state["embedding"] = np.asarray(embedding, dtype=np.float32)
         if self.cross_lingual is not None:
             state["other_filters"] = {**filters, "doc_id": self.only_elsewhere(detect_language(question))}
         return state
@@ -358,23 +362,26 @@ class QueryPipeline:
 
     def run(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
             streaming_callback: Callable[[str], None] | None = None, plan: QueryPlan | None = None,
-            history: list[dict[str, str]] | None = None) -> RAGAnswer:
+            history: list[dict[str, str]] | None = None, embedding: np.ndarray | Sequence[float] | None = None) -> RAGAnswer:
         """Answer one question (validated first), blocking, timing every stage in milliseconds.
 
-        ``plan``: what to run (default: full service); ``history``: earlier chat messages for the generator.
+        ``plan``: what to run (default: full service); ``history``: earlier chat messages for the generator;
+        ``embedding``: the question's embedding by this pipeline's query model (a cache lookup computed it):
+        the embed stage is skipped.
         """
         question = validate_question(question, self.cfg.limits.max_question_chars)
         self.warm_up(fallbacks=False)
         t0 = _NS()
         plan = self._plan(plan, top_k)
         timings: dict[str, float] = {}
-        state = run_stages(self.stages, plan, self._state(question, tenant, plan, history), timings,
+        state = run_stages(self.stages, plan, self._state(question, tenant, plan, history, embedding), timings,
                            on_piece=streaming_callback)
         return self._answer(question, state, timings, t0, streaming_callback)
 
     async def arun(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
                    plan: QueryPlan | None = None, history: list[dict[str, str]] | None = None,
-                   streaming_callback: Callable[[str], None] | None = None) -> RAGAnswer:
+                   streaming_callback: Callable[[str], None] | None = None,
+                   embedding: np.ndarray | Sequence[float] | None = None) -> RAGAnswer:
         """:meth:`run` on the event loop (models on their worker threads); ``streaming_callback`` receives
         the text pieces on the loop's thread."""
         question = validate_question(question, self.cfg.limits.max_question_chars)
@@ -383,17 +390,17 @@ class QueryPipeline:
         t0 = _NS()
         plan = self._plan(plan, top_k)
         timings: dict[str, float] = {}
-        state = await arun_stages(self.stages, plan, self._state(question, tenant, plan, history), timings,
-                                  on_piece=streaming_callback)
+        state = await arun_stages(self.stages, plan, self._state(question, tenant, plan, history, embedding),
+                                  timings, on_piece=streaming_callback)
         return self._answer(question, state, timings, t0, streaming_callback)
 
     async def astream(self, question: str, *, tenant: str | None = None, top_k: int | None = None,
-                      plan: QueryPlan | None = None,
-                      history: list[dict[str, str]] | None = None) -> AsyncIterator[str | RAGAnswer]:
+                      plan: QueryPlan | None = None, history: list[dict[str, str]] | None = None,
+                      embedding: np.ndarray | Sequence[float] | None = None) -> AsyncIterator[str | RAGAnswer]:
         """The answer's text pieces as they are generated, then the :class:`RAGAnswer` (the same as :meth:`arun`)."""
         pieces: asyncio.Queue[Any] = asyncio.Queue()
         task = asyncio.ensure_future(self.arun(question, tenant=tenant, top_k=top_k, plan=plan, history=history,
-                                               streaming_callback=pieces.put_nowait))
+                                               streaming_callback=pieces.put_nowait, embedding=embedding))
         task.add_done_callback(lambda _t: pieces.put_nowait(_END))
         try:
             while (item := await pieces.get()) is not _END:

@@ -52,6 +52,9 @@ class Stage:
     """``run()`` output → the slot it writes (or several slots: one output may feed several readers)."""
     pick: Callable[[QueryPlan], Any]
     """The component this plan runs here, or ``None`` to skip the stage."""
+    given: str | None = None
+    """A slot that, when the request already carries a value in it (not ``None``), makes this stage
+    unnecessary: it is skipped (the query embedder when the caller passes the question's embedding)."""
     streams: bool = False
     """Takes the ``streaming_callback`` of the request."""
     prepare: Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any]] | None = None
@@ -63,7 +66,7 @@ class Stage:
 def _bind(stage: Stage, plan: QueryPlan, state: Mapping[str, Any],
           on_piece: PieceCallback | None) -> tuple[Any, dict[str, Any]]:
     comp = stage.pick(plan)
-    if comp is None or (stage.inputs and not any(slot in state for slot in stage.inputs.values())):
+    if comp is None or (stage.given is not None and state.get(stage.given) is not None) or (stage.inputs and not any(slot in state for slot in stage.inputs.values())):
         return None, {}
     kwargs = {param: state[slot] for param, slot in stage.inputs.items() if slot in state}
     if stage.prepare is not None:

@@ -95,3 +95,16 @@ def test_an_abstention_is_the_same_on_every_surface_and_stops_before_the_prompt(
     answered = default_qp.run("how much is the gold card annual fee")
     assert not answered.abstained and answered.abstention["score"] < 0 and "generate" in answered.timings_ms
     assert "600" in answered.answer and answered.sources[0].id == "cards-gold-card-en"
+
+
+async def test_a_given_embedding_skips_the_embed_stage_and_answers_alike(default_config: PipelineConfig,
+                                                                         knowledge_base) -> None:  # type: ignore[no-untyped-def]
+    qp = QueryPipeline(default_config, knowledge_base)
+    q = QUESTIONS[0]
+    direct = qp.run(q)
+    vec = qp.query_embedder.run(text=q)["embedding"]  # type: ignore[union-attr]
+    for given in (qp.run(q, embedding=vec), await qp.arun(q, embedding=vec.tolist())):
+        _same(direct, given)
+        assert "embed" not in given.timings_ms and "retrieve_dense" in given.timings_ms
+    other = qp.run(q, embedding=qp.query_embedder.run(text=OFF_TOPIC[0])["embedding"])  # type: ignore[union-attr]
+    assert [s.passage_id for s in other.sources] != [s.passage_id for s in direct.sources]  # the vector is used
