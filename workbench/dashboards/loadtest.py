@@ -11,8 +11,8 @@ in a :class:`LiveRecorder` that hands each answer over under a lock; every ``ref
 side reads what has been answered and recomputes the numbers with :meth:`LoadResult.summary` (latency
 from each request's actual start while live; the final numbers are the runner's own result, from the
 scheduled start). Before the measured run, ``warm_requests`` unmeasured requests
-(:func:`~workbench.loadtest.warm_up`, from a differently seeded workload so they prime no cache entry
-the run will ask for) load the models; the first answer's time is shown apart as the cold start
+(:func:`~workbench.loadtest.warm_up`, from the workload under the next seed, so they share cache entries
+with the run only by chance) load the models; the first request's time is shown apart as the cold start
 (``result.meta["warm_up"]``). *Stop* cancels the run across threads; the requests answered until then
 become the result (``meta["stopped"] = True``). An error in the runner's thread shows in the status line
 and is raised by :meth:`LoadTestDashboard.wait`.
@@ -358,11 +358,11 @@ def warm_summary(recorder: LiveRecorder | None) -> dict[str, Any] | None:
     """A warm-up's numbers from its recorder (None when it sent nothing).
 
     :param recorder: the :class:`LiveRecorder` the warm-up sent through.
-    :returns: ``requests``, ``errors``, ``seconds`` (first start to last answer), ``cold_start_ms`` (the first
-        answer's time: models loading, pools filling), ``warm_p50_ms`` (the p50 of the second half of the
-        warm-up's answers, by ``percentile_method``).
+    :returns: ``requests``, ``errors``, ``seconds`` (first start to last answer), ``cold_start_ms`` (the time of
+        the first request sent: models loading, pools filling), ``warm_p50_ms`` (the p50 of the second half of
+        the warm-up's requests in the order sent, by ``percentile_method``).
     """
-    recs = recorder.snapshot() if recorder is not None else []
+    recs = sorted(recorder.snapshot() if recorder is not None else [], key=lambda r: r[1])  # in the order sent
     if not recs:
         return None
     lat = [(end - start) / 1e6 for _, start, end, _ in recs]
@@ -376,7 +376,7 @@ def _show_warm_up(recorder: LiveRecorder | None, view: widgets.HTML) -> dict[str
     warm = warm_summary(recorder)
     if warm is not None:
         view.value = (
-            f'<div class="wb-warmup" style="font-size:12px;color:#555">cold start (not measured): first answer '
+            f'<div class="wb-warmup" style="font-size:12px;color:#555">cold start (not measured): first request '
             f"{warm['cold_start_ms']:,.1f} ms; warm-up {warm['requests']} requests in {warm['seconds']:.1f} s, "
             f"p50 of its second half {warm['warm_p50_ms']:,.1f} ms ({PERCENTILE_METHOD})</div>")
     return warm

@@ -126,3 +126,94 @@ async def test_capacity_dashboard_draws_each_step_and_the_point(workload: Worklo
     assert "req/s under SLO(e2el_ms=40)" in dash.status.value or "no rate holds" in dash.status.value
     with pytest.raises(ConfigError):
         CapacityDashboard(object(), SLO(e2el_ms=1))
+
+
+class ThreadTarget:
+    """Answers after ``delay_s`` (the first answer after ``cold_s``: a model loading), noting the thread and loop."""
+
+    def __init__(self, delay_s: float = 0.005, cold_s: float = 0.0) -> None:
+        import threading
+
+        self.delay_s, self.cold_s, self.calls = delay_s, cold_s, 0
+        self.threads: set[int] = set()
+        self.loops: set[int] = set()
+        self._get_ident = threading.get_ident
+
+    async def handle(self, request: ChatRequest) -> ChatResponse:
+        self.calls += 1
+        self.threads.add(self._get_ident())
+        self.loops.add(id(asyncio.get_running_loop()))
+        await asyncio.sleep(self.cold_s if self.calls == 1 and self.cold_s else self.delay_s)
+        return ChatResponse(answer="ok", tokens=1)
+
+
+async def test_the_load_runs_off_the_notebook_loop_so_a_blocked_loop_does_not_delay_it(workload: Workload) -> None:
+    """The notebook's loop blocked 200 ms at a time (a long redraw) while the load runs: the requests do not wait."""
+    import threading
+    import time
+
+    target = ThreadTarget(delay_s=0.005)
+    dash = LoadTestDashboard(target, workload, rate=50, duration_s=1.5, refresh_s=0.1, chart=False, warm_requests=0)
+    task = dash.start()
+    blocked = 0.0
+    while not task.done():  # type: ignore[union-attr]
+        time.sleep(0.2)     # the notebook's loop does nothing else meanwhile
+        blocked += 0.2
+        await asyncio.sleep(0.01)
+    result = await dash.wait()
+    assert result is not None and blocked >= 1.0
+    assert target.threads and threading.get_ident() not in target.threads      # answered on another thread
+    assert id(asyncio.get_running_loop()) not in target.loops
+    assert result.summary()["latency_ms"]["p50"] < 100.0, "requests waited for the blocked notebook loop"
+    assert result.meta["load_generator"].startswith("own event loop")
+
+
+async def test_warm_up_is_sent_first_unmeasured_and_its_cold_start_shown_apart(workload: Workload) -> None:
+    target = ThreadTarget(delay_s=0.002, cold_s=0.3)
+    dash = LoadTestDashboard(target, workload, rate=40, duration_s=0.8, refresh_s=0.2, chart=False, warm_requests=6)
+    result = await dash.run()
+    warm = result.meta["warm_up"]
+    assert warm["requests"] == 6 and warm["errors"] == 0 and warm["cold_start_ms"] >= 300.0
+    assert warm["percentile_method"] == "nearest-rank" and warm["warm_p50_ms"] < warm["cold_start_ms"]
+    assert target.calls == 6 + len(result) and len(result) == result.meta["scheduled_requests"]  # none measured
+    assert "cold start (not measured)" in dash.warm_info.value and "nearest-rank" in dash.warm_info.value
+
+
+async def test_an_error_in_the_runner_thread_shows_in_the_widget_and_is_raised(workload: Workload) -> None:
+    class Broken:
+        async def send(self, item: object) -> None:
+            raise RuntimeError("the sender broke")
+
+    dash = LoadTestDashboard(Broken(), workload, mode="closed", users=2, duration_s=2, chart=False, warm_requests=0)
+    dash.start()
+    with pytest.raises(RuntimeError, match="the sender broke"):
+        await dash.wait()
+    assert "wb-error" in dash.status.value and "the sender broke" in dash.status.value
+    assert isinstance(dash.error, RuntimeError)
+    assert not dash.start_button.disabled and dash.stop_button.disabled          # ready to run again
+
+
+def test_background_run_result_error_and_cancel_before_it_starts() -> None:
+    from workbench.dashboards.scheduling import BackgroundRun
+
+    async def value() -> int:
+        await asyncio.sleep(0)
+        return 7
+
+    async def boom() -> None:
+        raise ValueError("boom")
+
+    async def partial() -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            return "partial"
+        return "full"
+
+    assert BackgroundRun(value()).result(10) == 7
+    with pytest.raises(ValueError, match="boom"):
+        BackgroundRun(boom()).result(10)
+    run = BackgroundRun(partial())
+    run.cancel()                    # from this thread, maybe before its loop has started
+    assert run.result(10) == "partial" and run.done()
+    run.cancel()                    # after the end: nothing to cancel, no error
