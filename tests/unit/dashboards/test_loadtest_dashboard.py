@@ -217,3 +217,20 @@ def test_background_run_result_error_and_cancel_before_it_starts() -> None:
     run.cancel()                    # from this thread, maybe before its loop has started
     assert run.result(10) == "partial" and run.done()
     run.cancel()                    # after the end: nothing to cancel, no error
+
+
+async def test_capacity_dashboard_stops_across_threads(workload: Workload) -> None:
+    from workbench.dashboards.loadtest import CapacityDashboard
+    from workbench.loadtest import SLO, SlotTarget
+
+    dash = CapacityDashboard(SlotTarget(service_s=0.01, slots=2), SLO(e2el_ms=40), workload, step_s=1.0,
+                             warmup=0.2, max_steps=30, chart=False, refresh_s=0.1, warm_requests=0)
+    task = asyncio.get_running_loop().create_task(dash.run())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20.0
+    while not dash.rows and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    assert dash.rows, "no step finished"
+    dash.stop()
+    assert await asyncio.wait_for(task, 15.0) is None
+    assert "stopped" in dash.status.value and dash.capacity is None and dash.warm_up is None
