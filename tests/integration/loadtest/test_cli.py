@@ -65,6 +65,8 @@ def test_cli_find_capacity_of_a_slotted_server(tmp_path) -> None:  # type: ignor
                                           "--duration", "1.5", "--out", str(tmp_path / "c")], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     cap = json.loads((tmp_path / "c" / "capacity.json").read_text())
+    # by construction at most 2 / 20 ms = 100 req/s (sleeps overshoot; the synchronous step's rate also pays the
+    # HTTP round trip, so it bounds the capacity from below: 2 x it)
     sync = cap["curve"][0]["throughput_rps"]
-    assert 0.8 * 2 * sync <= cap["rate_rps"] <= 1.05 * 2 * sync, (cap["rate_rps"], sync)
+    assert 0.75 * 2 * sync <= cap["rate_rps"] <= 1.05 * 100, (cap["rate_rps"], sync)
     assert "req/s under SLO(e2el_ms=60)" in r.output
