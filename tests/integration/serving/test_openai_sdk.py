@@ -117,3 +117,36 @@ def test_legacy_completions_pass_the_strict_model(server: UvicornServer) -> None
     assert c.usage.total_tokens == c.usage.prompt_tokens + 4
     r = httpx.post(f"{server.url}/v1/completions", timeout=10, json={"prompt": ["one?", "two?"]})
     assert r.status_code == 400
+
+
+def test_our_runner_agrees_with_the_sdk_on_first_token_and_latency() -> None:
+    """Sequential streamed requests to a jitter-free simulated LLM (40 ms to the first token, 4 ms per token): our
+    HTTP sender and the official SDK's stream see the same first-token time and latency (medians within 25%)."""
+    import asyncio
+    import statistics
+    import time
+
+    from workbench.loadtest import ClosedLoopRunner, Workload, WorkloadSpec
+    from workbench.loadtest.endpoint import EndpointMapping
+    from workbench.loadtest.http import HttpSender
+
+    app = create_llm_app(SimulatedBackend(SimulatedLLM(ttft_ms=40, tpot_ms=4, slots=4, jitter=0)), model_name="sim")
+    items = Workload(WorkloadSpec(seed=2, stream_share=1.0)).items(15)
+    with UvicornServer(app) as srv:
+        ours = asyncio.run(ClosedLoopRunner(HttpSender(srv.url, mapping=EndpointMapping(kind="openai", model="sim")),
+                                            items, users=1, max_requests=15).run()).df
+        client = _client(srv)
+        ttft, e2e = [], []
+        for it in items:
+            t0 = time.perf_counter()
+            first = None
+            for chunk in client.chat.completions.create(model="sim", stream=True, messages=[
+                    {"role": "user", "content": it.request.question}]):
+                if first is None and chunk.choices and chunk.choices[0].delta.content:
+                    first = time.perf_counter()
+            e2e.append((time.perf_counter() - t0) * 1e3)
+            ttft.append(((first or time.perf_counter()) - t0) * 1e3)
+    assert (ours.status == "ok").all()
+    for mine, theirs in ((ours.ttft_ms.median(), statistics.median(ttft)),
+                         (ours.latency_ms.median(), statistics.median(e2e))):
+        assert 0.8 < mine / theirs < 1.25, (mine, theirs)
