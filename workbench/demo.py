@@ -81,7 +81,9 @@ class ServingPeak:
     and degradation off), both with the LLM tier as the simulated OpenAI-compatible service (``serve-llm``'s
     :class:`~workbench.serving.SimulatedBackend`: ``llm_ttft_ms`` to the first token, ``llm_tpot_ms`` per token,
     ``llm_slots`` in parallel) on 127.0.0.1. Answers are scored against the gold; one summary per side and
-    the ratios.
+    the ratios. Admission's latency target is the SLO's (as ``serving.latency_target_ms`` asks). Each engine
+    first answers ``warm_requests`` questions of another seed, unmeasured (its models load on the first one);
+    on the serving side they also go into the cache, as earlier traffic would.
 
     ```python
     ServingPeak(peak_rate=4, duration_s=40).run()["ratios"]["latency_mean"]     # bare / serving
@@ -96,6 +98,7 @@ class ServingPeak:
     llm_tpot_ms: float = 20.0
     llm_slots: int = 8
     seed: int = 0
+    warm_requests: int = 10
     index_dir: str | None = None
 
     def configs(self, llm_url: str) -> dict[str, PipelineConfig]:
@@ -105,7 +108,7 @@ class ServingPeak:
             cfg = cfg.model_copy(update={"index_dir": self.index_dir})
         llm = {"generator.kind": "openai", "generator.base_url": llm_url, "generator.model": "simulated",
                "generator.retries": 0}
-        serving = cfg.with_overrides(llm)
+        serving = cfg.with_overrides({**llm, "serving.latency_target_ms": self.slo_e2el_ms})
         bare = cfg.with_overrides({**llm, "cache.enabled": False, "memory.enabled": False, "tools.enabled": False,
                                    "serving.latency_target_ms": None, "serving.degradation.enabled": False})
         return {"serving": serving, "bare": bare.model_copy(update={"name": f"{cfg.name}-bare"})}
@@ -115,6 +118,7 @@ class ServingPeak:
         import asyncio
 
         from workbench.loadtest import SLO, RunProfile, Workload, WorkloadSpec, runner_for
+        from workbench.loadtest.capacity import warm_up
         from workbench.pipelines import load_knowledge_base
         from workbench.serving import SimulatedBackend, SimulatedLLM, create_llm_app
         from workbench.serving.engine import AsyncEngine
@@ -123,14 +127,17 @@ class ServingPeak:
         slo = SLO(e2el_ms=self.slo_e2el_ms)
         profile = RunProfile(name="morning-peak", rate=self.peak_rate, duration_s=self.duration_s)
         workload = Workload(WorkloadSpec(seed=self.seed, personalized_share=0.0))
+        warm_items = Workload(WorkloadSpec(seed=self.seed + 1000, personalized_share=0.0)).items(self.warm_requests)
         llm = SimulatedLLM(ttft_ms=self.llm_ttft_ms, tpot_ms=self.llm_tpot_ms, slots=self.llm_slots, seed=self.seed)
-        out: dict[str, Any] = {"profile": profile.to_dict(), "slo": slo.to_dict(), "llm": repr(llm), "runs": {}}
+        out: dict[str, Any] = {"profile": profile.to_dict(), "slo": slo.to_dict(), "llm": repr(llm),
+                               "warm_requests": self.warm_requests, "runs": {}}
         with UvicornServer(create_llm_app(SimulatedBackend(llm), model_name="simulated")) as server:
             cfgs = self.configs(f"{server.url}/v1")
             kb = load_knowledge_base(cfgs["serving"], progress=False)
             for side, cfg in cfgs.items():
                 async def go(cfg: PipelineConfig = cfg) -> Any:
                     async with AsyncEngine.from_config(cfg, kb=kb) as engine:
+                        await warm_up(engine, warm_items, self.warm_requests)
                         return await runner_for(profile, engine, workload, seed=self.seed, slo=slo,
                                                 score=True).run()
 
