@@ -67,6 +67,8 @@ WARM_REQUESTS = 20
 #: While live, the chart takes at most this share of the notebook thread's time: a redraw costs 150-350 ms
 #: of matplotlib on a busy 2-core machine, holding the GIL the load's thread needs; the cards update every refresh.
 _CHART_SHARE = 0.1
+#: ... and the numbers at most this share: rebuilding them from every answer so far grows with the run.
+_LIVE_SHARE = 0.25
 
 
 class LiveRecorder:
@@ -247,7 +249,7 @@ class LoadTestDashboard(widgets.VBox):
                              else running)
         self._run = bg = BackgroundRun(self._generate(runner, rec), name="wb-loadtest")
         done = asyncio.wrap_future(bg.future)
-        announced, chart_due = False, 0
+        announced, chart_due, live_due = False, 0, 0
         try:
             while not done.done():
                 await asyncio.wait({done}, timeout=self.refresh_s)
@@ -258,10 +260,15 @@ class LoadTestDashboard(widgets.VBox):
                         self._show_warm_up()
                     self.progress.value = min(1.0, (_NS() - rec.t0) / 1e9 / duration)
                     began = _NS()
+                    if began < live_due:
+                        continue
                     draw = self.chart_enabled and began >= chart_due
                     self.refresh(rec.result(), chart=draw)
-                    if draw:
-                        chart_due = _NS() + int((_NS() - began) * (1 / _CHART_SHARE - 1))
+                    spent = _NS() - began
+                    if draw:  # each budget is paid by its own cost: the numbers' without the chart
+                        chart_due = began + int(spent / _CHART_SHARE)
+                    else:
+                        live_due = began + int(spent / _LIVE_SHARE)
             result, self.stopped = done.result()
         except asyncio.CancelledError:
             bg.cancel()  # the notebook's task was cancelled: the load stops too

@@ -45,7 +45,7 @@ def test_dashboard_and_cli_runner_agree_within_10_percent() -> None:
         d.chart.observe(lambda c, drawn=drawn: drawn.append(c["new"]), names="value")
         dash.append(_numbers(asyncio.run(d.run())))
         charts.append(len(drawn))
-        assert d.updates >= 3 and d.result is not None and d.result.meta["warm_up"]["requests"] == 20
+        assert d.updates >= 2 and d.result is not None and d.result.meta["warm_up"]["requests"] == 20
     assert min(charts) >= 2, "the chart was redrawn while the load ran, not only at the end"
     for i, name in ((0, "p50"), (1, "throughput")):
         c, d_ = statistics.median(r[i] for r in cli), statistics.median(r[i] for r in dash)
