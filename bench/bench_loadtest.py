@@ -13,7 +13,9 @@ Measures, in one run:
   5. capacity (issue 16): a sweep and a capacity search of ``default`` and ``default`` + cache against the
      config's async serving engine in process, each timed (target: under 3 minutes), answers scored against
      the gold; the capacity found is confirmed by constant-rate runs at that rate (SLO and quality floor
-     should hold) and at 1.2x it (they should break).
+     should hold) and at 1.2x it (they should break);
+  6. the ``serving`` preset against the same pipeline bare at the morning peak, the LLM tier as the
+     simulated OpenAI-compatible service (:class:`workbench.demo.ServingPeak`, what ``workbench demo`` runs).
 
 Percentiles: numpy "linear". Open-loop latency counts from the scheduled start. Prints tables and
 ratios; writes bench/results/loadtest.json. Run (about 4 minutes on 2 shared cores):
@@ -236,8 +238,10 @@ def main() -> None:
     ap.add_argument("--agree-delay-ms", type=float, nargs="+", default=[20.0, 50.0],
                     help="Server answer times to compare at (one run pair each).")
     ap.add_argument("--peak-seconds", type=float, default=40.0)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["overhead", "agreement", "default", "capacity"])
-    ap.add_argument("--only", nargs="*", default=None, choices=["overhead", "agreement", "default", "capacity"])
+    sections = ["overhead", "agreement", "default", "capacity", "serving-peak"]
+    ap.add_argument("--skip", nargs="*", default=[], choices=sections)
+    ap.add_argument("--only", nargs="*", default=None, choices=sections)
+    ap.add_argument("--peak-rate", type=float, default=4.0, help="serving-peak: requests/s at the peak.")
     ap.add_argument("--cap-slo-ms", type=float, default=500.0)
     ap.add_argument("--cap-min-correct", type=float, default=None)
     ap.add_argument("--cap-step-s", type=float, default=6.0)
@@ -245,7 +249,7 @@ def main() -> None:
     ap.add_argument("--cap-preset", default="default", help="The preset of the capacity section (and + cache).")
     a = ap.parse_args()
     if a.only is not None:
-        a.skip = [s for s in ("overhead", "agreement", "default", "capacity") if s not in a.only]
+        a.skip = [s for s in sections if s not in a.only]
     items = Workload(WorkloadSpec(seed=7)).items(20_000)
     previous = json.loads(OUT.read_text(encoding="utf-8")) if OUT.is_file() else {}
     out: dict[str, Any] = {**previous, "environment": run_environment(), "percentile_method": PERCENTILE_METHOD,
@@ -260,6 +264,14 @@ def main() -> None:
     if "capacity" not in a.skip:
         out["capacity"] = capacity(a.cap_slo_ms, a.cap_min_correct, a.cap_step_s, a.cap_sweep_s, a.cap_preset)
         out["capacity"]["command"] = " ".join(["python", "bench/bench_loadtest.py", *sys.argv[1:]])
+    if "serving-peak" not in a.skip:
+        from workbench.demo import ServingPeak, _peak_markdown
+
+        print("\n6. serving preset vs the same pipeline bare, morning peak")
+        cmp = ServingPeak(peak_rate=a.peak_rate, duration_s=a.peak_seconds).run()
+        print(_peak_markdown(cmp))
+        out["serving_peak"] = {**cmp, "load_average_after": os.getloadavg(),
+                               "command": " ".join(["python", "bench/bench_loadtest.py", *sys.argv[1:]])}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(out, indent=2, default=float, ensure_ascii=False), encoding="utf-8")
     print(f"\nwrote {OUT.relative_to(ROOT)}")
