@@ -5,6 +5,7 @@ from workbench.dashboards import ChatWidget, EvalDashboard, LoadTestDashboard
 ChatWidget(make_inprocess_target(PipelineConfig.load("fast")))      # or ChatWidget("http://127.0.0.1:8000")
 EvalDashboard(sweep_result, dataset=load_eval_dataset("meridian_bank"))
 LoadTestDashboard(target, rate=20, duration_s=10)
+CapacityDashboard(target, SLO(e2el_ms=500))         # the sweep curve and the capacity point, live
 SideBySideChat(fast_target, default_target, labels=("fast", "default"))   # one question, two answers
 ```
 """
@@ -12,7 +13,7 @@ SideBySideChat(fast_target, default_target, labels=("fast", "default"))   # one 
 from workbench.dashboards.backends import ChatBackend, HttpBackend, TargetBackend, as_backend, parse_sse_line
 from workbench.dashboards.chat import ChatWidget
 from workbench.dashboards.evaluation import EvalDashboard
-from workbench.dashboards.loadtest import LiveRecorder, LoadTestDashboard
+from workbench.dashboards.loadtest import CapacityDashboard, LiveRecorder, LoadTestDashboard, curve_png, warm_summary
 from workbench.dashboards.notebook import (
     CleanupButton,
     ProgressBar,
@@ -21,10 +22,12 @@ from workbench.dashboards.notebook import (
     project_dir,
     show_answer,
 )
-from workbench.dashboards.scheduling import run_sync, schedule
+from workbench.dashboards.scheduling import BackgroundRun, run_sync, schedule
 from workbench.dashboards.side_by_side import SideBySideChat
 
 __all__ = [
+    "BackgroundRun",
+    "CapacityDashboard",
     "ChatBackend",
     "ChatWidget",
     "CleanupButton",
@@ -37,10 +40,12 @@ __all__ = [
     "TargetBackend",
     "answer_html",
     "as_backend",
+    "curve_png",
     "enter_project_dir",
     "parse_sse_line",
     "project_dir",
     "run_sync",
     "schedule",
     "show_answer",
+    "warm_summary",
 ]
