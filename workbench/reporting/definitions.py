@@ -7,11 +7,12 @@ definitions_for(["correct", "ndcg@10", "latency_p95_ms"])   # [("correct", "..."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from workbench.percentiles import PERCENTILE_METHOD
 
-__all__ = ["METRIC_DEFINITIONS", "definitions_for"]
+__all__ = ["METRIC_DEFINITIONS", "definitions_for", "report_columns"]
 
 #: Metric name (``@k`` stands for every cut-off) → one-sentence definition.
 METRIC_DEFINITIONS: dict[str, str] = {
@@ -32,6 +33,12 @@ METRIC_DEFINITIONS: dict[str, str] = {
                       "from each request's scheduled start, so queueing is included.",
     "goodput": "Requests per second that succeeded within the load test's end-to-end SLO, beside the offered rate; "
                "far below the offered rate means the configuration was overloaded.",
+    "correct_share": "Share of a load test's scored answers judged correct against the gold by the same matcher as "
+                     "'correct' (a cached or degraded wrong answer counts as wrong).",
+    "correct goodput": "Requests per second answered within the load test's SLO and correct: goodput that counts "
+                       "right answers only (correct_goodput_rps in the tables).",
+    "served from cache": "Share of the answered requests a cache layer served (exact, semantic or retrieval).",
+    "wrong cache hits": "Answers served from the cache that the matcher judged not correct against the gold.",
     "compute s / 1k q": "Seconds of pipeline time to answer 1,000 questions one at a time on this machine (mean "
                         "end-to-end latency of the evaluation pass × 1,000 / 1,000): the cost of the configuration.",
     "tokens / 1k q": "Tokens generated per 1,000 questions (the cost driver of a paid LLM API).",
@@ -41,14 +48,32 @@ METRIC_DEFINITIONS: dict[str, str] = {
 }
 
 
+#: Column names shown under another name in the definitions.
+_ALIASES = {"correct_goodput_rps": "correct goodput", "correct goodput req/s": "correct goodput",
+            "served_from_cache": "served from cache", "wrong_hits": "wrong cache hits"}
+
+
 def definitions_for(columns: Iterable[str]) -> list[tuple[str, str]]:
     """The definitions of the metrics among ``columns`` (``hit@5`` → ``hit@k``), each once, in order."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for col in columns:
-        name = str(col).split("[", 1)[0].strip()
+        name = _ALIASES.get(str(col), str(col).split("[", 1)[0].strip())
         key = name.split("@", 1)[0] + "@k" if "@" in name else name
         if key in METRIC_DEFINITIONS and key not in seen:
             seen.add(key)
             out.append((key, METRIC_DEFINITIONS[key]))
     return out
+
+
+def report_columns(tables: Mapping[str, Any]) -> list[str]:
+    """Every column a report shows whose definition it lists (``tables`` from
+    :func:`~workbench.reporting.tables.report_tables`, with the serving-vs-bare comparison when present)."""
+    columns = [tables["verdict"].metric, *tables["summary"].columns, "goodput", "correct goodput",
+               "compute s / 1k q", "tokens / 1k q", "Δ"]
+    load = tables.get("load")
+    if load is not None and not load.empty:
+        columns += list(load.columns)
+    if tables.get("serving_vs_bare") is not None:
+        columns += ["served from cache", "wrong cache hits"]
+    return columns

@@ -4,7 +4,7 @@
 html = render_html(tables, figures={"Quality": png_bytes}, manifests=[...], title="Sweep 2026-11-24")
 ```
 Order: the verdict, the headline table, what each alternative gains or costs, flags, runs not compared (and
-why), plots, the worst questions, then the full tables collapsed, the metric definitions and the manifests.
+why), the serving stack vs the bare pipeline (when given), plots, the worst questions, then the full tables collapsed, the metric definitions and the manifests.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 
 from workbench.evaluation.experiment import BOOTSTRAP_METHOD, PERMUTATION_METHOD
 from workbench.percentiles import PERCENTILE_METHOD
-from workbench.reporting.definitions import definitions_for
+from workbench.reporting.definitions import definitions_for, report_columns
 
 __all__ = ["CSS", "render_html"]
 
@@ -73,6 +73,22 @@ def _verdict(verdict: Any) -> list[str]:
     return parts
 
 
+def _serving_section(tables: Mapping[str, Any]) -> list[str]:
+    """The serving stack against the same pipeline bare at the morning peak (when the report has it)."""
+    frame = tables.get("serving_vs_bare")
+    if frame is None:
+        return []
+    esc = html.escape
+    about = tables.get("serving_peak") or {}
+    profile = about.get("profile") or {}
+    return ["<h2>Serving stack vs bare pipeline (morning peak)</h2>",
+            f"<p class='note'>Profile {esc(str(profile.get('name', 'morning-peak')))}: "
+            f"{esc(str(profile.get('rate')))} req/s at the peak for {esc(str(profile.get('duration_s')))} s; "
+            f"SLO {esc(str(about.get('slo')))}; LLM tier {esc(str(about.get('llm')))}; answers scored against the "
+            f"gold. Ratio above 1: the serving stack does better. Latency percentiles: {PERCENTILE_METHOD}.</p>",
+            _table(frame)]
+
+
 def render_html(tables: Mapping[str, Any], *, figures: Mapping[str, bytes], manifests: Sequence[Mapping[str, Any]],
                 title: str, notes: Sequence[str] = ()) -> str:
     """The report page as one string (``tables`` from :func:`~workbench.reporting.tables.report_tables`)."""
@@ -110,6 +126,7 @@ def render_html(tables: Mapping[str, Any], *, figures: Mapping[str, bytes], mani
         parts.append("<h2>Not compared</h2><p>These runs answered other questions than the compared ones, so "
                      "their averages are not comparable; they are shown here only.</p>")
         parts.append(_table(separated))
+    parts += _serving_section(tables)
     parts.append("<h2>Plots</h2>")
     for caption, png in figures.items():
         data = base64.b64encode(png).decode("ascii")
@@ -126,9 +143,11 @@ def render_html(tables: Mapping[str, Any], *, figures: Mapping[str, bytes], mani
                           _table(tables["summary"]) + f"<p class='note'>latency percentiles: {PERCENTILE_METHOD}.</p>"))
     load = tables.get("load")
     if load is not None and not load.empty:
-        parts.append(_details("Load test", _table(load) + "<p class='note'>Open loop (Poisson arrivals), latency "
-                              "from the scheduled start, so queueing is counted; goodput = requests within the "
-                              f"end-to-end SLO per second; latency percentiles: {PERCENTILE_METHOD}.</p>"))
+        parts.append(_details("Load test (correct goodput per preset)", _table(load) + "<p class='note'>Open loop "
+                              "(Poisson arrivals), latency from the scheduled start, so queueing is counted; goodput = "
+                              "requests within the end-to-end SLO per second; correct_goodput_rps = those also "
+                              "answered correctly (every answer scored against the gold); latency percentiles: "
+                              f"{PERCENTILE_METHOD}.</p>"))
     parts.append(_details("By language", _table(tables["by_language"])))
     deltas = tables["deltas"]
     if deltas is not None and not deltas.empty:
@@ -140,7 +159,7 @@ def render_html(tables: Mapping[str, Any], *, figures: Mapping[str, bytes], mani
                           f"(2,000 resamples, seed 0); p: {PERMUTATION_METHOD}; p_holm: Holm-corrected over this "
                           "whole table, significant below 0.05.</p>"))
     parts.append("<h2>Metric definitions</h2><dl>")
-    columns = [verdict.metric, *tables["summary"].columns, "goodput", "compute s / 1k q", "tokens / 1k q", "Δ"]
+    columns = report_columns(tables)
     for name, text in definitions_for(columns):
         parts.append(f"<dt>{esc(name)}</dt><dd>{esc(text)}</dd>")
     parts.append("</dl>")

@@ -39,7 +39,7 @@ def markdown_table(frame: pd.DataFrame, *, digits: int = 3) -> str:
 def render_markdown(tables: Mapping[str, Any], *, title: str) -> str:
     """The verdict, the headline table, the alternatives, flags and runs not compared; the full tables folded
     in ``<details>``; the metric definitions (tables from :func:`~workbench.reporting.tables.report_tables`)."""
-    from workbench.reporting.definitions import definitions_for
+    from workbench.reporting.definitions import definitions_for, report_columns
 
     verdict = tables["verdict"]
     policy = verdict.policy
@@ -57,13 +57,23 @@ def render_markdown(tables: Mapping[str, Any], *, title: str) -> str:
     separated = tables.get("separated")
     if separated is not None and not separated.empty:
         out += ["## Not compared\n", markdown_table(separated)]
+    peak = tables.get("serving_vs_bare")
+    if peak is not None:
+        about = tables.get("serving_peak") or {}
+        profile = about.get("profile") or {}
+        out += ["## Serving stack vs bare pipeline (morning peak)\n", markdown_table(peak),
+                f"\nProfile {profile.get('name', 'morning-peak')}: {profile.get('rate')} req/s at the peak for "
+                f"{profile.get('duration_s')} s; SLO {about.get('slo')}; LLM tier {about.get('llm')}; answers scored "
+                f"against the gold. Ratio above 1: the serving stack does better. Latency percentiles: "
+                f"{PERCENTILE_METHOD}.\n"]
 
     def folded(summary: str, body: str) -> list[str]:
         return [f"<details><summary>{summary}</summary>\n", body, "</details>\n"]
 
     out += ["## Full tables\n", *folded("Every number of every compared run", markdown_table(tables["summary"]))]
     if "load" in tables and not tables["load"].empty:
-        out += folded("Load test", markdown_table(tables["load"]) + f"\nLatency percentiles: {PERCENTILE_METHOD}.\n")
+        out += folded("Load test (correct goodput per preset)", markdown_table(tables["load"]) +
+                      f"\ncorrect_goodput_rps: within the SLO and correct. Latency percentiles: {PERCENTILE_METHOD}.\n")
     out += folded("By language", markdown_table(tables["by_language"]))
     deltas = tables["deltas"]
     if deltas is not None and not deltas.empty:
@@ -71,6 +81,6 @@ def render_markdown(tables: Mapping[str, Any], *, title: str) -> str:
                                      "p_holm", "significant") if c in deltas]]
     out += folded("Differences against the first run (paired bootstrap 95% CI, Holm-corrected p)",
                   markdown_table(deltas, digits=4))
-    columns = [verdict.metric, *tables["summary"].columns, "goodput", "compute s / 1k q", "tokens / 1k q", "Δ"]
+    columns = report_columns(tables)
     out += ["## Metric definitions\n", *[f"- **{n}**: {t}" for n, t in definitions_for(columns)], ""]
     return "\n".join(out)

@@ -18,11 +18,71 @@ import pandas as pd
 from workbench.evaluation.experiment import ExperimentResult, compare_runs, holm_adjust, pareto_front
 from workbench.reporting.verdict import ReportConfig, RunScore, recommend
 
-__all__ = ["HEADLINE", "headline_quality", "report_tables", "worst_questions"]
+__all__ = ["HEADLINE", "LOAD_COLUMNS", "headline_quality", "load_table", "report_tables", "serving_comparison",
+           "worst_questions"]
 
 #: Columns of the headline summary table, when present.
 HEADLINE = ("questions", "errors", "correct", "hit@1", "hit@5", "recall@5", "mrr", "ndcg@10", "map", "em", "f1", "rouge_l",
             "latency_p50_ms", "latency_p95_ms", "tokens_mean")
+
+
+#: The per-preset load-test table's first columns (always shown; empty when a run did not measure one: a load
+#: test saved before answers were scored has no correct share).
+LOAD_COLUMNS = ("config", "offered_rps", "throughput_rps", "goodput_rps", "correct_share", "correct_goodput_rps",
+                "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate", "shed_rate")
+
+#: The serving-vs-bare rows: (label, key in each side's summary, how the ratio reads: ``"bare/serving"`` for
+#: latencies, ``"serving/bare"`` for rates, ``None`` for none).
+_PEAK_ROWS = (("requests", "requests", None), ("served from cache", "served_from_cache", None),
+              ("wrong cache hits", "wrong_hits", None), ("wrong share of scored cache hits", "wrong_hit_share", None),
+              ("mean latency ms", "latency_mean_ms", "bare/serving"), ("p50 latency ms", "latency_p50_ms", None),
+              ("p95 latency ms", "latency_p95_ms", "bare/serving"), ("throughput req/s", "throughput_rps", None),
+              ("goodput req/s", "goodput_rps", "serving/bare"), ("SLO attainment", "slo_attainment", None),
+              ("correct share", "correct_share", None),
+              ("correct goodput req/s", "correct_goodput_rps", "serving/bare"), ("shed", "shed", None),
+              ("errors", "errors", None))
+
+
+def load_table(results: Sequence[ExperimentResult]) -> pd.DataFrame:
+    """One row per run with a load test (``summary["load"]``): :data:`LOAD_COLUMNS` first, then the rest."""
+    rows = [{"config": r.name, **r.summary["load"]} for r in results if isinstance(r.summary.get("load"), dict)]
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    for col in LOAD_COLUMNS:
+        if col not in frame:
+            frame[col] = float("nan")
+    return frame[[*LOAD_COLUMNS, *(c for c in frame.columns if c not in LOAD_COLUMNS)]]
+
+
+def serving_comparison(cmp: dict[str, Any]) -> pd.DataFrame:
+    """The serving stack against the same pipeline bare at the morning peak, one row per measure.
+
+    :param cmp: what :meth:`workbench.demo.ServingPeak.run` returns (``serving_vs_bare.json``): ``runs`` with a
+        ``serving`` and a ``bare`` summary.
+    :returns: columns ``measure``, ``serving``, ``bare``, ``ratio`` (bare/serving for latencies, serving/bare for
+        goodputs: above 1 means the serving stack does better) and ``ratio of``; measures neither side has are left out.
+    :raises ValueError: ``cmp`` lacks the two runs.
+    """
+    runs = cmp.get("runs", {})
+    if "serving" not in runs or "bare" not in runs:
+        raise ValueError("a serving-vs-bare comparison needs runs['serving'] and runs['bare']")
+    s, b = runs["serving"], runs["bare"]
+    rows = []
+    for label, key, ratio_of in _PEAK_ROWS:
+        sv, bv = s.get(key), b.get(key)
+        if sv is None and bv is None:
+            continue
+        ratio = None
+        if ratio_of is not None and isinstance(sv, int | float) and isinstance(bv, int | float):
+            num, den = (bv, sv) if ratio_of == "bare/serving" else (sv, bv)
+            ratio = num / den if den else None
+        rows.append({"measure": label, "serving": sv, "bare": bv, "ratio": ratio,
+                     "ratio of": ratio_of if ratio is not None else ""})
+    frame = pd.DataFrame(rows)
+    for col in ("serving", "bare", "ratio"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    return frame
 
 
 def headline_quality(summary: pd.DataFrame) -> str:
@@ -93,8 +153,7 @@ def report_tables(results: Sequence[ExperimentResult], policy: ReportConfig | No
         part.insert(0, "config_hash", r.config_hash)
         part.insert(0, "config", r.name)
         parts.append(part)
-    load = pd.DataFrame([{"config": r.name, **r.summary["load"]} for r in results
-                         if isinstance(r.summary.get("load"), dict)])
+    load = load_table(results)
     separated_frame = pd.DataFrame([{**{k: v for k, v in r.summary_row().items()
                                          if k in ("config", "dataset", *HEADLINE)}, "why apart": why}
                                     for r, why in separated])

@@ -60,6 +60,8 @@ class RunScore:
     meets_slo: bool
     meets_quality: bool
     flags: tuple[str, ...] = ()
+    correct_goodput_rps: float = math.nan
+    """Requests/s answered within the load test's SLO *and* correct (NaN without a scored load test)."""
 
     @property
     def goodput_share(self) -> float:
@@ -104,6 +106,7 @@ class Verdict:
                 "latency": s.latency_source,
                 "goodput req/s": "-" if math.isnan(s.goodput_rps) else
                 f"{s.goodput_rps:.1f} of {s.offered_rps:g} ({share:.0%})",
+                "correct goodput req/s": "-" if math.isnan(s.correct_goodput_rps) else f"{s.correct_goodput_rps:.1f}",
                 "compute s / 1k q": _ms(s.compute_s_per_1k),
                 "tokens / 1k q": "-" if math.isnan(s.tokens_per_1k) else f"{s.tokens_per_1k:,.0f}",
                 "SLO": "yes" if s.meets_slo else "no",
@@ -179,10 +182,11 @@ def _score(r: ExperimentResult, metric: str, policy: ReportConfig) -> RunScore:
                                      confidence=policy.confidence, seed=policy.seed)
     overall = r.summary.get("overall", {})
     load = r.summary.get("load") if isinstance(r.summary.get("load"), dict) else None
-    offered = goodput = math.nan
+    offered = goodput = correct_goodput = math.nan
     if load is not None and not math.isnan(_num(load.get("latency_p95_ms"))):
         p50, p95 = _num(load.get("latency_p50_ms")), _num(load.get("latency_p95_ms"))
         offered, goodput = _num(load.get("offered_rps")), _num(load.get("goodput_rps"))
+        correct_goodput = _num(load.get("correct_goodput_rps"))
         source = f"under load ({offered:g} req/s)"
     else:
         p50, p95 = _num(overall.get("latency_p50_ms")), _num(overall.get("latency_p95_ms"))
@@ -201,7 +205,8 @@ def _score(r: ExperimentResult, metric: str, policy: ReportConfig) -> RunScore:
         flags.append("simulated LLM")
     return RunScore(r.name, len(r.rows), mean, low, high, p50, p95, source, offered, goodput, mean_ms, tokens,
                     meets_slo=not math.isnan(p95) and p95 <= policy.slo_p95_ms,
-                    meets_quality=not math.isnan(mean) and mean >= policy.min_quality, flags=tuple(flags))
+                    meets_quality=not math.isnan(mean) and mean >= policy.min_quality, flags=tuple(flags),
+                    correct_goodput_rps=correct_goodput)
 
 
 def _paired(results: dict[str, ExperimentResult], base: str, others: Sequence[str], metric: str,

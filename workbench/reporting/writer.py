@@ -15,7 +15,7 @@ import argparse
 import datetime as _dt
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,29 @@ from workbench.evaluation.experiment import ExperimentResult, SweepResult, is_re
 from workbench.reporting.html_report import render_html
 from workbench.reporting.markdown_report import render_markdown
 from workbench.reporting.plots import latency_boxplot, pareto_scatter, quality_bars
-from workbench.reporting.tables import report_tables
+from workbench.reporting.tables import report_tables, serving_comparison
 from workbench.reporting.verdict import ReportConfig
 
-__all__ = ["DEFAULT_REPORTS_DIR", "find_runs", "main", "report_from_run_dir", "report_policy", "write_report"]
+__all__ = ["DEFAULT_REPORTS_DIR", "SERVING_VS_BARE", "find_runs", "main", "report_from_run_dir", "report_policy", "write_report"]
 
 #: Where reports go unless told otherwise.
 DEFAULT_REPORTS_DIR = Path("reports")
+#: The serving-vs-bare comparison's file (``workbench demo`` writes it beside the report); a report shows it
+#: when it is in the run folder or the report's folder.
+SERVING_VS_BARE = "serving_vs_bare.json"
+
+
+def _serving_vs_bare(given: Mapping[str, Any] | str | Path | None, *folders: Path) -> dict[str, Any] | None:
+    """The comparison given (a dict or a JSON file), else the first :data:`SERVING_VS_BARE` in ``folders``."""
+    if isinstance(given, Mapping):
+        return dict(given)
+    paths = [Path(given)] if given is not None else [f / SERVING_VS_BARE for f in folders]
+    for path in paths:
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+    if given is not None:
+        raise DatasetError("no such serving-vs-bare file", path=str(given))
+    return None
 
 
 def _results(runs: Any) -> list[ExperimentResult]:
@@ -57,15 +73,24 @@ def _clean(obj: Any) -> Any:
 
 
 def write_report(runs: Any, out_dir: str | Path, *, title: str | None = None,
-                 policy: ReportConfig | None = None) -> Path:
+                 policy: ReportConfig | None = None,
+                 serving_vs_bare: Mapping[str, Any] | str | Path | None = None) -> Path:
     """Write the report folder and return the path of its ``index.html``.
 
-    ``policy``: the SLO and minimum quality the verdict is asked about (defaults: :class:`ReportConfig`).
+    :param policy: the SLO and minimum quality the verdict is asked about (defaults: :class:`ReportConfig`).
+    :param serving_vs_bare: the serving stack against the bare pipeline at the morning peak
+        (:meth:`workbench.demo.ServingPeak.run`'s dict or its JSON file), shown as its own section; default: the
+        ``serving_vs_bare.json`` in ``out_dir`` when there is one.
+    :raises DatasetError: ``serving_vs_bare`` names a file that does not exist.
     """
     results = _results(runs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = report_tables(results, policy)
+    peak = _serving_vs_bare(serving_vs_bare, out)
+    if peak is not None:
+        tables["serving_vs_bare"] = serving_comparison(peak)
+        tables["serving_peak"] = {k: peak.get(k) for k in ("profile", "slo", "llm", "warm_requests")}
     verdict = tables["verdict"]
     summary, rows, quality = tables["summary"], tables["rows"], tables["quality"]
     title = title or f"Evaluation report: {', '.join(r.name for r in results)}"
@@ -103,7 +128,11 @@ def write_report(runs: Any, out_dir: str | Path, *, title: str | None = None,
         "summary": tables["summary"].to_dict(orient="records"),
         "by_language": tables["by_language"].to_dict(orient="records"),
         "deltas": tables["deltas"].to_dict(orient="records"),
+        "load": tables["load"].to_dict(orient="records"),
     }
+    if peak is not None:
+        payload["serving_vs_bare"] = {**tables["serving_peak"],
+                                      "table": tables["serving_vs_bare"].to_dict(orient="records")}
     (out / "results.json").write_text(json.dumps(_clean(payload), ensure_ascii=False, indent=2), encoding="utf-8")
     (out / "manifest.json").write_text(json.dumps(_clean({"runs": manifests}), ensure_ascii=False, indent=2),
                                        encoding="utf-8")
@@ -129,10 +158,12 @@ def find_runs(run_dir: str | Path) -> list[Path]:
 def report_from_run_dir(run_dir: str | Path, out_dir: str | Path | None = None, *, title: str | None = None,
                         policy: ReportConfig | None = None) -> Path:
     """A report of every saved experiment in ``run_dir``, written to ``out_dir`` (default
-    ``reports/<run_dir name>``); returns the ``index.html`` path."""
+    ``reports/<run_dir name>``); returns the ``index.html`` path. A ``serving_vs_bare.json`` in ``run_dir`` (else
+    in ``out_dir``) is shown as its own section."""
     results = [ExperimentResult.load(p) for p in find_runs(run_dir)]
     target = Path(out_dir) if out_dir is not None else DEFAULT_REPORTS_DIR / Path(run_dir).resolve().name
-    return write_report(results, target, title=title, policy=policy)
+    return write_report(results, target, title=title, policy=policy,
+                        serving_vs_bare=_serving_vs_bare(None, Path(run_dir), target))
 
 
 def report_policy(slo_p95_ms: float | None = None, min_quality: float | None = None) -> ReportConfig:
