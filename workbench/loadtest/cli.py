@@ -12,7 +12,8 @@ giving correct goodput; ``--find-capacity`` searches the rate where the SLO and 
 The target is ``--url`` (a running ``workbench serve``; ``--api openai`` any OpenAI-compatible chat
 endpoint; ``--endpoint mapping.yaml`` a team's own RAG endpoint, see :mod:`workbench.loadtest.endpoint`),
 else CONFIG's serving engine in process (``--set FIELD=VALUE`` overrides CONFIG). ``--locust`` runs Locust
-headless instead.
+headless instead. Every native run, sweep and search first sends ``--warm-requests`` (20) unmeasured requests;
+a plain run prints the first one's time as the cold start and saves the warm-up in ``meta["warm_up"]``.
 
 ```
 workbench loadtest fast --profile morning-peak --duration 60 --rate 40 --warmup 0.1 --out runs/peak
@@ -38,11 +39,12 @@ import click
 from workbench.loadtest.profiles import PROFILE_NAMES, STANDARD_PROFILES, RunProfile, span_seconds
 from workbench.loadtest.stats import SLO
 
-__all__ = ["loadtest"]
+__all__ = ["WARM_REQUESTS", "loadtest"]
 
 _STEADY = {"poisson": "poisson", "uniform": "constant", "gamma": "burstiness"}
-#: Unmeasured requests before a sweep or a capacity search (a cold engine's first answers load its models).
-_WARM = 20
+#: Unmeasured requests before every native run, sweep and capacity search (a cold engine's first answers load
+#: its models); ``--warm-requests`` changes it.
+WARM_REQUESTS = 20
 
 
 def _sender(url: str, mapping: Any) -> Any:
@@ -96,6 +98,9 @@ def _span(value: str) -> float:
               help="--url speaks our /v1/chat or OpenAI's /v1/chat/completions (answer from choices[0]).")
 @click.option("--endpoint", "endpoint_file", type=click.Path(path_type=Path), default=None,
               help="--url is a custom RAG endpoint described by this YAML/JSON mapping (template, answer_path).")
+@click.option("--warm-requests", type=click.IntRange(min=0), default=WARM_REQUESTS, show_default=True,
+              help="Unmeasured requests first (2 at a time, the workload under the next seed); the first one's "
+                   "time is printed as the cold start. 0: none. Not with --locust.")
 @click.option("--locust", "use_locust", is_flag=True, help="Run Locust headless (FastHttpUser) instead.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Save rows + manifest here.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -110,7 +115,7 @@ def loadtest(config: str, profile_name: str, duration: float, rate: float | None
              think: float, arrivals: str, cv: float, steps: int, warmup: str, cooldown: str, max_requests: int | None,
              max_errors: int | None, slo_specs: tuple[str, ...], score: bool, score_sample: int | None,
              find_capacity: bool, min_correct: float | None, attainment: float, url: str | None, api: str,
-             endpoint_file: Path | None, use_locust: bool,
+             endpoint_file: Path | None, warm_requests: int, use_locust: bool,
              out: Path | None, seed: int, zipf: float, stream_share: float, slo_ttft_ms: float | None,
              slo_e2e_ms: float | None, overrides: tuple[str, ...], no_progress: bool) -> None:
     """Load-test CONFIG (a preset or YAML) with a seeded workload from the bank dataset."""
@@ -141,16 +146,16 @@ def loadtest(config: str, profile_name: str, duration: float, rate: float | None
         if slo is None:
             raise click.UsageError("--find-capacity needs an SLO: e.g. --slo e2el_ms=1500")
         _capacity(cfg, url, mapping, workload, slo, min_correct, attainment, duration, runner_kwargs, score_sample, think,
-                  seed, out)
+                  seed, out, warm_requests)
         return
     if profile.name == "sweep":
-        _sweep(cfg, url, mapping, workload, profile, slo, seed, do_score, runner_kwargs, out)
+        _sweep(cfg, url, mapping, workload, profile, slo, seed, do_score, runner_kwargs, out, warm_requests)
         return
     if use_locust:
         result = _run_locust(cfg, url, workload, concurrency, rate, duration, profile.name, out)
     else:
         result = _run_native(cfg, url, mapping, workload, profile, think, seed, slo, no_progress,
-                             dict(runner_kwargs, score=do_score))
+                             dict(runner_kwargs, score=do_score), warm_requests)
     result.meta.update(config=cfg.name, config_hash=cfg.hash, target_url=url, overrides=list(overrides),
                        endpoint=mapping.model_dump(mode="json"))
     if slo is not None:
@@ -188,7 +193,7 @@ def _save_runs(runs: dict[str, Any], out: Path, cfg: Any, url: str | None) -> No
 
 
 def _sweep(cfg: Any, url: str | None, mapping: Any, workload: Any, profile: RunProfile, slo: SLO | None, seed: int,
-           score: bool | int, runner_kwargs: dict[str, Any], out: Path | None) -> None:
+           score: bool | int, runner_kwargs: dict[str, Any], out: Path | None, warm_requests: int) -> None:
     from workbench.loadtest.capacity import sweep
 
     def step(label: str, res: Any) -> None:
@@ -200,7 +205,7 @@ def _sweep(cfg: Any, url: str | None, mapping: Any, workload: Any, profile: RunP
 
     result = _drive(cfg, url, mapping, lambda target: sweep(
         target, workload, steps=profile.steps, duration_s=profile.duration_s, concurrency=profile.concurrency,
-        slo=slo, seed=seed, on_step=step, score=score, warm_requests=_WARM, **runner_kwargs))
+        slo=slo, seed=seed, on_step=step, score=score, warm_requests=warm_requests, **runner_kwargs))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         result.curve.to_csv(out / "curve.csv", index=False)
@@ -210,7 +215,7 @@ def _sweep(cfg: Any, url: str | None, mapping: Any, workload: Any, profile: RunP
 
 def _capacity(cfg: Any, url: str | None, mapping: Any, workload: Any, slo: SLO, min_correct: float | None, attainment: float,
               step_s: float, runner_kwargs: dict[str, Any], score_sample: int | None, think: float, seed: int,
-              out: Path | None) -> None:
+              out: Path | None, warm_requests: int) -> None:
     from workbench.loadtest.capacity import find_capacity
 
     def step(label: str, res: Any) -> None:
@@ -224,7 +229,7 @@ def _capacity(cfg: Any, url: str | None, mapping: Any, workload: Any, slo: SLO, 
     kwargs.pop("cooldown", None)
     cap = _drive(cfg, url, mapping, lambda target: find_capacity(
         target, workload, slo, min_correct=min_correct, attainment=attainment, step_s=step_s, warmup=warm,
-        think_s=think, score_sample=score_sample, seed=seed, on_step=step, warm_requests=_WARM, **kwargs))
+        think_s=think, score_sample=score_sample, seed=seed, on_step=step, warm_requests=warm_requests, **kwargs))
     click.echo(cap.headline())
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -236,13 +241,13 @@ def _capacity(cfg: Any, url: str | None, mapping: Any, workload: Any, slo: SLO, 
 
 
 def _run_native(cfg: Any, url: str | None, mapping: Any, workload: Any, profile: RunProfile, think: float, seed: int,
-                slo: SLO | None, no_progress: bool, runner_kwargs: dict[str, Any]) -> Any:
+                slo: SLO | None, no_progress: bool, runner_kwargs: dict[str, Any], warm_requests: int) -> Any:
+    """One measured run after ``warm_requests`` unmeasured ones (on the same loop, engine and connection pool);
+    the warm-up's numbers go to ``result.meta["warm_up"]``."""
     from tqdm import tqdm
 
-    from workbench.loadtest.inprocess import run_with_engine
     from workbench.loadtest.runners import runner_for
 
-    target: Any = _sender(url, mapping) if url else None  # None: the config's async engine, in process
     bar = None if no_progress else tqdm(total=None, unit="req", desc="loadtest", dynamic_ncols=True)
 
     def progress(done: int, total: int | None) -> None:
@@ -253,20 +258,47 @@ def _run_native(cfg: Any, url: str | None, mapping: Any, workload: Any, profile:
         bar.n = done
         bar.refresh()
 
-    def build(t: Any) -> Any:
-        return runner_for(profile, t, workload, seed=seed, think_s=think, slo=slo, progress=progress,
-                          **runner_kwargs)
+    async def job(target: Any) -> Any:
+        try:
+            warm = await _warm_up(target, workload, warm_requests)
+            result = await runner_for(profile, target, workload, seed=seed, think_s=think, slo=slo,
+                                      progress=progress, **runner_kwargs).run()
+        finally:
+            close = getattr(target, "aclose", None)  # the runner closes it too; a failed warm-up must not leak it
+            if close is not None and url:
+                await close()
+        if warm is not None:
+            result.meta["warm_up"] = warm
+        return result
 
     try:
-        if target is None:
-            return run_with_engine(cfg, build)
-        return build(target).run_sync()
+        return _drive(cfg, url, mapping, job)
     finally:
         if bar is not None:
             bar.close()
-        close = getattr(target, "close", None)
-        if close is not None:
-            close()
+
+
+async def _warm_up(target: Any, workload: Any, requests: int) -> dict[str, Any] | None:
+    """Send ``requests`` unmeasured requests (:func:`~workbench.loadtest.capacity.warm_up`, the workload under the
+    next seed so they prime no cache entry the measured run draws beyond chance); print the cold start (the first
+    request's time) and return the warm-up's numbers (:func:`~workbench.dashboards.warm_summary`), None for 0."""
+    if requests <= 0:
+        return None
+    from workbench.dashboards.loadtest import LiveRecorder, warm_summary
+    from workbench.loadtest.capacity import warm_up
+    from workbench.loadtest.senders import TargetSender
+    from workbench.loadtest.workload import Workload
+
+    inner = target if callable(getattr(target, "send", None)) else TargetSender(target)
+    recorder = LiveRecorder(inner, close_inner=False)
+    reseeded = Workload(workload.spec.model_copy(update={"seed": workload.spec.seed + 1}))
+    await warm_up(recorder, reseeded, requests)
+    warm = warm_summary(recorder)
+    if warm is not None:
+        click.echo(f"cold start (not measured): first request {warm['cold_start_ms']:,.1f} ms; warm-up "
+                   f"{warm['requests']} requests in {warm['seconds']:.1f} s ({warm['errors']} errors), p50 of its "
+                   f"second half {warm['warm_p50_ms']:,.1f} ms ({warm['percentile_method']})")
+    return warm
 
 
 def _run_locust(cfg: Any, url: str | None, workload: Any, concurrency: int | None, rate: float | None,

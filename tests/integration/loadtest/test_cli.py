@@ -70,3 +70,55 @@ def test_cli_find_capacity_of_a_slotted_server(tmp_path) -> None:  # type: ignor
     sync = cap["curve"][0]["throughput_rps"]
     assert 0.75 * 2 * sync <= cap["rate_rps"] <= 1.05 * 100, (cap["rate_rps"], sync)
     assert "req/s under SLO(e2el_ms=60)" in r.output
+
+
+class _ColdTarget:
+    """A service whose first answer takes ``cold_s`` longer (models loading), counting what it answers: the one
+    fault a test cannot cause on a real engine reliably (its models may already be loaded in this process)."""
+
+    def __init__(self, cold_s: float) -> None:
+        from workbench.loadtest import DelayTarget
+
+        self.inner, self.cold_s, self.answered = DelayTarget(delay_s=0.005), cold_s, 0
+
+    async def handle(self, request):  # type: ignore[no-untyped-def]
+        import asyncio
+
+        if self.answered == 0:
+            await asyncio.sleep(self.cold_s)
+        self.answered += 1
+        return await self.inner.handle(request)
+
+
+def test_a_plain_run_warms_up_first_and_reports_the_cold_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from workbench.loadtest import create_contract_app
+
+    target = _ColdTarget(cold_s=0.5)
+    with UvicornServer(create_contract_app(target)) as server:
+        args = ["fast", "--url", server.url, "--profile", "constant", "--rate", "40", "--max-requests", "12",
+                "--duration", "2", "--no-progress"]
+        r = CliRunner().invoke(loadtest, [*args, "--warm-requests", "6", "--out", str(tmp_path / "w")],
+                               catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        assert target.answered == 6 + 12                         # the warm-up was sent, then the measured run
+        res = LoadResult.load(tmp_path / "w")
+        assert len(res) == 12                                    # ... and only the measured run is in the result
+        warm = res.meta["warm_up"]
+        assert warm["requests"] == 6 and warm["errors"] == 0
+        assert warm["cold_start_ms"] >= 500 > res.summary()["latency_ms"]["p50"]   # the cold answer is not measured
+        assert "cold start (not measured): first request" in r.output
+        r = CliRunner().invoke(loadtest, [*args, "--warm-requests", "0", "--out", str(tmp_path / "n")],
+                               catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        assert target.answered == 18 + 12 and "warm_up" not in LoadResult.load(tmp_path / "n").meta
+        assert "cold start" not in r.output
+
+
+def test_an_in_process_run_warms_its_own_engine_up(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = CliRunner().invoke(loadtest, ["fast", "--concurrency", "2", "--max-requests", "6", "--duration", "5",
+                                      "--warm-requests", "3", "--no-progress", "--out", str(tmp_path / "r")],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    res = LoadResult.load(tmp_path / "r")
+    assert res.meta["warm_up"]["requests"] == 3 and res.meta["warm_up"]["errors"] == 0 and len(res) == 6
+    assert "cold start (not measured)" in r.output
