@@ -21,6 +21,9 @@ Per preset:
   false-abstain rate (answerable questions abstained, cross-lingual ones counted apart too), and answers
   lost: abstained answerable questions that the same preset without the gate answers correctly
   (``workbench.evaluation.metrics.answer.match_answer``).
+* **answer quality** on the answerable test questions, as served (an abstention scores 0): EM and F1 (SQuAD
+  rules for English, CMRC 2018 for Chinese, by the question's language) and ``correct`` (the answer-type-aware
+  matcher), each with a 95% percentile-bootstrap interval.
 * **latency** of ``QueryPipeline.run`` on the answerable test questions (p50/p95, nearest rank) and the
   gate stage's own time (``timings_ms["abstain"]``) and the other-language search
   (``retrieve_other_language``), p50/p95.
@@ -50,6 +53,8 @@ from typing import Any
 import workbench  # noqa: F401  (offline switches)
 from workbench.config import PipelineConfig
 from workbench.evaluation.answerability import SPLIT_SEED, answerability_questions
+from workbench.evaluation.experiment import bootstrap_mean
+from workbench.evaluation.metrics.answer import answer_scores, match_answer
 from workbench.evaluation.metrics.retrieval import dedupe
 from workbench.percentiles import PERCENTILE_METHOD, percentile
 from workbench.pipelines import QueryPipeline, load_knowledge_base
@@ -145,9 +150,21 @@ def calibrate(preset: str, grounding: str, limit: int | None = None) -> dict[str
 
 
 def right(answer: str, q: dict[str, Any]) -> bool:
-    from workbench.evaluation.metrics.answer import match_answer
-
+    """The headline ``correct``: the answer-type-aware matcher's verdict is ``correct``."""
     return match_answer(answer, q["answers"], question=q["question"]).verdict == "correct"
+
+
+def quality(records: list[tuple[dict[str, Any], Any]]) -> dict[str, Any]:
+    """EM, F1 (SQuAD rules for English, CMRC for Chinese: the question's language) and ``correct`` of the
+    answers as served (an abstention scores 0), each the mean with its 95% percentile-bootstrap interval."""
+    scores: dict[str, list[float]] = defaultdict(list)
+    for q, r in records:
+        s = answer_scores(r.answer, q["answers"], lang=q["lang"], question=q["question"])
+        scores["em"].append(s["em"])
+        scores["f1"].append(s["f1"])
+        scores["correct"].append(float(right(r.answer, q)))
+    return {k: dict(zip(("mean", "low", "high"), (round(x, 4) for x in bootstrap_mean(v, seed=SEED)), strict=True))
+            for k, v in scores.items()}
 
 
 def abstention(cfg: PipelineConfig, kb: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -178,6 +195,7 @@ def abstention(cfg: PipelineConfig, kb: Any, rows: list[dict[str, Any]]) -> dict
             "false_abstain": ratio(wrong, len(answerable)),
             "false_abstain_cross_lingual": ratio(sum(cross), len(cross)),
             "answers_lost": ratio(sum(lost for _, _, lost in answerable), len(answerable)),
+            "answer_quality": quality([(q, r) for q, r, _ in answerable]),
             "latency_ms": pcts([r.timings_ms["total"] for _, r, _ in answerable]),
             "gate_ms": pcts([r.timings_ms["abstain"] for _, r, _ in answerable if "abstain" in r.timings_ms]),
             "other_language_search_ms": pcts([r.timings_ms["retrieve_other_language"] for _, r, _ in answerable
@@ -217,6 +235,11 @@ def show(preset: str, r: dict[str, Any]) -> None:
         print(f"{lang:5} {fmt(same):>18} {fmt(cross):>16} {fmt(a['recall']):>16} {fmt(a['precision']):>16} "
               f"{fmt(a['false_abstain']):>16} {fmt(a['answers_lost']):>14} {a['latency_ms']['p50'] or 0:8.1f} "
               f"{a['latency_ms']['p95'] or 0:8.1f} {g['p50'] or 0:6.2f}/{g['p95'] or 0:<6.2f}")
+    print("answerable test half, as served (abstentions score 0), mean [95% bootstrap CI]:")
+    for lang in ("en", "zh", "all"):
+        qa = r["abstention_test"][lang]["answer_quality"]
+        print(f"  {lang:4} " + "  ".join(f"{k} {v['mean']:.3f} [{v['low']:.3f}, {v['high']:.3f}]"
+                                         for k, v in qa.items()))
 
 
 def merge(path: Path, key: str, value: Any, extra: dict[str, Any]) -> None:
@@ -243,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                   extra)
         else:
             result = evaluate(preset, args.limit)
+            result["command"] = extra["command"]  # the file's top-level command is the latest run's
             show(preset, result)
             merge(args.out or OUT, preset, result, extra)
     return 0
