@@ -2,7 +2,7 @@
 compare them, and export one report.
 
 ```python
-index_html = run_demo(presets=("fast", "default", "quality"), questions=150, load_seconds=8)
+index_html = run_demo(presets=("fast", "default", "quality"), questions=50, load_seconds=8)
 ```
 
 Every step prints progress; results are cached (``.workbench/experiments``), so a second run only
@@ -10,7 +10,8 @@ repeats the load tests. The report lands in ``reports/demo/index.html`` with CSV
 Every load test scores its answers against the gold (correct goodput). Then the ``serving`` preset (cache,
 memory, tools, admission and degradation) and the same pipeline bare take the morning-peak profile, with the
 LLM tier as an OpenAI-compatible service (the simulated ``serve-llm`` on 127.0.0.1): served from cache, wrong
-hits, mean and p95 latency, goodput and correct goodput side by side (``serving_vs_bare.json`` / ``.md``).
+hits, mean and p95 latency, goodput and correct goodput side by side (``serving_vs_bare.json`` / ``.md``, and
+a section of the report).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from typing import Any
 
 from workbench.config import PipelineConfig
 
-__all__ = ["DemoLoad", "ServingPeak", "run_demo"]
+__all__ = ["DEMO_QUESTIONS", "DemoLoad", "ServingPeak", "run_demo"]
+
+#: Questions every preset answers (one seeded sample: the report compares runs on the same questions only). The
+#: slowest preset sets it: ``quality`` (Gemma on 2 CPU cores) took 5.4 s per answer on average in the last demo
+#: run (reports/example: mean 5,365 ms over 40), so 50 questions cost it about 4.5 minutes, while 150 would
+#: cost over 13; the extractive presets answer 50 in seconds.
+DEMO_QUESTIONS = 50
 
 
 @dataclass(frozen=True)
@@ -176,37 +183,27 @@ def _peak_summary(res: Any, slo: Any) -> dict[str, Any]:
 
 
 def _peak_markdown(cmp: dict[str, Any]) -> str:
-    rows = [("served from cache", "served_from_cache", "{:.0%}"), ("wrong cache hits", "wrong_hits", "{}"),
-            ("mean latency (ms)", "latency_mean_ms", "{:.0f}"), ("p95 latency (ms)", "latency_p95_ms", "{:.0f}"),
-            ("goodput (req/s)", "goodput_rps", "{:.2f}"), ("correct goodput (req/s)", "correct_goodput_rps", "{:.2f}"),
-            ("correct share", "correct_share", "{:.0%}"), ("shed", "shed", "{}")]
-    s, b = cmp["runs"]["serving"], cmp["runs"]["bare"]
+    from workbench.reporting import markdown_table, serving_comparison
 
-    def fmt(f: str, v: Any) -> str:
-        return "n/a" if v is None else f.format(v)
-
-    lines = [f"Morning peak {cmp['profile']['rate']:g} req/s, {cmp['profile']['duration_s']:g} s, SLO {cmp['slo']}, "
-             f"LLM tier {cmp['llm']}", "", "| | serving | bare |", "|---|---|---|"]
-    lines += [f"| {label} | {fmt(f, s.get(k))} | {fmt(f, b.get(k))} |" for label, k, f in rows]
-    r = cmp["ratios"]
-    lines += ["", f"mean latency bare/serving {fmt('{:.2f}x', r['latency_mean_ms'])}, p95 "
-              f"{fmt('{:.2f}x', r['latency_p95_ms'])}; correct goodput serving/bare "
-              f"{fmt('{:.2f}x', r['correct_goodput_rps'])} (percentiles: {s['percentile_method']})"]
-    return "\n".join(lines) + "\n"
+    return (f"Morning peak {cmp['profile']['rate']:g} req/s, {cmp['profile']['duration_s']:g} s, SLO {cmp['slo']}, "
+            f"LLM tier {cmp['llm']}\n\n" + markdown_table(serving_comparison(cmp)) +
+            "\nratio: bare/serving for latencies, serving/bare for goodputs (above 1: the serving stack does better); "
+            f"percentiles: {cmp['runs']['serving'].get('percentile_method')}\n")
 
 
-def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questions: int = 150,
-             llm_questions: int = 40, load_seconds: float = 8.0, load_rate: float = 20.0, llm_load_rate: float = 1.0,
+def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questions: int = DEMO_QUESTIONS,
+             load_seconds: float = 8.0, load_rate: float = 20.0, llm_load_rate: float = 1.0,
              out_dir: str | Path = "reports/demo", index_dir: str | None = None,
              cache_dir: str | Path = ".workbench/experiments", echo: Callable[[str], None] = print,
              serving_peak: ServingPeak | None = ServingPeak()) -> Path:
     """Evaluate and load-test ``presets`` on Meridian Bank and write the comparison report; returns index.html.
 
-    ``questions`` is the seeded sample evaluated per preset; presets whose generator is an LLM use
-    ``llm_questions`` (Gemma on 2 CPU cores costs about a second per answer) and are offered
-    ``llm_load_rate`` requests/s instead of ``load_rate`` (a queue they could never drain says nothing new).
-    ``serving_peak`` (``None``: skipped) runs the serving stack against the bare pipeline at the morning peak and
-    writes ``serving_vs_bare.json`` and ``.md`` beside the report.
+    ``questions`` is the one seeded sample every preset answers (the report compares runs on the same questions
+    only; default :data:`DEMO_QUESTIONS`). Presets whose generator is an LLM are offered ``llm_load_rate``
+    requests/s instead of ``load_rate`` (a queue they could never drain says nothing new).
+    ``serving_peak`` (``None``: skipped) runs the serving stack against the bare pipeline at the morning peak,
+    writes ``serving_vs_bare.json`` and ``.md`` beside the report and shows the comparison in it; skipped, an
+    earlier run's comparison is removed from ``out_dir`` (the folder holds this run's results only).
     """
     from tqdm.auto import tqdm
 
@@ -217,6 +214,8 @@ def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questio
 
     t0 = time.perf_counter()
     dataset = load_workbench_dataset("meridian_bank")
+    out = Path(out_dir)
+    title = "Meridian Bank: presets compared (quality, latency, load)"
     results = []
     for name in presets:
         cfg = PipelineConfig.load(name)
@@ -226,9 +225,8 @@ def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questio
         t = time.perf_counter()
         kb = load_knowledge_base(cfg, progress=True)
         echo(f"   knowledge base {kb.version}: {kb.store.count} passages ({time.perf_counter() - t:.1f} s)")
-        limit = questions if cfg.generator.kind == "extractive" else llm_questions
-        exp = Experiment(cfg, dataset, limit=limit, seed=0, kb=kb, labels={"preset": name}, cache_dir=cache_dir)
-        bar = tqdm(total=limit, desc=f"   evaluating {name}", unit="q")
+        exp = Experiment(cfg, dataset, limit=questions, seed=0, kb=kb, labels={"preset": name}, cache_dir=cache_dir)
+        bar = tqdm(total=questions, desc=f"   evaluating {name}", unit="q")
 
         def tick(done: int, total: int, bar: Any = bar) -> None:
             bar.total = total
@@ -247,19 +245,21 @@ def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questio
              f"p99 {load.get('latency_p99_ms', 0):.0f} ms, goodput {load.get('goodput_rps', 0):.1f} req/s, "
              f"correct goodput {load.get('correct_goodput_rps') or 0:.1f} req/s")
         results.append(result)
-    index = write_report(results, out_dir, title="Meridian Bank: presets compared (quality, latency, load)")
+    for stale in (out / "serving_vs_bare.json", out / "serving_vs_bare.md"):
+        stale.unlink(missing_ok=True)
+    index = write_report(results, out, title=title)   # written now: a failing peak run still leaves the report
     if serving_peak is not None:
         import json
 
         echo(f"== {serving_peak.preset} vs the same pipeline bare, morning peak")
         peak = serving_peak if serving_peak.index_dir or index_dir is None else \
             ServingPeak(**{**serving_peak.__dict__, "index_dir": index_dir})
-        cmp = peak.run(echo=echo)
-        out = Path(out_dir)
-        (out / "serving_vs_bare.json").write_text(json.dumps(cmp, indent=2, default=str), encoding="utf-8")
+        cmp = json.loads(json.dumps(peak.run(echo=echo), default=str))
+        (out / "serving_vs_bare.json").write_text(json.dumps(cmp, indent=2), encoding="utf-8")
         md = _peak_markdown(cmp)
         (out / "serving_vs_bare.md").write_text(md, encoding="utf-8")
         for line in md.splitlines():
             echo(f"   {line}")
+        index = write_report(results, out, title=title, serving_vs_bare=cmp)
     echo(f"report: {index}  ({time.perf_counter() - t0:.0f} s in total)")
     return index

@@ -3,7 +3,9 @@
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from workbench.cli import main
 from workbench.config import PipelineConfig
 from workbench.demo import ServingPeak, _peak_markdown, run_demo
 
@@ -11,12 +13,16 @@ from workbench.demo import ServingPeak, _peak_markdown, run_demo
 def test_demo_writes_a_report_with_quality_and_load(tmp_path: Path, default_config: PipelineConfig,
                                                      knowledge_base) -> None:  # type: ignore[no-untyped-def]
     lines: list[str] = []
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "serving_vs_bare.json").write_text("{}", encoding="utf-8")   # an earlier run's
     index = run_demo(presets=("fast", "default"), questions=8, load_seconds=1.0, load_rate=10.0,
                      out_dir=tmp_path / "report", index_dir=default_config.index_dir, cache_dir=tmp_path / "exp",
                      echo=lines.append, serving_peak=None)
     html = index.read_text(encoding="utf-8")
     assert "Load test" in html and "data:image/png;base64," in html  # a folded section since the verdict report
     assert "fast" in html and "default" in html
+    assert not (index.parent / "serving_vs_bare.json").exists() and "Serving stack vs bare" not in html
+    assert "<h2>Not compared" not in html and "correct_goodput_rps" in html   # one question set, correct goodput
     for name in ("report.md", "results.csv", "results.json", "manifest.json"):
         assert (index.parent / name).is_file()
     assert any(line.startswith("report:") for line in lines)
@@ -41,3 +47,15 @@ def test_serving_preset_against_the_bare_pipeline_at_the_morning_peak(default_co
     assert set(cmp["ratios"]) == {"latency_mean_ms", "latency_p95_ms", "goodput_rps", "correct_goodput_rps"}
     assert "| served from cache |" in _peak_markdown(cmp)
     assert ServingPeak().configs("http://127.0.0.1:1/v1")["bare"].cache.enabled is False
+
+
+def test_demo_command_passes_one_question_limit_and_no_serving_peak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's flags reach run_demo (run_demo itself is the test above; here only what the CLI passes)."""
+    import workbench.demo
+
+    calls: list[dict] = []  # type: ignore[type-arg]
+    monkeypatch.setattr(workbench.demo, "run_demo", lambda **kw: calls.append(kw))
+    assert CliRunner().invoke(main, ["demo", "--no-serving-peak", "--questions", "12"]).exit_code == 0
+    assert CliRunner().invoke(main, ["demo"]).exit_code == 0
+    assert calls[0]["serving_peak"] is None and calls[0]["questions"] == 12 and "llm_questions" not in calls[0]
+    assert isinstance(calls[1]["serving_peak"], ServingPeak) and calls[1]["questions"] == workbench.demo.DEMO_QUESTIONS
