@@ -79,15 +79,14 @@ def write_report(runs: Any, out_dir: str | Path, *, title: str | None = None,
 
     :param policy: the SLO and minimum quality the verdict is asked about (defaults: :class:`ReportConfig`).
     :param serving_vs_bare: the serving stack against the bare pipeline at the morning peak
-        (:meth:`workbench.demo.ServingPeak.run`'s dict or its JSON file), shown as its own section; default: the
-        ``serving_vs_bare.json`` in ``out_dir`` when there is one.
+        (:meth:`workbench.demo.ServingPeak.run`'s dict or its JSON file), shown as its own section.
     :raises DatasetError: ``serving_vs_bare`` names a file that does not exist.
     """
     results = _results(runs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = report_tables(results, policy)
-    peak = _serving_vs_bare(serving_vs_bare, out)
+    peak = _serving_vs_bare(serving_vs_bare)
     if peak is not None:
         tables["serving_vs_bare"] = serving_comparison(peak)
         tables["serving_peak"] = {k: peak.get(k) for k in ("profile", "slo", "llm", "warm_requests")}

@@ -80,7 +80,7 @@ def test_correct_goodput_per_preset_and_the_serving_comparison(run: Maker, patte
     out = tmp_path / "r"
     out.mkdir()
     (out / "serving_vs_bare.json").write_text(json.dumps(cmp), encoding="utf-8")
-    index = write_report(runs, out)                         # picks the comparison up from the folder
+    index = write_report(runs, out, serving_vs_bare=out / "serving_vs_bare.json")
     page = index.read_text(encoding="utf-8")
     headline = page[page.index("<h2>Headline"):page.index("<h2>Serving stack")]
     assert "correct goodput req/s" in headline and "<td>11.9</td>" in headline
@@ -102,7 +102,7 @@ def test_correct_goodput_per_preset_and_the_serving_comparison(run: Maker, patte
     assert {r["config"]: r["correct_goodput_rps"] for r in payload["load"]} == {"fast": 11.875, "default": None}
     assert [r["measure"] for r in payload["serving_vs_bare"]["table"]][:3] == ["requests", "served from cache",
                                                                               "wrong cache hits"]
-    plain = write_report(runs, tmp_path / "plain").read_text(encoding="utf-8")
+    plain = write_report(runs, out).read_text(encoding="utf-8")   # not given: not shown, even beside the report
     assert "Serving stack vs bare" not in plain
 
 
