@@ -64,8 +64,9 @@ class CrossLingualSlots:
 
     The first ``slots`` distinct documents of ``other`` (best first) that are not already ranked before
     ``rank`` take ranks ``rank``, ``rank + 1``...; any lower-ranked passage of theirs moves up, and the list
-    keeps its length (its tail drops out). A list shorter than ``rank - 1`` is returned as it is. Moved-in
-    passages carry ``meta["cross_lingual"] = True``.
+    keeps its length (its tail drops out). A list shorter than ``rank`` is returned as it is. Moved-in
+    passages carry ``meta["cross_lingual"] = True`` and take the score of the passage whose rank they took
+    (so scores stay on the list's scale, descending); their own score is ``meta["cross_lingual_score"]``.
 
     ```python
     out = CrossLingualSlots(slots=2, rank=4).run(documents=fused, other=other_language_hits)["documents"]
@@ -92,7 +93,7 @@ class CrossLingualSlots:
         :returns: ``{"documents": ...}``, as long as ``documents``.
         """
         start = self.rank - 1
-        if not other or len(documents) < start:
+        if not other or not documents or len(documents) < start:
             return {"documents": documents}
         ahead = {_doc_id(d) for d in documents[:start]}
         chosen: list[Document] = []
@@ -100,12 +101,19 @@ class CrossLingualSlots:
             doc_id = _doc_id(d)
             if doc_id in ahead or any(_doc_id(c) == doc_id for c in chosen):
                 continue
-            chosen.append(Document(id=d.id, content=d.content, meta={**d.meta, "cross_lingual": True}, score=d.score))
+            chosen.append(d)
             if len(chosen) == self.slots:
                 break
         moved = {_doc_id(c) for c in chosen}
         rest = [d for d in documents[start:] if _doc_id(d) not in moved]
-        return {"documents": [*documents[:start], *chosen, *rest][: len(documents)]}
+        # a reserved rank takes the score of the passage that held it (the list's scores stay one scale and
+        # descending); the other partition's own score (a cosine) is kept in meta
+        held = [d.score for d in documents[start:start + len(chosen)]]
+        held += [held[-1] if held else documents[start - 1].score] * (len(chosen) - len(held))
+        slotted = [Document(id=d.id, content=d.content, score=score,
+                            meta={**d.meta, "cross_lingual": True, "cross_lingual_score": d.score})
+                   for d, score in zip(chosen, held, strict=True)]
+        return {"documents": [*documents[:start], *slotted, *rest][: len(documents)]}
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize (Haystack)."""

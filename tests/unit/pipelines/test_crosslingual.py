@@ -67,3 +67,16 @@ def test_bad_settings_and_round_trip() -> None:
         CrossLingualSlots(rank=0)
     again = CrossLingualSlots.from_dict(CrossLingualSlots(slots=3, rank=2).to_dict())
     assert (again.slots, again.rank) == (3, 2)
+
+
+def test_slotted_passages_take_the_scores_of_the_ranks_they_fill() -> None:
+    docs = [_p(i, "en", score=s) for i, s in zip("abcde", (0.05, 0.04, 0.03, 0.02, 0.01), strict=True)]
+    other = [_p("x", "zh", score=0.8), _p("y", "zh", score=0.7)]
+    out = CrossLingualSlots(slots=2, rank=4).run(documents=docs, other=other)["documents"]
+    assert [d.score for d in out] == [0.05, 0.04, 0.03, 0.02, 0.01]  # one scale, descending
+    assert [d.meta["cross_lingual_score"] for d in out[3:]] == [0.8, 0.7]
+    assert other[0].score == 0.8 and "cross_lingual_score" not in other[0].meta
+    # a reserved rank past the list's end takes the last score (then the list keeps its length)
+    out = CrossLingualSlots(slots=2, rank=5).run(documents=docs, other=other)["documents"]
+    assert [d.meta["doc_id"] for d in out] == ["a", "b", "c", "d", "x"] and out[4].score == 0.01
+    assert CrossLingualSlots(rank=1).run(documents=[], other=other)["documents"] == []
