@@ -30,6 +30,7 @@ from workbench.config import PipelineConfig
 from workbench.errors import WorkbenchError
 from workbench.pipelines import load_knowledge_base
 from workbench.pipelines.knowledge_base import KnowledgeBase
+from workbench.serving.admission import AdmissionQueue
 from workbench.serving.lane import Lane
 from workbench.serving.protocols import AnswerCache, ConversationMemory, ConversationView, ToolAgent
 from workbench.serving.responses import cache_payload
@@ -167,6 +168,9 @@ class EngineParts:
     owns_cache: bool = False
     embed_executor: Executor | None = None
     """The one embedding thread the lanes' micro-batchers share (shut down with the parts)."""
+    lookups: AdmissionQueue | None = None
+    """The admission line in front of the semantic cache lookups' embeddings (work done before the pipeline's
+    own admission; ``None`` when no lane shares its embedder with an owned cache)."""
     _pending: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     @classmethod
@@ -180,8 +184,10 @@ class EngineParts:
         if cache is None and cfg.cache.enabled:
             stack, parts.variant_caches = build_caches(cfg, parts.lanes)  # type: ignore[assignment]
             parts.cache, snapshots, parts.owns_cache = stack, stack.snapshot_store(), True
-        for name, lane in parts.lanes.items() if parts.owns_cache else ():  # a given cache may serve other engines
-            lane.share_embedding(parts.cache_for(name))  # one embedding per request where the models are the same
+        if parts.owns_cache:  # a given cache may serve other engines
+            parts.lookups = AdmissionQueue.for_lookups(cfg.serving)
+            for name, lane in parts.lanes.items():  # one embedding per request where the models are the same
+                lane.share_embedding(parts.cache_for(name), parts.lookups)
         if memory is None and cfg.memory.enabled:
             parts.memory = build_memory(cfg)
         if agent is None and cfg.tools.enabled:

@@ -160,7 +160,11 @@ class AsyncEngine:
             async with self.parts.conversation(req, question, rewrite=self.cfg.memory.rewrite_followups) as turn:
                 if turn.load_ms is not None:
                     timings["memory"] = turn.load_ms
-                cached = await self._cached(req, turn, lane.name, level, timings)
+                try:
+                    cached = await self._cached(req, turn, lane.name, level, timings)
+                except OverloadedError:  # the semantic lookup's embedding found no slot in time
+                    self.metrics.shed.labels("lookup").inc()
+                    raise
                 if cached is not None:
                     await self._acknowledge(req, turn, cached, t0, answered=None)
                     if cached.answer:
@@ -273,6 +277,7 @@ class AsyncEngine:
         return {**self.counts, "level": int(self.policy.level), "degradation": self.policy.name,
                 "level_changes": [(t, int(lvl)) for t, lvl in self.policy.changes], "queue_waiting": a.waiting,
                 "in_flight": a.in_flight, "shed_queue_full": a.shed_full, "shed_timeout": a.shed_timeout,
+                "shed_lookup": self.parts.lookups.shed if self.parts.lookups is not None else 0,
                 "shares": dict(self.router.shares),
                 "variants": {name: lane.stats() for name, lane in self.lanes.items()},
                 "cache": self.cache.stats() if self.cache is not None else None}

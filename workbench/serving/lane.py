@@ -21,6 +21,7 @@ from workbench.config import PipelineConfig
 from workbench.models import load_embedding_model
 from workbench.pipelines import QueryPipeline
 from workbench.pipelines.knowledge_base import KnowledgeBase
+from workbench.serving.admission import AdmissionQueue
 from workbench.serving.batching import MicroBatcher
 
 __all__ = ["Lane"]
@@ -56,10 +57,15 @@ class Lane:
         """The micro-batcher of the pipeline's query embeddings (``None`` without dense retrieval)."""
         return self.qp.batcher if isinstance(self.qp.batcher, MicroBatcher) else None
 
-    def share_embedding(self, cache: object) -> bool:
+    def share_embedding(self, cache: object, lookups: AdmissionQueue | None = None) -> bool:
         """Make ``cache``'s semantic lookups embed through this lane's micro-batcher, and its misses hand their
         embedding to the pipeline, when its semantic layer runs the very model of the pipeline's query embedder
-        (one embedding per request). Returns whether it does."""
+        (one embedding per request). Returns whether it does.
+
+        :param lookups: the admission line in front of those lookups' embeddings
+            (:meth:`AdmissionQueue.for_lookups`): a lookup that cannot get a slot in time is shed before it
+            embeds, so the embedding thread's queue stays bounded under overload.
+        """
         from workbench.cache import CacheStack
 
         qe, b = self.qp.query_embedder, self.batcher
@@ -67,7 +73,7 @@ class Lane:
             return False
         if cache.semantic.embedder is not load_embedding_model(qe.model, threads=qe.threads):
             return False
-        cache.share_embedding(b.embed)
+        cache.share_embedding(b.embed if lookups is None else lookups.gate(b.embed))
         self.cached_embedding = cache.query_embedding
         return True
 
