@@ -210,7 +210,7 @@ def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questio
     from workbench.datasets import load_workbench_dataset
     from workbench.evaluation import Experiment
     from workbench.pipelines import load_knowledge_base
-    from workbench.reporting import write_report
+    from workbench.reporting import recommend, write_report
 
     t0 = time.perf_counter()
     dataset = load_workbench_dataset("meridian_bank")
@@ -261,5 +261,9 @@ def run_demo(*, presets: Sequence[str] = ("fast", "default", "quality"), questio
         for line in md.splitlines():
             echo(f"   {line}")
         index = write_report(results, out, title=title, serving_vs_bare=cmp)
+    verdict = recommend(results)  # the report's verdict, on the terminal too
+    echo(f"verdict: {verdict.headline.replace('**', '')}")
+    for reason in verdict.reasons:
+        echo(f"   - {reason.replace('**', '')}")
     echo(f"report: {index}  ({time.perf_counter() - t0:.0f} s in total)")
     return index
