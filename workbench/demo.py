@@ -67,7 +67,8 @@ class DemoLoad:
         s = result.summary()
         lat = s.get("latency_ms", {})
         return {
-            "offered_rps": self.rate,
+            "rate": self.rate,  # asked; the arrivals are random, so what was offered is measured:
+            "offered_rps": round(float(s.get("offered_rps", self.rate)), 2),
             "requests": s["requests"],
             "throughput_rps": s["throughput_rps"],
             "goodput_rps": s.get("goodput_rps"),
