@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 from haystack import component, default_from_dict, default_to_dict
@@ -15,6 +17,25 @@ from workbench.errors import GeneratorError, ModelNotFoundError
 from workbench.models import is_chat_model, resolve_gguf
 
 __all__ = ["LlamaCppGenerator"]
+
+_LOAD_LOCK = threading.Lock()
+"""One model load at a time in this process."""
+
+
+def _quiet_loads_without_swapping_sys(llama_cpp: Any) -> None:
+    """Keep llama-cpp-python's quiet model load (``verbose=False``) from swapping ``sys.stdout``/``sys.stderr``.
+
+    To silence a load, llama-cpp-python points file descriptors 1 and 2 at /dev/null *and* assigns
+    ``sys.stdout``/``sys.stderr`` for the whole process, then puts back what it saw. That assignment is not
+    thread-safe: a load on a worker thread while another thread swaps the streams too (a CLI test runner, a
+    notebook) can leave the process writing to a closed stream ("lost sys.stderr"). The descriptor redirect
+    is what silences llama.cpp's C output; the assignment only silences Python prints, and there are none
+    inside it. So its stream assignments go to a private view instead of ``sys``, and loads are serialized
+    (:data:`_LOAD_LOCK`) so the descriptor redirects never interleave.
+    """
+    suppress = getattr(getattr(llama_cpp, "_utils", None), "suppress_stdout_stderr", None)
+    if suppress is not None and getattr(suppress, "sys", None) is sys:
+        suppress.sys = SimpleNamespace(stdout=sys.stdout, stderr=sys.stderr)
 
 
 @component
@@ -54,8 +75,11 @@ class LlamaCppGenerator(BlockingGenerator):
             import llama_cpp
         except ImportError as exc:  # pragma: no cover - install problem
             raise ModelNotFoundError("llama-cpp-python is not installed: run `bash scripts/setup.sh`") from exc
-        self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=self.context_window, n_threads=self.threads,
-                                    seed=self.seed, verbose=False)
+        with _LOAD_LOCK:
+            _quiet_loads_without_swapping_sys(llama_cpp)
+            llm = llama_cpp.Llama(model_path=str(path), n_ctx=self.context_window, n_threads=self.threads,
+                                  seed=self.seed, verbose=False)
+        self._llm = llm
 
     @property
     def llm(self) -> Any:
