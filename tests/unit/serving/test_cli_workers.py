@@ -29,6 +29,9 @@ def test_set_overrides_reach_the_workers_through_the_environment(monkeypatch) ->
 
     started: dict = {}
     monkeypatch.setattr("workbench.serving.http_server.run_server", lambda config: started.setdefault("cfg", config))
+    # uvicorn's Config configures the process's logging with the stream of the moment (the runner's, closed after
+    # the command): later log lines from other tests' threads would write to a closed file. Not under test here.
+    monkeypatch.setattr("workbench.serving.http_server.server_config", lambda *args, **kwargs: kwargs)
     monkeypatch.setenv(serve_cli.ENV_OVERRIDES, "[]")  # restored after the test (serve sets both)
     monkeypatch.setenv(serve_cli.ENV_CONFIG, "fast")
     r = CliRunner().invoke(serve_cli.serve, ["fast", "--set", "retriever.top_k=7", "--set", "cache.enabled=true"],

@@ -34,7 +34,11 @@ def _app(fail: bool = False) -> tuple[FastAPI, list[str]]:
     return FastAPI(lifespan=lifespan), events
 
 
-async def test_the_heap_built_at_startup_is_frozen_after_it(unfrozen: None) -> None:
+async def test_the_heap_built_at_startup_is_frozen_after_it(unfrozen: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging.config
+
+    monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)  # uvicorn's Config would reconfigure
+    # the test process's logging (handlers on the stream of the moment, no propagation to pytest's capture)
     app, events = _app()
     config = server_config(app, port=0)
     config.load()
