@@ -47,7 +47,8 @@ from workbench.errors import ConfigError, GeneratorError, GeneratorTimeoutError
 from workbench.percentiles import PERCENTILE_METHOD, percentiles
 
 if TYPE_CHECKING:
-    from workbench.components import LlamaCppGenerator, OpenAICompatibleGenerator
+    from workbench.components import OpenAICompatibleGenerator
+    from workbench.components.generators.verdict import VerdictModel
 
 __all__ = ["JUDGE_INSTRUCTION", "JudgeTier", "LocalJudge", "PairJudge", "RemoteJudge", "judge_messages",
            "parse_verdict"]
@@ -173,14 +174,11 @@ class LocalJudge:
         self.threads = threads
         self.context_window = context_window
         self._deadline = _Deadline("local", timeout_s)
-        self._generator: LlamaCppGenerator | None = None
-        self._format: Callable[[list[dict[str, str]]], str] | None = None
+        self._verdict: VerdictModel | None = None
         self._lock = threading.Lock()
         self._scores: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._memo_lock = threading.Lock()
         self.memo_entries = memo_entries
-        self._yes: list[int] = []
-        self._no: list[int] = []
 
     @property
     def name(self) -> str:
@@ -193,50 +191,20 @@ class LocalJudge:
         :raises ModelNotFoundError: the model is not installed.
         """
         with self._lock:
-            if self._generator is not None:
+            if self._verdict is not None:
                 return
-            from workbench.components import LlamaCppGenerator
+            from workbench.components.generators.verdict import VerdictModel
 
-            gen = LlamaCppGenerator(self.model, max_tokens=1, chat=True, threads=self.threads,
-                                    context_window=self.context_window)
-            gen.warm_up()
-            llm = gen.llm
-            template = llm.metadata.get("tokenizer.chat_template")
-            if not template:
-                raise GeneratorError(f"{self.model} has no chat template: the local judge needs a chat model")
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="")
-            self._format = lambda messages: formatter(messages=messages).prompt  # type: ignore[arg-type]
-            self._yes = sorted({llm.tokenize(w.encode(), add_bos=False)[0] for w in ("yes", "Yes", "是")})
-            self._no = sorted({llm.tokenize(w.encode(), add_bos=False)[0] for w in ("no", "No", "否")})
-            self._generator = gen
+            verdict = VerdictModel(self.model, threads=self.threads, context_window=self.context_window,
+                                   yes=("yes", "Yes", "是"), no=("no", "No", "否"), purpose="the local judge")
+            verdict.warm_up()
+            self._verdict = verdict
 
     def _score_now(self, a: str, b: str) -> float:
-        import llama_cpp
-        import numpy as np
-
         # runs on the judge's one worker thread only: one llama.cpp context, one evaluation at a time
         self.warm_up()
-        assert self._generator is not None and self._format is not None
-        llm = self._generator.llm
-        tokens = llm.tokenize(self._format(judge_messages(a, b)).encode("utf-8"), add_bos=False, special=True)
-        kept = llm.input_ids[: llm.n_tokens].tolist()
-        same = 0
-        limit = min(len(kept), len(tokens) - 1)
-        while same < limit and kept[same] == tokens[same]:
-            same += 1
-        llm.n_tokens = same  # keep the evaluated prefix (instruction and examples); eval drops the rest
-        try:
-            llm.eval(tokens[same:])
-        except Exception as exc:  # llama.cpp raises plain errors (context overflow, ...)
-            llm.n_tokens = 0
-            raise GeneratorError(f"the local judge failed: {exc}") from exc
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),))
-        score = float(np.logaddexp.reduce(logits[self._yes]) - np.logaddexp.reduce(logits[self._no]))
-        if not math.isfinite(score):
-            raise GeneratorError(f"the local judge scored {score}")
-        return score
+        assert self._verdict is not None
+        return self._verdict.score(judge_messages(a, b))
 
     def _recall(self, key: tuple[str, str]) -> float | None:
         with self._memo_lock:
