@@ -16,14 +16,13 @@ chat.ask("and the platinum card?")     # synchronous, for scripts and tests
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import ipywidgets as widgets
 
 from workbench.dashboards.backends import as_backend
 from workbench.dashboards.render import badges, escape, sources_table, timing_bar, transcript
-from workbench.dashboards.scheduling import run_sync, schedule
+from workbench.dashboards.scheduling import TaskList, run_sync
 from workbench.serving.schema import ChatRequest, ChatResponse
 
 __all__ = ["ChatWidget"]
@@ -46,7 +45,7 @@ class ChatWidget(widgets.VBox):
         self.tenant, self.user, self.session = tenant, user, session
         self.responses: list[ChatResponse] = []
         self.turns: list[tuple[str, str]] = []
-        self.tasks: list[asyncio.Task[Any]] = []
+        self.tasks = TaskList()
         self.question = widgets.Text(placeholder="Type a question and press Enter", continuous_update=False,
                                      layout=widgets.Layout(width="70%"))
         self.ask_button = widgets.Button(description="Ask", button_style="primary", icon="paper-plane")
@@ -87,14 +86,11 @@ class ChatWidget(widgets.VBox):
             self.status.value = _error("type a question first (the box is empty)")
 
     def _start(self, text: str) -> None:
-        task = schedule(self.submit(text))
-        if isinstance(task, asyncio.Task):
-            self.tasks.append(task)
+        self.tasks.start(self.submit(text))
 
     async def wait(self) -> None:
         """Wait for every answer scheduled from the widget (tests; ``await chat.wait()`` in a notebook)."""
-        while self.tasks:
-            await self.tasks.pop(0)
+        await self.tasks.wait()
 
     # -- asking ---------------------------------------------------------------------------------------------
     def request(self, question: str) -> ChatRequest:

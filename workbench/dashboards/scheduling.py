@@ -22,7 +22,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, Generic, TypeVar
 
-__all__ = ["BackgroundRun", "run_sync", "schedule"]
+__all__ = ["BackgroundRun", "TaskList", "run_sync", "schedule"]
 
 T = TypeVar("T")
 
@@ -34,6 +34,32 @@ def schedule(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T] | T:
     except RuntimeError:
         return asyncio.run(coro)
     return loop.create_task(coro)
+
+
+class TaskList:
+    """The answers a widget has scheduled and not yet awaited: :meth:`start` schedules, :meth:`wait` awaits them all.
+
+    ```python
+    tasks = TaskList(); tasks.start(widget.submit("gold card fee?")); await tasks.wait()
+    ```
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[asyncio.Task[Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def start(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Schedule ``coro`` (:func:`schedule`): kept to await later on a running loop, run at once without one."""
+        task = schedule(coro)
+        if isinstance(task, asyncio.Task):
+            self.pending.append(task)
+
+    async def wait(self) -> None:
+        """Await every scheduled task, also those scheduled while waiting."""
+        while self.pending:
+            await self.pending.pop(0)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

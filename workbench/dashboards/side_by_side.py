@@ -19,7 +19,7 @@ import ipywidgets as widgets
 
 from workbench.dashboards.chat import ChatWidget
 from workbench.dashboards.render import escape
-from workbench.dashboards.scheduling import run_sync, schedule
+from workbench.dashboards.scheduling import TaskList, run_sync
 from workbench.serving.schema import ChatResponse
 
 __all__ = ["SideBySideChat"]
@@ -50,7 +50,7 @@ class SideBySideChat(widgets.VBox):
         self.ask_button = widgets.Button(description="Ask both" if len(backends) == 2 else "Ask all",
                                          button_style="primary", icon="paper-plane")
         self.status = widgets.HTML(value="")
-        self.tasks: list[asyncio.Task[Any]] = []
+        self.tasks = TaskList()
         self.question.observe(self._on_value, names="value")
         self.ask_button.on_click(lambda _b: self._take(self.question.value, empty_is_error=True))
         super().__init__(children=[widgets.HBox([self.question, self.ask_button]), self.status,
@@ -70,14 +70,11 @@ class SideBySideChat(widgets.VBox):
                 self.status.value = "<span class='wb-error' style='color:#c0392b'>type a question first</span>"
             return
         self.question.value = ""
-        task = schedule(self.submit(text))
-        if isinstance(task, asyncio.Task):
-            self.tasks.append(task)
+        self.tasks.start(self.submit(text))
 
     async def wait(self) -> None:
         """Wait for every question scheduled from the widget."""
-        while self.tasks:
-            await self.tasks.pop(0)
+        await self.tasks.wait()
 
     async def submit(self, question: str) -> list[ChatResponse | None]:
         """Ask every configuration ``question`` at once; their responses in column order (``None`` after an error,
