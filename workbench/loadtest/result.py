@@ -14,6 +14,11 @@ Columns (times in seconds from the run's start, durations in ms):
 ``answer, verdict`` the answer text; ``correct`` | ``partly`` | ``wrong`` against the item's gold by
                     :func:`~workbench.evaluation.metrics.answer.match_answer` (None: not scored)
 
+A saved run is a folder: ``run.json`` (schema :data:`RUN_SCHEMA`: config, target, workload, profile, SLO,
+environment, the aggregates with their percentiles named ``p50``/``p95``/``p99`` and the method, a seeded
+sample of per-request timings) and ``requests.csv`` (every row). Older runs (``manifest.json`` +
+``requests.parquet``) still load.
+
 The measured window (``meta["measured"] = {"from_s", "to_s"}``, set by ``warmup`` / ``cooldown``) leaves
 the warm-up and cool-down out: latency, attainment and quality are over the requests *scheduled* in it,
 throughput and goodput count the requests that *ended* in it, per second of it. Without one, the window
@@ -23,7 +28,7 @@ runs from the first scheduled start to the last end.
 result = await OpenLoopRunner(target, workload, profile).run()
 result.summary(slo=SLO(ttft_ms=300, e2e_ms=1000))["latency_ms"]["p99"]
 result.timeseries()            # one row per second
-result.save("runs/peak-cache-on"); LoadResult.load("runs/peak-cache-on")
+result.save("runs/peak-cache-on"); LoadResult.load("runs/peak-cache-on")   # run.json + requests.csv
 ```
 """
 
@@ -44,9 +49,9 @@ import pandas as pd
 from workbench.errors import DatasetError
 from workbench.evaluation.cache_truth import wilson_interval
 from workbench.loadtest.stats import SLO, slo_mask
-from workbench.percentiles import DEFAULT_PERCENTILES, PERCENTILE_METHOD, percentiles
+from workbench.percentiles import DEFAULT_PERCENTILES, PERCENTILE_METHOD, percentile_key, percentiles
 
-__all__ = ["COLUMNS", "LoadResult", "run_environment"]
+__all__ = ["COLUMNS", "RUN_FILE", "RUN_SAMPLE", "RUN_SCHEMA", "LoadResult", "run_environment"]
 
 COLUMNS: tuple[str, ...] = (
     "index", "intent", "kind", "tenant", "user", "session", "stream", "worker",
@@ -56,6 +61,17 @@ COLUMNS: tuple[str, ...] = (
     "itl_max_ms", "answer", "verdict",
 )
 CACHE_LAYERS = ("exact", "semantic", "user")
+TEXT_COLUMNS: tuple[str, ...] = ("intent", "kind", "tenant", "user", "session", "status", "cache_layer", "variant",
+                                 "error", "answer", "verdict")
+#: The file a saved run is described by, and its schema (``name/version``; a reader checks the name).
+RUN_FILE = "run.json"
+RUN_SCHEMA = "workbench.loadtest.run/1"
+#: Requests whose timings ``run.json`` carries inline (the rest are in the rows file).
+RUN_SAMPLE = 200
+SAMPLE_COLUMNS: tuple[str, ...] = (
+    "index", "status", "scheduled_s", "start_s", "first_token_s", "end_s", "latency_ms", "ttft_ms", "service_ms",
+    "wait_ms", "tpot_ms", "itl_max_ms", "tokens", "cache_layer", "degradation_level", "verdict",
+)
 
 
 def run_environment() -> dict[str, Any]:
@@ -163,7 +179,8 @@ class LoadResult:
         are per request sent; ``lateness_ms`` is how late the client sent (scheduled → actual start).
         Correct goodput counts a request that succeeded, met ``slo`` and whose answer is ``correct``: a
         degraded or cached wrong answer is not good. When only a sample was scored, it is goodput × the
-        correct share among the scored requests that met the SLO.
+        correct share among the scored requests that met the SLO; ``correct_goodput_ci95`` is goodput × the
+        Wilson 95% interval of that share (the sampling of the scores, not the run-to-run spread).
         """
         if slo is None and self.meta.get("slo"):
             slo = SLO.from_dict(self.meta["slo"])
@@ -221,6 +238,7 @@ class LoadResult:
             out["correct_share"] = quality["correct_share"]
             if "correct_goodput_rps" in quality:
                 out["correct_goodput_rps"] = quality["correct_goodput_rps"]
+                out["correct_goodput_ci95"] = quality["correct_goodput_ci95"]
         return out
 
     def _quality(self, in_win: np.ndarray, ended: np.ndarray, met_ended: np.ndarray | None,
@@ -243,8 +261,11 @@ class LoadResult:
         if met_ended is not None and window > 0:
             met_scored = met_ended & scored
             share = float(correct[met_scored].mean()) if met_scored.any() else math.nan
-            q["correct_goodput_rps"] = float(met_ended.sum()) / window * share if met_scored.any() else 0.0
+            good = float(met_ended.sum()) / window
+            q["correct_goodput_rps"] = good * share if met_scored.any() else 0.0
             q["correct_within_slo_share"] = share
+            lo_c, hi_c = wilson_interval(int((correct & met_scored).sum()), int(met_scored.sum()))
+            q["correct_goodput_ci95"] = [good * lo_c, good * hi_c]
         by: dict[str, dict[str, Any]] = {}
         for col, key in (("degradation_level", "by_degradation_level"), ("cache_layer", "by_cache_layer")):
             vals = df[col].to_numpy() if col == "degradation_level" else df[col].fillna("miss").to_numpy()
@@ -302,35 +323,107 @@ class LoadResult:
         return pd.DataFrame(rows)
 
     # -- persistence ---------------------------------------------------------------------------
-    def save(self, directory: str | Path, *, fmt: str = "parquet") -> Path:
-        """Write ``requests.parquet`` (or ``.csv``) and ``manifest.json`` (meta + summary) into ``directory``."""
+    def run_document(self, *, rows_file: str = "requests.csv", sample: int = RUN_SAMPLE, seed: int = 0) -> dict[str, Any]:
+        """The self-describing ``run.json`` of this run (schema :data:`RUN_SCHEMA`), as a strict-JSON-ready dict.
+
+        :param rows_file: the file beside it that holds every request (one row each, :data:`COLUMNS`).
+        :param sample: at most this many requests' timings inline (a seeded uniform sample; all when fewer).
+        :param seed: the sample's seed.
+        :returns: ``schema``, ``created_at``, ``config``, ``target``, ``runner``, ``workload``, ``profile``,
+            ``slo``, ``environment``, ``aggregates`` (:meth:`summary`, percentiles named ``p50``...),
+            ``percentiles`` (method, names, over what), ``requests`` (file, columns, units), ``sample``
+            (the timings and how they were drawn) and ``meta`` (everything the runner recorded).
+        """
+        m = self.meta
+        summary = self.summary()
+        n = len(self.df)
+        k = min(max(int(sample), 0), n)
+        picked = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False)) if k < n else np.arange(n)
+        cols = [c for c in SAMPLE_COLUMNS if c in self.df.columns]
+        rows = self.df.iloc[picked][cols].astype(object).where(self.df.iloc[picked][cols].notna(), None)
+        doc = {
+            "schema": RUN_SCHEMA,
+            "created_at": m.get("created_at"),
+            "config": {"name": m.get("config"), "hash": m.get("config_hash"), "overrides": m.get("overrides")},
+            "target": {"url": m.get("target_url"), "sender": m.get("sender"), "endpoint": m.get("endpoint")},
+            "runner": m.get("runner"),
+            "label": m.get("label"),
+            "workload": m.get("workload"),
+            "profile": m.get("run_profile") or m.get("profile"),
+            "slo": summary.get("slo"),
+            "environment": m.get("environment"),
+            "percentiles": {"method": PERCENTILE_METHOD, "names": [percentile_key(p) for p in DEFAULT_PERCENTILES],
+                            "over": "successful requests scheduled in the measured window",
+                            "latency_from": m.get("latency_from", "scheduled start")},
+            "aggregates": summary,
+            "requests": {"file": rows_file, "count": n, "columns": list(COLUMNS),
+                         "units": {"*_s": "seconds from the run's start", "*_ms": "milliseconds"}},
+            "sample": {"method": "uniform without replacement, numpy default_rng(seed), in scheduled order"
+                       if k < n else "every request", "seed": seed, "size": k, "of": n, "columns": cols,
+                       "rows": rows.to_numpy().tolist()},
+            "meta": m,
+        }
+        return _clean(doc)
+
+    def save(self, directory: str | Path, *, fmt: str = "csv", sample: int = RUN_SAMPLE) -> Path:
+        """Write ``run.json`` (:meth:`run_document`) and every request to ``requests.csv`` (or
+        ``requests.parquet`` with ``fmt="parquet"``) into ``directory``; returns the folder.
+
+        :raises ValueError: ``fmt`` is neither ``csv`` nor ``parquet``.
+        """
+        if fmt not in ("csv", "parquet"):
+            raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
+        rows_file = f"requests.{fmt}"
         if fmt == "parquet":
-            self.df.to_parquet(d / "requests.parquet", index=False)
-        elif fmt == "csv":
-            self.df.to_csv(d / "requests.csv", index=False)
+            self.df.to_parquet(d / rows_file, index=False)
         else:
-            raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
-        manifest = _clean({"meta": self.meta, "summary": self.summary(), "rows_file": f"requests.{fmt}",
-                           "columns": list(COLUMNS)})
-        (d / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default, ensure_ascii=False,
-                                                    allow_nan=False),
-                                         encoding="utf-8")
+            self.df.to_csv(d / rows_file, index=False)
+        doc = self.run_document(rows_file=rows_file, sample=sample)
+        (d / RUN_FILE).write_text(json.dumps(doc, indent=2, default=_json_default, ensure_ascii=False,
+                                             allow_nan=False), encoding="utf-8")
         return d
+
+    @staticmethod
+    def is_run_dir(directory: str | Path) -> bool:
+        """True when ``directory`` holds a saved load run: ``run.json``, or an older ``manifest.json`` with its
+        ``rows_file`` (the format before ``run.json``)."""
+        d = Path(directory)
+        if (d / RUN_FILE).is_file():
+            return True
+        mf = d / "manifest.json"
+        if not mf.is_file():
+            return False
+        try:
+            return "rows_file" in json.loads(mf.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return False
 
     @classmethod
     def load(cls, directory: str | Path) -> LoadResult:
-        """Read a run written by :meth:`save`."""
+        """Read a run written by :meth:`save`: ``run.json`` with its rows file, or an older run's
+        ``manifest.json`` with ``requests.parquet`` / ``.csv``.
+
+        :raises DatasetError: no run here, an unknown schema, or its rows file is missing.
+        """
         d = Path(directory)
-        mf = d / "manifest.json"
-        if not mf.is_file():
-            raise DatasetError("no manifest.json: not a saved load-test run", path=str(d))
-        manifest = json.loads(mf.read_text(encoding="utf-8"))
-        rows = d / manifest["rows_file"]
-        df = pd.read_parquet(rows) if rows.suffix == ".parquet" else pd.read_csv(rows)
-        res = cls.from_rows(df, manifest["meta"])
-        res.meta = manifest["meta"]
+        doc_path = d / RUN_FILE if (d / RUN_FILE).is_file() else d / "manifest.json"
+        if not doc_path.is_file():
+            raise DatasetError("no run.json (nor an older manifest.json): not a saved load-test run", path=str(d))
+        doc = json.loads(doc_path.read_text(encoding="utf-8"))
+        if doc_path.name == RUN_FILE:
+            if str(doc.get("schema", "")).split("/")[0] != RUN_SCHEMA.split("/")[0]:
+                raise DatasetError(f"run.json schema {doc.get('schema')!r} is not {RUN_SCHEMA!r}", path=str(doc_path))
+            rows_name = doc["requests"]["file"]
+        else:
+            rows_name = doc.get("rows_file", "")
+        rows = d / rows_name
+        if not rows_name or not rows.is_file():
+            raise DatasetError("the run's rows file is missing", path=str(rows))
+        df = pd.read_parquet(rows) if rows.suffix == ".parquet" else _read_rows_csv(rows)
+        res = cls.from_rows(df, doc["meta"])
+        res.meta = doc["meta"]
         return res
 
     # -- plots (matplotlib, lazily) ------------------------------------------------------------
@@ -350,6 +443,11 @@ def _clean(o: Any) -> Any:
     if isinstance(o, float | np.floating) and math.isnan(o):
         return None
     return o
+
+
+def _read_rows_csv(path: Path) -> pd.DataFrame:
+    """``requests.csv`` with text columns kept as text (an answer "42" stays a string; only empty cells are missing)."""
+    return pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""])
 
 
 def _json_default(o: Any) -> Any:

@@ -4,8 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.loadtest.result import COLUMNS, LoadResult
+from workbench.errors import DatasetError
+from workbench.loadtest.result import COLUMNS, RUN_SAMPLE, RUN_SCHEMA, LoadResult
 from workbench.loadtest.stats import SLO
+from workbench.percentiles import PERCENTILE_METHOD
 
 
 def _rows(n: int = 200, seed: int = 0) -> list[dict]:
@@ -75,12 +77,69 @@ def test_timeseries_accounts_for_every_request(result: LoadResult) -> None:
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_save_and_load(tmp_path, result: LoadResult, fmt: str) -> None:  # type: ignore[no-untyped-def]
     result.save(tmp_path / "run", fmt=fmt)
-    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert manifest["summary"]["requests"] == 200 and manifest["meta"]["runner"] == "test"
+    doc = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert doc["aggregates"]["requests"] == 200 and doc["meta"]["runner"] == "test"
+    assert doc["requests"]["file"] == f"requests.{fmt}" and (tmp_path / "run" / f"requests.{fmt}").is_file()
     back = LoadResult.load(tmp_path / "run")
     pd.testing.assert_frame_equal(back.df, result.df, check_dtype=False)
     assert back.summary()["latency_ms"] == pytest.approx(result.summary()["latency_ms"])
     assert list(back.df.columns) == list(COLUMNS)
+
+
+def test_run_json_is_self_describing_with_named_percentiles_and_a_seeded_sample(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rows = _rows(300)
+    for i, row in enumerate(rows):  # text that looks like a number stays text; a pipe and a newline survive the CSV
+        row.update(answer="42" if i % 2 else "a | b\nc", verdict=("correct" if i % 3 else "wrong")
+                   if row["status"] == "ok" else None)
+    meta = {"runner": "open-loop", "config": "fast", "config_hash": "abc", "target_url": None,
+            "workload": {"seed": 3}, "run_profile": {"name": "constant", "rate": 20.0}, "slo": {"e2el_ms": 60.0}}
+    res = LoadResult.from_rows(rows, meta)
+    res.save(tmp_path / "r")                                        # the default: run.json + requests.csv
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["requests.csv", "run.json"]
+    doc = json.loads((tmp_path / "r" / "run.json").read_text())     # strict JSON: no NaN anywhere
+    assert doc["schema"] == RUN_SCHEMA and doc["config"]["name"] == "fast" and doc["workload"] == {"seed": 3}
+    assert doc["profile"] == {"name": "constant", "rate": 20.0} and doc["slo"] == {"e2el_ms": 60.0}
+    assert doc["environment"]["versions"]["python"]
+    assert doc["percentiles"]["method"] == PERCENTILE_METHOD and doc["percentiles"]["names"] == ["p50", "p90", "p95", "p99"]
+    agg = doc["aggregates"]
+    assert set(agg["latency_ms"]) == set(agg["ttft_ms"]) == {"p50", "p90", "p95", "p99"}
+    assert agg["latency_ms"]["p99"] == pytest.approx(res.summary()["latency_ms"]["p99"])
+    assert agg["goodput_rps"] > 0 and agg["correct_goodput_rps"] > 0
+    lo, hi = agg["correct_goodput_ci95"]
+    assert lo <= agg["correct_goodput_rps"] <= hi <= agg["goodput_rps"]
+    sample = doc["sample"]
+    assert sample["size"] == RUN_SAMPLE and sample["of"] == 300 and sample["seed"] == 0
+    assert "uniform" in sample["method"] and len(sample["rows"]) == RUN_SAMPLE
+    idx = [r[sample["columns"].index("index")] for r in sample["rows"]]
+    assert idx == sorted(idx) and len(set(idx)) == RUN_SAMPLE
+    lat = dict(zip(res.df["index"], res.df["latency_ms"], strict=True))
+    assert all(r[sample["columns"].index("latency_ms")] == pytest.approx(lat[i]) for r, i in zip(sample["rows"], idx,
+                                                                                                   strict=True))
+    res.save(tmp_path / "r2")
+    assert json.loads((tmp_path / "r2" / "run.json").read_text())["sample"]["rows"] == sample["rows"]  # seeded
+    back = LoadResult.load(tmp_path / "r")
+    assert back.df["answer"].tolist() == res.df["answer"].tolist() and back.df["answer"].iloc[1] == "42"
+    pd.testing.assert_frame_equal(back.df, res.df, check_dtype=False)
+    assert back.meta == json.loads(json.dumps(res.meta, default=str))
+
+
+def test_an_older_run_still_loads_and_a_foreign_schema_is_refused(tmp_path, result: LoadResult) -> None:  # type: ignore[no-untyped-def]
+    old = tmp_path / "old"
+    old.mkdir()
+    result.df.to_parquet(old / "requests.parquet", index=False)    # the format before run.json
+    (old / "manifest.json").write_text(json.dumps({"meta": result.meta, "summary": {}, "rows_file": "requests.parquet",
+                                                   "columns": list(COLUMNS)}, default=str))
+    assert LoadResult.is_run_dir(old) and not LoadResult.is_run_dir(tmp_path)
+    pd.testing.assert_frame_equal(LoadResult.load(old).df, result.df, check_dtype=False)
+    result.save(tmp_path / "new")
+    doc = json.loads((tmp_path / "new" / "run.json").read_text())
+    (tmp_path / "new" / "run.json").write_text(json.dumps({**doc, "schema": "something.else/1"}))
+    with pytest.raises(DatasetError, match="schema"):
+        LoadResult.load(tmp_path / "new")
+    with pytest.raises(DatasetError):
+        LoadResult.load(tmp_path)
+    with pytest.raises(ValueError):
+        result.save(tmp_path / "x", fmt="xlsx")
 
 
 def test_summary_row_and_plot(result: LoadResult) -> None:
