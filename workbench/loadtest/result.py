@@ -51,7 +51,7 @@ from workbench.evaluation.cache_truth import wilson_interval
 from workbench.loadtest.stats import SLO, slo_mask
 from workbench.percentiles import DEFAULT_PERCENTILES, PERCENTILE_METHOD, percentile_key, percentiles
 
-__all__ = ["COLUMNS", "RUN_FILE", "RUN_SAMPLE", "RUN_SCHEMA", "LoadResult", "run_environment"]
+__all__ = ["COLUMNS", "LoadResult", "RUN_FILE", "RUN_SAMPLE", "RUN_SCHEMA", "run_environment"]
 
 COLUMNS: tuple[str, ...] = (
     "index", "intent", "kind", "tenant", "user", "session", "stream", "worker",
