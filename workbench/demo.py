@@ -139,6 +139,7 @@ class ServingPeak:
         llm = SimulatedLLM(ttft_ms=self.llm_ttft_ms, tpot_ms=self.llm_tpot_ms, slots=self.llm_slots, seed=self.seed)
         out: dict[str, Any] = {"profile": profile.to_dict(), "slo": slo.to_dict(), "llm": repr(llm),
                                "warm_requests": self.warm_requests, "runs": {}}
+        frames: dict[str, Any] = {}
         with UvicornServer(create_llm_app(SimulatedBackend(llm), model_name="simulated")) as server:
             cfgs = self.configs(f"{server.url}/v1")
             kb = load_knowledge_base(cfgs["serving"], progress=False)
@@ -152,7 +153,9 @@ class ServingPeak:
                 echo(f"   morning peak ({self.peak_rate:g} req/s at the peak, {self.duration_s:g} s) against {side}")
                 res = asyncio.run(go())
                 out["runs"][side] = _peak_summary(res, slo)
+                frames[side] = res.df
         s, b = out["runs"]["serving"], out["runs"]["bare"]
+        s["cache_made_wrong"] = _cache_made_wrong(frames["serving"], frames["bare"])
         out["ratios"] = {k: (b[k] / s[k] if s.get(k) and b.get(k) is not None else None)
                          for k in ("latency_mean_ms", "latency_p95_ms")}
         out["ratios"].update({k: (s[k] / b[k] if b.get(k) and s.get(k) is not None else None)
@@ -181,6 +184,15 @@ def _peak_summary(res: Any, slo: Any) -> dict[str, Any]:
         "by_degradation_level": q.get("by_degradation_level"), "by_cache_layer": q.get("by_cache_layer"),
         "percentile_method": s["percentile_method"],
     }
+
+
+def _cache_made_wrong(serving: Any, bare: Any) -> int:
+    """Cache hits answered wrong where the bare pipeline answered the same request right: the wrong answers the
+    cache made. Both runs replay one seeded workload, so a request's ``index`` is the same question in each."""
+    hits = serving[(serving.status == "ok") & serving.cache_layer.notna() & serving.verdict.notna()
+                   & (serving.verdict != "correct")]
+    right = set(bare.loc[bare.verdict == "correct", "index"])
+    return int(hits["index"].isin(right).sum())
 
 
 def _peak_markdown(cmp: dict[str, Any]) -> str:

@@ -42,6 +42,7 @@ def test_serving_preset_against_the_bare_pipeline_at_the_morning_peak(default_co
     cmp = ServingPeak(peak_rate=3, duration_s=10, index_dir=default_config.index_dir).run(echo=lines.append)
     s, b = cmp["runs"]["serving"], cmp["runs"]["bare"]
     assert s["served_from_cache"] > 0 and b["served_from_cache"] == 0 and b["wrong_hits"] == 0
+    assert 0 <= s["cache_made_wrong"] <= s["wrong_hits"]
     assert s["ok"] > 0 and b["ok"] > 0
     assert s["correct_share"] is not None and b["correct_share"] is not None
     assert set(cmp["ratios"]) == {"latency_mean_ms", "latency_p95_ms", "goodput_rps", "correct_goodput_rps"}
@@ -59,3 +60,17 @@ def test_demo_command_passes_one_question_limit_and_no_serving_peak(monkeypatch:
     assert CliRunner().invoke(main, ["demo"]).exit_code == 0
     assert calls[0]["serving_peak"] is None and calls[0]["questions"] == 12 and "llm_questions" not in calls[0]
     assert isinstance(calls[1]["serving_peak"], ServingPeak) and calls[1]["questions"] == workbench.demo.DEMO_QUESTIONS
+
+
+def test_wrong_answers_the_cache_made_count_only_hits_the_bare_pipeline_answered_right() -> None:
+    import pandas as pd
+
+    from workbench.demo import _cache_made_wrong
+
+    serving = pd.DataFrame({"index": [0, 1, 2, 3, 4], "status": ["ok"] * 4 + ["shed"],
+                            "cache_layer": ["semantic", "exact", None, "semantic", "exact"],
+                            "verdict": ["wrong", "wrong", "wrong", "correct", "wrong"]})
+    bare = pd.DataFrame({"index": [0, 1, 2, 3, 4], "verdict": ["correct", "wrong", "correct", "correct", "correct"]})
+    # 0: a hit, wrong, bare right -> made by the cache; 1: the pipeline's own wrong answer replayed; 2: no hit;
+    # 3: a right hit; 4: shed
+    assert _cache_made_wrong(serving, bare) == 1

@@ -38,7 +38,10 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "correct goodput": "Requests per second answered within the load test's SLO and correct: goodput that counts "
                        "right answers only (correct_goodput_rps in the tables).",
     "served from cache": "Share of the answered requests a cache layer served (exact, semantic or retrieval).",
-    "wrong cache hits": "Answers served from the cache that the matcher judged not correct against the gold.",
+    "cache hits answered wrong": "Answers served from the cache that the matcher judged not correct against the gold; "
+                                 "this includes the pipeline's own wrong answers, replayed.",
+    "wrong answers the cache made": "Cache hits answered wrong where the same pipeline without the cache answered "
+                                    "the same request right (same seeded workload, matched by request index).",
     "compute s / 1k q": "Seconds of pipeline time to answer 1,000 questions one at a time on this machine (mean "
                         "end-to-end latency of the evaluation pass × 1,000 / 1,000): the cost of the configuration.",
     "tokens / 1k q": "Tokens generated per 1,000 questions (the cost driver of a paid LLM API).",
@@ -50,7 +53,8 @@ METRIC_DEFINITIONS: dict[str, str] = {
 
 #: Column names shown under another name in the definitions.
 _ALIASES = {"correct_goodput_rps": "correct goodput", "correct goodput req/s": "correct goodput",
-            "served_from_cache": "served from cache", "wrong_hits": "wrong cache hits"}
+            "served_from_cache": "served from cache", "wrong_hits": "cache hits answered wrong",
+            "cache_made_wrong": "wrong answers the cache made"}
 
 
 def definitions_for(columns: Iterable[str]) -> list[tuple[str, str]]:
@@ -75,5 +79,5 @@ def report_columns(tables: Mapping[str, Any]) -> list[str]:
     if load is not None and not load.empty:
         columns += list(load.columns)
     if tables.get("serving_vs_bare") is not None:
-        columns += ["served from cache", "wrong cache hits"]
+        columns += ["served from cache", "cache hits answered wrong", "wrong answers the cache made"]
     return columns

@@ -34,7 +34,9 @@ LOAD_COLUMNS = ("config", "offered_rps", "throughput_rps", "goodput_rps", "corre
 #: The serving-vs-bare rows: (label, key in each side's summary, how the ratio reads: ``"bare/serving"`` for
 #: latencies, ``"serving/bare"`` for rates, ``None`` for none).
 _PEAK_ROWS = (("requests", "requests", None), ("served from cache", "served_from_cache", None),
-              ("wrong cache hits", "wrong_hits", None), ("wrong share of scored cache hits", "wrong_hit_share", None),
+              ("cache hits answered wrong", "wrong_hits", None),
+              ("wrong share of scored cache hits", "wrong_hit_share", None),
+              ("wrong answers the cache made", "cache_made_wrong", None),
               ("mean latency ms", "latency_mean_ms", "bare/serving"), ("p50 latency ms", "latency_p50_ms", None),
               ("p95 latency ms", "latency_p95_ms", "bare/serving"), ("throughput req/s", "throughput_rps", None),
               ("goodput req/s", "goodput_rps", "serving/bare"), ("SLO attainment", "slo_attainment", None),

@@ -75,7 +75,7 @@ def test_correct_goodput_per_preset_and_the_serving_comparison(run: Maker, patte
                 "latency_p95_ms": 200.0}          # a load test saved before answers were scored
     runs = [run("fast", pattern(60, 0.6), 10, load=scored), run("default", pattern(60, 0.8), 80, load=unscored)]
     cmp = {"profile": {"name": "morning-peak", "rate": 4.0, "duration_s": 40.0}, "slo": {"e2el_ms": 1500.0},
-           "llm": "SimulatedLLM(...)", "runs": {"serving": _peak_side(200.0, 600.0, 3.6, 2.9, 0.7),
+           "llm": "SimulatedLLM(...)", "runs": {"serving": {**_peak_side(200.0, 600.0, 3.6, 2.9, 0.7), "cache_made_wrong": 1},
                                                 "bare": _peak_side(800.0, 2400.0, 1.8, 1.45, 0.0)}}
     out = tmp_path / "r"
     out.mkdir()
@@ -94,14 +94,17 @@ def test_correct_goodput_per_preset_and_the_serving_comparison(run: Maker, patte
         row = section[section.index(f"<td>{measure}</td>"):]
         row = row[:row.index("</tr>")]
         assert f"<td>{ratio}</td>" in row, (measure, row)
-    assert "wrong cache hits" in section and "served from cache" in section and "morning-peak" in section
-    assert "<dt>correct goodput</dt>" in page and "<dt>wrong cache hits</dt>" in page
+    assert "cache hits answered wrong" in section and "served from cache" in section and "morning-peak" in section
+    made = section[section.index("<td>wrong answers the cache made</td>"):]
+    assert "<td>1.000</td>" in made[:made.index("</tr>")]
+    assert "<dt>correct goodput</dt>" in page and "<dt>cache hits answered wrong</dt>" in page
+    assert "<dt>wrong answers the cache made</dt>" in page
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "## Serving stack vs bare pipeline (morning peak)" in markdown and "| correct goodput req/s |" in markdown
     payload = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert {r["config"]: r["correct_goodput_rps"] for r in payload["load"]} == {"fast": 11.875, "default": None}
     assert [r["measure"] for r in payload["serving_vs_bare"]["table"]][:3] == ["requests", "served from cache",
-                                                                              "wrong cache hits"]
+                                                                              "cache hits answered wrong"]
     plain = write_report(runs, out).read_text(encoding="utf-8")   # not given: not shown, even beside the report
     assert "Serving stack vs bare" not in plain
 
@@ -110,7 +113,7 @@ def test_the_report_command_finds_the_comparison_in_the_run_dir(run: Maker, patt
     for r in (run("fast", pattern(60, 0.55), 10), run("default", pattern(60, 0.8), 300)):
         r.save(tmp_path / "runs" / r.name)
     cmp = {"profile": {"name": "morning-peak", "rate": 4.0, "duration_s": 40.0}, "slo": {"e2el_ms": 1500.0},
-           "llm": "sim", "runs": {"serving": _peak_side(200.0, 600.0, 3.6, 2.9, 0.7),
+           "llm": "sim", "runs": {"serving": {**_peak_side(200.0, 600.0, 3.6, 2.9, 0.7), "cache_made_wrong": 1},
                                   "bare": _peak_side(800.0, 2400.0, 1.8, 1.45, 0.0)}}
     (tmp_path / "runs" / "serving_vs_bare.json").write_text(json.dumps(cmp), encoding="utf-8")
     assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "a")]) == 0
