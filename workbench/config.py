@@ -193,6 +193,9 @@ class GeneratorConfig(_Section):
     """``extractive``: replace a reply that does not occur in its context with the extractive answer."""
     chat: bool | None = None
     """Use the model's chat template (``None``: decided by the model, e.g. SmolLM2 yes, Gemma base no)."""
+    by_language: dict[Literal["en", "zh"], dict[str, Any]] = Field(default_factory=dict)
+    """Another generator for the questions of a language: that language's changes to this section, e.g.
+    ``{zh: {model: qwen2.5-coder-1.5b}}`` (``workbench.components.generators.language_routed``)."""
 
     @model_validator(mode="after")
     def _backend_fields(self) -> GeneratorConfig:
@@ -200,7 +203,18 @@ class GeneratorConfig(_Section):
             raise ValueError(f"generator.kind {self.kind!r} needs generator.model (e.g. 'gemma-3-270m' or a path)")
         if self.kind == "openai" and not self.base_url:
             raise ValueError("generator.kind 'openai' needs generator.base_url, e.g. http://127.0.0.1:8001/v1")
+        for lang in self.by_language:
+            self.for_language(lang)  # each language's generator must be valid on its own
         return self
+
+    def for_language(self, lang: str) -> GeneratorConfig:
+        """The generator section of ``lang``'s questions: this one with ``by_language[lang]``'s changes."""
+        changes = self.by_language.get(lang)  # type: ignore[call-overload]
+        if not changes:
+            return self
+        if "by_language" in changes:
+            raise ValueError("generator.by_language entries cannot nest by_language")
+        return GeneratorConfig.model_validate({**self.model_dump(exclude={"by_language"}), **changes})
 
 
 GateSignal = Literal["dense_top1", "bm25_per_token", "coverage", "unknown_words", "grounding"]
