@@ -252,18 +252,30 @@ def demo(presets: str, questions: int, load_seconds: float, load_rate: float, ll
 
 
 @main.command()
-@click.argument("run_dir")
+@click.argument("run_dirs", nargs=-1, required=True)
 @click.option("--out", default=None, help="Report folder (default: reports/<run name>).")
 @click.option("--title", default=None, help="The report's title.")
 @click.option("--slo-p95-ms", type=float, default=None, help="The verdict's latency SLO (default: ReportConfig's).")
 @click.option("--min-quality", type=float, default=None, help="The verdict's minimum quality (default: ReportConfig's).")
-def report(run_dir: str, out: str | None, title: str | None, slo_p95_ms: float | None,
-           min_quality: float | None) -> None:
+@click.option("--seed", default=0, show_default=True, help="Load runs: the seed of the bootstrap intervals.")
+def report(run_dirs: tuple[str, ...], out: str | None, title: str | None, slo_p95_ms: float | None,
+           min_quality: float | None, seed: int) -> None:
     """Export an HTML/Markdown/CSV/JSON report from a folder of saved experiment runs: the verdict first (which
-    config to pick under the SLO and the quality bar), runs on other questions kept apart."""
+    config to pick under the SLO and the quality bar), runs on other questions kept apart.
+
+    Saved load-test runs (``workbench loadtest --out``: one folder holding several, or several folders, e.g.
+    ``runs/before runs/after``) are compared side by side instead: each against the first, per metric B − A,
+    B / A and a seeded 95% interval, the better run named only when the interval excludes 0."""
     from workbench.reporting import report_from_run_dir, report_policy
 
-    click.echo(str(report_from_run_dir(run_dir, out, title=title, policy=report_policy(slo_p95_ms, min_quality))))
+    if len(run_dirs) == 1:
+        path = report_from_run_dir(run_dirs[0], out, title=title, policy=report_policy(slo_p95_ms, min_quality),
+                                   seed=seed)
+    else:
+        from workbench.reporting.load_comparison import load_report_from_dirs
+
+        path = load_report_from_dirs(run_dirs, out, title=title, seed=seed)
+    click.echo(str(path))
 
 
 def _register_subcommands() -> None:

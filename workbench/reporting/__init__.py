@@ -6,6 +6,8 @@ write_report(sweep_result, "reports/my-sweep")       # → Path("reports/my-swee
 write_report(runs, "reports/x", policy=ReportConfig(slo_p95_ms=500, min_quality=0.6))   # the verdict's bars
 write_report(runs, "reports/demo", serving_vs_bare="reports/demo/serving_vs_bare.json")  # its own section
 ```
+Saved load-test runs side by side: :mod:`workbench.reporting.load_comparison` (imported on demand: it loads
+:mod:`workbench.loadtest`), e.g. ``load_report_from_dirs(["runs/before", "runs/after"], "reports/cmp")``.
 """
 
 from workbench.reporting.html_report import render_html

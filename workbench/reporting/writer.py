@@ -155,11 +155,25 @@ def find_runs(run_dir: str | Path) -> list[Path]:
 
 
 def report_from_run_dir(run_dir: str | Path, out_dir: str | Path | None = None, *, title: str | None = None,
-                        policy: ReportConfig | None = None) -> Path:
+                        policy: ReportConfig | None = None, seed: int = 0) -> Path:
     """A report of every saved experiment in ``run_dir``, written to ``out_dir`` (default
     ``reports/<run_dir name>``); returns the ``index.html`` path. A ``serving_vs_bare.json`` in ``run_dir`` (else
-    in ``out_dir``) is shown as its own section."""
-    results = [ExperimentResult.load(p) for p in find_runs(run_dir)]
+    in ``out_dir``) is shown as its own section.
+
+    A folder with no experiment but saved load-test runs gets their side-by-side comparison instead
+    (:func:`~workbench.reporting.load_comparison.load_report_from_dirs`, bootstrap seeded by ``seed``).
+
+    :raises DatasetError: no folder, or neither experiments nor load runs in it.
+    """
+    try:
+        paths = find_runs(run_dir)
+    except DatasetError:
+        from workbench.reporting.load_comparison import find_load_runs, load_report_from_dirs
+
+        if Path(run_dir).is_dir() and find_load_runs(run_dir):
+            return load_report_from_dirs([run_dir], out_dir, title=title, seed=seed)
+        raise
+    results = [ExperimentResult.load(p) for p in paths]
     target = Path(out_dir) if out_dir is not None else DEFAULT_REPORTS_DIR / Path(run_dir).resolve().name
     return write_report(results, target, title=title, policy=policy,
                         serving_vs_bare=_serving_vs_bare(None, Path(run_dir), target))
