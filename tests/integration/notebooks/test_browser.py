@@ -101,18 +101,7 @@ def test_chat_notebook_renders_an_answer_in_a_real_browser(lab: tuple[str, str],
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1400})
-            page.goto(f"{base}/lab/tree/02_chat.ipynb?token={token}")
-            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-            select = page.locator(".jp-Dialog button", has_text="Select")
-            try:  # JupyterLab may ask which kernel to start: the notebook's own python3
-                select.first.wait_for(timeout=10_000)
-                select.first.click()
-            except sync_api.TimeoutError:
-                pass
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                         ".jp-Toolbar-kernelStatus:has-text('Idle')").first.wait_for(timeout=60_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            _run_all(sync_api, page, base, token, "02_chat")
             answer = page.locator(".wb-chat .wb-answer")
             answer.first.wait_for(timeout=60_000)
             # the notebook asks two questions: the first answer ("RMB 600") is then in the widget's conversation
