@@ -2,7 +2,7 @@ import pytest
 from haystack import Document
 
 from workbench.components import ExtractiveAnswerer, GroundingGuard, PromptBuilder
-from workbench.components.builders.prompt_builder import FEW_SHOT_EXAMPLES
+from workbench.components.builders.prompt_builder import CROSS_LINGUAL_NOTES, FEW_SHOT_EXAMPLES
 from workbench.components.generators.answer_spans import (
     best_span,
     menu_paths,
@@ -258,3 +258,27 @@ def test_qwen_15b_answers_bank_questions_from_the_best_sentences() -> None:
     # takes for the rule, deterministically on this build; one miss of four is what it does, two is a regression.
     assert len(wrong) <= 1, f"Qwen2.5-Coder-1.5B missed: {wrong}"
     assert all(len(reply) < 60 for _, reply, _ in replies), "short answers, not essays"
+
+
+# -- cross-lingual context: a passage found only in the other language joins the context whole ----------------
+ZH_ONLY = Document(id="cd#0", content="大额存单\n【起存金额】个人大额存单20万元起存。【利率】1年期1.75%，3年期2.35%。",
+                   meta={"doc_id": "acct-large-cd-zh", "title": "大额存单", "lang": "zh", "cross_lingual": True})
+
+
+def test_cross_lingual_passage_joins_the_context_with_a_note() -> None:
+    question = "minimum amount for a large certificate of deposit"
+    docs = [GOLD, PLAT, ZH_ONLY]  # the other-language passage ranks after the question's own
+    out = PromptBuilder(context="sentences", max_sentences=2, max_passages=2).run(question=question, documents=docs)
+    assert out["context"][-1].startswith("大额存单") and len(out["context"]) == 3
+    assert CROSS_LINGUAL_NOTES["en"] in out["prompt"] and CROSS_LINGUAL_NOTES["en"] in out["messages"][-1]["content"]
+    assert out["prompt"].endswith("Answer:") and out["prompt"].count(CROSS_LINGUAL_NOTES["en"]) == 1
+    none = PromptBuilder(context="sentences", max_passages=2, cross_lingual_passages=0).run(question=question,
+                                                                                           documents=docs)
+    assert not any("大额存单" in c for c in none["context"]) and CROSS_LINGUAL_NOTES["en"] not in none["prompt"]
+    same = PromptBuilder(context="sentences", max_passages=2).run(question="gold card fee", documents=[GOLD, PLAT])
+    assert CROSS_LINGUAL_NOTES["en"] not in same["prompt"], "no note when the whole context is in English"
+    cut = PromptBuilder(context="passages", max_passages=3, cross_lingual_chars=10).run(question=question,
+                                                                                      documents=docs)
+    assert cut["context"].count(cut["context"][-1]) == 1 and len(cut["context"]) == 3, "shown once in passages mode"
+    with pytest.raises(ValueError):
+        PromptBuilder(cross_lingual_passages=-1)

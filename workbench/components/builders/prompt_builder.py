@@ -9,7 +9,7 @@ from haystack import Document, component, default_from_dict, default_to_dict
 from workbench.components.generators.extractive import rank_sentences
 from workbench.text import detect_language
 
-__all__ = ["FEW_SHOT_EXAMPLES", "PromptBuilder", "flatten_passage"]
+__all__ = ["CROSS_LINGUAL_NOTES", "FEW_SHOT_EXAMPLES", "PromptBuilder", "flatten_passage"]
 
 # Worked examples written for this project, about topics outside the knowledge base (a car park and
 # a library), so they show the answer format without leaking any fact the model is tested on. In order:
@@ -43,6 +43,14 @@ FEW_SHOT_EXAMPLES: dict[str, list[tuple[list[str], str, str]]] = {
     ],
 }
 
+# Said after the question when some of the context is in another language than the question (a passage found
+# only in that language, ``meta["cross_lingual"]``): without it a small chat model answers in the context's language.
+CROSS_LINGUAL_NOTES = {
+    "en": "Some of the context is in Chinese. Answer in English; copy amounts and app menu names exactly as "
+          "the context writes them.",
+    "zh": "部分资料是英文的。请用中文回答；金额和App菜单名称照资料原样抄写。",
+}
+
 _LABELS = {
     "en": {"instruction": "Answer the question using only the context. Reply with a short answer copied from "
                           "the context.", "context": "Context:", "question": "Question:", "answer": "Answer:"},
@@ -65,12 +73,13 @@ def flatten_passage(text: str) -> str:
     return " ".join(" ".join(out).split())
 
 
-def _block(lang: str, passages: list[str], question: str, answer: str | None) -> str:
+def _block(lang: str, passages: list[str], question: str, answer: str | None, note: str = "") -> str:
     lab = _LABELS[lang]
     numbered = "\n".join(f"[{i}] {p}" for i, p in enumerate(passages, start=1))
     sep = "" if lang == "zh" else " "
     tail = f"{lab['answer']}{sep}{answer}" if answer is not None else lab["answer"]
-    return f"{lab['context']}\n{numbered}\n{lab['question']}{sep}{question}\n{tail}"
+    asked = f"{lab['question']}{sep}{question}" + (f"\n{note}" if note else "")
+    return f"{lab['context']}\n{numbered}\n{asked}\n{tail}"
 
 
 @component
@@ -90,21 +99,50 @@ class PromptBuilder:
     """
 
     def __init__(self, *, style: str = "few-shot", examples: int = 2, max_passages: int = 3,
-                 max_context_chars: int = 1500, context: str = "passages", max_sentences: int = 3) -> None:
+                 max_context_chars: int = 1500, context: str = "passages", max_sentences: int = 3,
+                 cross_lingual_passages: int = 1, cross_lingual_chars: int = 400) -> None:
+        """
+        :param style: ``few-shot`` (worked examples in the question's language first) or ``instruction``.
+        :param examples: how many worked examples (0-4).
+        :param max_passages: the passages (best first) the context is drawn from.
+        :param max_context_chars: the budget of ``context="passages"``.
+        :param context: ``passages`` (whole passages) or ``sentences`` (the best-ranked sentences).
+        :param max_sentences: how many sentences ``context="sentences"`` keeps.
+        :param cross_lingual_passages: how many passages found only in another language
+            (``meta["cross_lingual"]``, from ``retriever.cross_lingual: partition``) are added to the
+            context whole, wherever they rank: their sentences share no words with the question, so sentence
+            ranking never picks them. The question then carries :data:`CROSS_LINGUAL_NOTES` (answer in the
+            question's language). 0: none.
+        :param cross_lingual_chars: each such passage is cut to this many characters.
+        :raises ValueError: an unknown ``style`` or ``context``, or a negative count.
+        """
         if style not in ("few-shot", "instruction"):
             raise ValueError("style must be 'few-shot' or 'instruction'")
         if context not in ("passages", "sentences"):
             raise ValueError("context must be 'passages' or 'sentences'")
+        if cross_lingual_passages < 0 or cross_lingual_chars < 1:
+            raise ValueError("cross_lingual_passages must be >= 0 and cross_lingual_chars >= 1")
         self.style, self.examples = style, examples
         self.max_passages, self.max_context_chars = max_passages, max_context_chars
         self.context, self.max_sentences = context, max_sentences
+        self.cross_lingual_passages, self.cross_lingual_chars = cross_lingual_passages, cross_lingual_chars
 
     def context_texts(self, question: str, documents: list[Document]) -> list[str]:
-        """The numbered context entries: whole passages, or the best-ranked sentences of the passages."""
+        """The numbered context entries: whole passages, or the best-ranked sentences of the passages; then
+        the passages found only in another language (see ``cross_lingual_passages``)."""
         if self.context == "sentences":
             ranked = rank_sentences(question, documents, max_passages=self.max_passages)
-            return [s.text for s in ranked[: self.max_sentences]]
-        return self._passages(documents)
+            texts = [s.text for s in ranked[: self.max_sentences]]
+        else:
+            texts = self._passages(documents)
+        return texts + self.other_language_texts(documents)
+
+    def other_language_texts(self, documents: list[Document]) -> list[str]:
+        """The passages found only in another language that the context adds (flattened, cut)."""
+        shown = documents[: self.max_passages] if self.context == "passages" else []
+        other = [d for d in documents if d.meta.get("cross_lingual") and not any(d is s for s in shown)]
+        return [flatten_passage(d.content or "")[: self.cross_lingual_chars]
+                for d in other[: self.cross_lingual_passages]]
 
     def _passages(self, documents: list[Document]) -> list[str]:
         out, budget = [], self.max_context_chars
@@ -123,19 +161,22 @@ class PromptBuilder:
         lab = _LABELS[lang]
         shots = FEW_SHOT_EXAMPLES[lang][: self.examples] if self.style == "few-shot" else []
         passages = self.context_texts(question, documents)
-        parts = [lab["instruction"], *(_block(lang, p, q, a) for p, q, a in shots), _block(lang, passages, question, None)]
+        note = CROSS_LINGUAL_NOTES[lang] if any(detect_language(p) != lang for p in passages) else ""
+        final = _block(lang, passages, question, None, note)
+        parts = [lab["instruction"], *(_block(lang, p, q, a) for p, q, a in shots), final]
         prompt = "\n\n".join(parts)
         messages = [{"role": "system", "content": lab["instruction"]}]
         for p, q, a in shots:
             messages.append({"role": "user", "content": _block(lang, p, q, None).rsplit("\n", 1)[0]})
             messages.append({"role": "assistant", "content": a})
-        messages.append({"role": "user", "content": _block(lang, passages, question, None).rsplit("\n", 1)[0]})
+        messages.append({"role": "user", "content": final.rsplit("\n", 1)[0]})
         return {"prompt": prompt, "messages": messages, "language": lang, "context": passages}
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(self, style=self.style, examples=self.examples, max_passages=self.max_passages,
                                max_context_chars=self.max_context_chars, context=self.context,
-                               max_sentences=self.max_sentences)
+                               max_sentences=self.max_sentences, cross_lingual_passages=self.cross_lingual_passages,
+                               cross_lingual_chars=self.cross_lingual_chars)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PromptBuilder:
