@@ -17,15 +17,21 @@ with the run only by chance) load the models; the first request's time is shown 
 become the result (``meta["stopped"] = True``). An error in the runner's thread shows in the status line
 and is raised by :meth:`LoadTestDashboard.wait`.
 
-:class:`CapacityDashboard` runs a capacity search (or a sweep) and draws its curve step by step: offered
-rate against throughput, goodput and correct goodput, SLO attainment, and the capacity point when found;
-the search runs off the notebook's loop too, after the same unmeasured warm-up.
+:class:`CapacityDashboard` runs a capacity search (``mode="capacity"``) or a sweep (``mode="sweep"``) and
+draws its curve step by step: offered rate against throughput, goodput and correct goodput, SLO attainment,
+and the capacity point live (the highest rate that held so far, and the lowest that broke); the search runs
+off the notebook's loop too, after the same unmeasured warm-up. It also draws steps run elsewhere:
+:meth:`CapacityDashboard.add_step` takes one step's summary (a row of ``CapacityResult.curve`` or
+``SweepResult.curve``, or :func:`step_row` of a finished run) and :meth:`CapacityDashboard.show_steps` a
+whole sequence (``capacity.json``'s ``curve``).
 
 ```python
 dash = LoadTestDashboard(make_inprocess_target(cfg), rate=20, duration_s=10)
 dash                      # in a notebook: press Start (or dash.start()), watch, press Stop
 result = await dash.wait()
 cap = await CapacityDashboard(target, SLO(e2el_ms=1500), min_correct=0.8).run()
+sw = await CapacityDashboard(target, SLO(e2el_ms=1500), mode="sweep", steps=5, duration_s=5).run()
+CapacityDashboard(None, SLO(e2el_ms=1500)).show_steps(json.load(open("runs/cap/capacity.json"))["curve"])
 ```
 """
 
@@ -56,10 +62,11 @@ from workbench.loadtest import (
     Workload,
     runner_for,
 )
-from workbench.loadtest.capacity import warm_up
+from workbench.loadtest.capacity import step_holds, warm_up
 from workbench.percentiles import PERCENTILE_METHOD, percentile
 
-__all__ = ["WARM_REQUESTS", "CapacityDashboard", "LiveRecorder", "LoadTestDashboard", "curve_png", "warm_summary"]
+__all__ = ["WARM_REQUESTS", "CapacityDashboard", "LiveRecorder", "LoadTestDashboard", "capacity_so_far", "curve_png",
+           "step_row", "warm_summary"]
 
 _NS = time.perf_counter_ns
 #: Unmeasured requests a dashboard sends before it measures (as many as ``workbench loadtest`` before a sweep).
@@ -439,32 +446,84 @@ def _png(fig: Any, axes: tuple[Any, ...], xlabel: str) -> bytes:
     return buf.getvalue()
 
 
+def step_row(label: str, result: LoadResult, slo: SLO | None, *, attainment: float = 0.95,
+             min_correct: float | None = None) -> dict[str, Any]:
+    """One finished step's summary for the curve: its label, offered rate, throughput, goodput, correct goodput,
+    SLO attainment, correct share and whether the SLO and the floor held (``None`` without an SLO; see
+    :func:`~workbench.loadtest.capacity.step_holds`).
+
+    :param attainment: the share of requests that must meet ``slo`` (``find_capacity``'s).
+    :param min_correct: the correct share answers must keep (``None``: no floor).
+    """
+    s = result.summary(slo)
+    profile = result.meta.get("run_profile") or {}
+    holds = step_holds(s, attainment=attainment, min_correct=min_correct)[0] if slo is not None else None
+    return {"label": label, "rate": profile.get("rate") or result.meta.get("target_rate_peak"),
+            "throughput_rps": s["throughput_rps"], "goodput_rps": s.get("goodput_rps"),
+            "correct_goodput_rps": s.get("correct_goodput_rps"), "slo_attainment": s.get("slo_attainment"),
+            "correct_share": s.get("correct_share"), "holds": holds}
+
+
+def _as_step(row: dict[str, Any]) -> dict[str, Any]:
+    """A curve row of any source (the dashboard's, ``CapacityResult.curve``, ``SweepResult.curve``) for drawing."""
+    out = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}  # NaN → None
+    out.setdefault("label", out.get("run") or f"{out.get('profile', 'step')}@{out.get('rate')}")
+    return out
+
+
+def capacity_so_far(rows: Sequence[dict[str, Any]]) -> tuple[float | None, float | None]:
+    """``(the highest rate that held, the lowest rate above it that broke)`` among search steps (not the
+    confirmation runs, labelled ``confirm ...``); a step's rate is its offered rate, else its throughput."""
+    held: list[float] = []
+    broke: list[float] = []
+    for r in rows:
+        if r.get("holds") is None or str(r.get("label", "")).startswith("confirm"):
+            continue
+        x = r.get("rate") or r.get("throughput_rps")
+        if x:
+            (held if r["holds"] else broke).append(float(x))
+    lo = max(held) if held else None
+    above = [b for b in broke if lo is None or b > lo]
+    return lo, min(above) if above else None
+
+
 class CapacityDashboard(widgets.VBox):
-    """A capacity search (:func:`~workbench.loadtest.find_capacity`) or a sweep drawn live, one step at a time.
+    """A capacity search (:func:`~workbench.loadtest.find_capacity`) or a sweep (:func:`~workbench.loadtest.
+    capacity.sweep`, ``mode="sweep"``) drawn live, one step at a time, with the capacity point so far.
 
     ``target`` is an in-process target or a sender, as for :class:`LoadTestDashboard` (the search runs on
-    its own loop in a thread); ``search_kwargs`` go to ``find_capacity`` (``step_s``, ``attainment``,
-    ``max_rate``...; ``warm_requests``: the unmeasured requests sent first, default :data:`WARM_REQUESTS`,
-    their cold start shown apart). The notebook side redraws the curve every ``refresh_s`` when a step has
-    finished; the headline ("N users / R req/s under SLO...") ends the run. :meth:`stop` cancels it.
+    its own loop in a thread; ``None``: a dashboard that only draws steps given to :meth:`add_step` /
+    :meth:`show_steps`); ``search_kwargs`` go to ``find_capacity`` (``step_s``, ``attainment``,
+    ``max_rate``...) or ``sweep`` (``steps``, ``duration_s``...); ``warm_requests``: the unmeasured requests
+    sent first, default :data:`WARM_REQUESTS`, their cold start shown apart. The notebook side redraws the
+    curve every ``refresh_s`` when a step has finished; the headline ("N users / R req/s under SLO...") ends
+    a search. :meth:`stop` cancels it.
 
     ```python
     dash = CapacityDashboard(engine, SLO(e2el_ms=1500), min_correct=0.8, step_s=8); cap = await dash.run()
     ```
     """
 
-    def __init__(self, target: Any, slo: SLO, workload: Workload | None = None, *, min_correct: float | None = None,
-                 chart: bool = True, refresh_s: float = 0.5, **search_kwargs: Any) -> None:
-        if not (callable(getattr(target, "handle", None)) or callable(getattr(target, "send", None))):
+    def __init__(self, target: Any, slo: SLO | None, workload: Workload | None = None, *,
+                 min_correct: float | None = None, chart: bool = True, refresh_s: float = 0.5,
+                 mode: Literal["capacity", "sweep"] = "capacity", **search_kwargs: Any) -> None:
+        if target is not None and not (callable(getattr(target, "handle", None))
+                                       or callable(getattr(target, "send", None))):
             raise ConfigError("target needs async handle(request) or send(item)", field="target")
         _refuse_loop_bound(target)
         if refresh_s <= 0:
             raise ConfigError("refresh_s must be > 0", field="refresh_s")
-        self.target, self.slo, self.workload, self.min_correct = target, slo, workload, min_correct
+        if mode not in ("capacity", "sweep"):
+            raise ConfigError(f"mode is 'capacity' or 'sweep', got {mode!r}", field="mode")
+        if mode == "capacity" and slo is None:
+            raise ConfigError("a capacity search needs an SLO", field="slo")
+        self.target, self.slo, self.workload, self.min_correct, self.mode = target, slo, workload, min_correct, mode
         self.warm_requests = int(search_kwargs.pop("warm_requests", WARM_REQUESTS))
+        self.attainment = float(search_kwargs.get("attainment", 0.95))
         self.search_kwargs, self.chart_enabled, self.refresh_s = search_kwargs, chart, refresh_s
         self.rows: list[dict[str, Any]] = []
         self.capacity: Any = None
+        """The search's :class:`~workbench.loadtest.CapacityResult` (or the sweep's ``SweepResult``) after a run."""
         self.warm_recorder: LiveRecorder | None = None
         self.warm_up: dict[str, Any] | None = None
         """The warm-up's :func:`warm_summary` (its cold start) after a run."""
@@ -478,53 +537,78 @@ class CapacityDashboard(widgets.VBox):
         self.add_class("wb-capacity")
 
     def __repr__(self) -> str:
-        return f"CapacityDashboard({self.target!r}, {self.slo!r}, min_correct={self.min_correct})"
+        return f"CapacityDashboard({self.target!r}, {self.slo!r}, mode={self.mode}, min_correct={self.min_correct})"
+
+    def add_step(self, row: dict[str, Any]) -> None:
+        """Add one finished step's summary (from any thread; drawn at the next refresh, or by :meth:`show_steps`):
+        a :func:`step_row`, or a row of ``CapacityResult.curve`` / ``SweepResult.curve``."""
+        with self._lock:
+            self.rows.append(_as_step(row))
+
+    def show_steps(self, rows: Sequence[dict[str, Any]] | Any | None = None, *,
+                   capacity_rps: float | None = None) -> None:
+        """Draw ``rows`` (replacing the steps so far; a sequence of step summaries or a DataFrame of them, e.g.
+        ``capacity.json``'s ``curve``), or the steps so far when ``None``, with the capacity point: ``capacity_rps``
+        when given, else the highest rate that held so far (:func:`capacity_so_far`)."""
+        if rows is not None:
+            records = rows.to_dict(orient="records") if hasattr(rows, "to_dict") else list(rows)
+            with self._lock:
+                self.rows = [_as_step(r) for r in records]
+        self._show_steps(-1, capacity_rps=capacity_rps)
 
     def _on_step(self, label: str, result: LoadResult) -> None:
         """On the search's thread: one summary row per finished step (drawn by the notebook side)."""
-        s = result.summary(self.slo)
-        row = {"label": label, "rate": result.meta.get("target_rate_peak"),
-               "throughput_rps": s["throughput_rps"], "goodput_rps": s.get("goodput_rps"),
-               "correct_goodput_rps": s.get("correct_goodput_rps"), "slo_attainment": s.get("slo_attainment"),
-               "correct_share": s.get("correct_share")}
-        with self._lock:
-            self.rows.append(row)
+        self.add_step(step_row(label, result, self.slo, attainment=self.attainment, min_correct=self.min_correct))
 
-    def _show_steps(self, drawn: int) -> int:
+    def _show_steps(self, drawn: int, *, capacity_rps: float | None = None) -> int:
         with self._lock:
             rows = list(self.rows)
-        if len(rows) == drawn:
+        if len(rows) == drawn or not rows:
             return drawn
         last = rows[-1]
-        att = last["slo_attainment"]
-        self.status.value = (f"<b>step {len(rows)}</b> {escape(last['label'])}: {last['throughput_rps']:.1f} req/s, "
-                             f"attainment {att if att is None else f'{att:.0%}'}")
+        att = last.get("slo_attainment")
+        lo, hi = capacity_so_far(rows)
+        point = capacity_rps if capacity_rps is not None else lo
+        so_far = ""
+        if lo is not None or hi is not None:
+            so_far = (f"; holds at {lo:.3g} req/s" if lo is not None else "; nothing held yet") + (
+                f", broke at {hi:.3g} req/s" if hi is not None else "")
+        self.status.value = (f"<b>step {len(rows)}</b> {escape(str(last['label']))}: "
+                             f"{(last.get('throughput_rps') or 0.0):.1f} req/s, "
+                             f"attainment {att if att is None else f'{att:.0%}'}{escape(so_far)}")
         if self.chart_enabled:
-            self.chart.value = curve_png(rows)
+            self.chart.value = curve_png(rows, capacity_rps=point, broke_at_rps=hi if capacity_rps is None else None)
         return len(rows)
 
     async def _search(self, workload: Workload | Sequence[WorkItem]) -> Any:
         from workbench.loadtest import find_capacity
+        from workbench.loadtest.capacity import sweep
 
         inner = self.target if callable(getattr(self.target, "send", None)) else TargetSender(self.target)
         if self.warm_requests:
             self.warm_recorder = LiveRecorder(inner, close_inner=False)
             await warm_up(self.warm_recorder, _reseeded(workload), self.warm_requests)
+        if self.mode == "sweep":
+            kwargs = {k: v for k, v in self.search_kwargs.items() if k != "attainment"}
+            return await sweep(inner, workload, slo=self.slo, on_step=self._on_step, **kwargs)
         return await find_capacity(inner, workload, self.slo, min_correct=self.min_correct, on_step=self._on_step,
                                    **self.search_kwargs)
 
     async def run(self) -> Any:
-        """Search and return the :class:`~workbench.loadtest.CapacityResult`, drawing each step (None after
-        :meth:`stop`).
+        """Search (or sweep) and return the :class:`~workbench.loadtest.CapacityResult` (the ``SweepResult``),
+        drawing each step; None after :meth:`stop`.
 
+        :raises ConfigError: the dashboard has no target.
         :raises Exception: what the search raised in its thread (also shown in the status line).
         """
+        if self.target is None:
+            raise ConfigError("this dashboard only draws steps given to it: pass a target to run", field="target")
         with self._lock:
             self.rows = []
         self.capacity, self.error, self.warm_recorder, self.warm_up = None, None, None, None
         self.warm_info.value = ""
         self.status.value = (f"<b>warming up</b>: {self.warm_requests} unmeasured requests" if self.warm_requests
-                             else "<b>searching</b>")
+                             else f"<b>{'sweeping' if self.mode == 'sweep' else 'searching'}</b>")
         workload = self.workload if self.workload is not None else Workload()
         self._run = bg = BackgroundRun(self._search(workload), name="wb-capacity")
         done = asyncio.wrap_future(bg.future)
@@ -544,11 +628,20 @@ class CapacityDashboard(widgets.VBox):
             return None
         except Exception as exc:
             self.error = exc
-            self.status.value = _error(f"the capacity search failed: {type(exc).__name__}: {exc}")
+            what = "sweep" if self.mode == "sweep" else "capacity search"
+            self.status.value = _error(f"the {what} failed: {type(exc).__name__}: {exc}")
             raise
         self._show_steps(drawn)
         self.warm_up = self._show_warm_up()
         self.capacity = cap
+        if self.mode == "sweep":
+            lo, _ = capacity_so_far(self.rows)
+            held = f"; the SLO holds up to {lo:.3g} req/s" if lo is not None else (
+                "; the SLO held at no step" if self.slo is not None else "")
+            self.status.value = f"<b>sweep done: {len(self.rows)} steps{escape(held)}</b>"
+            if self.chart_enabled:
+                self.chart.value = curve_png(self.rows, capacity_rps=lo)
+            return cap
         self.status.value = f"<b>{escape(cap.headline())}</b>"
         if self.chart_enabled:
             self.chart.value = curve_png(self.rows, capacity_rps=cap.rate_rps)
@@ -568,13 +661,15 @@ class CapacityDashboard(widgets.VBox):
         return run_sync(self.run())
 
 
-def curve_png(rows: list[dict[str, Any]], *, capacity_rps: float | None = None) -> bytes:
+def curve_png(rows: Sequence[dict[str, Any]], *, capacity_rps: float | None = None,
+              broke_at_rps: float | None = None) -> bytes:
     """The capacity curve as PNG: throughput, goodput and correct goodput against the offered rate (closed-loop
-    steps at their throughput), SLO attainment on the right, the capacity point as a vertical line."""
+    steps at their throughput), SLO attainment on the right (steps that broke the SLO or the floor in red), the
+    capacity point as a vertical line and, while a search runs, the lowest rate that broke as a dotted one."""
     from matplotlib.figure import Figure
 
-    pts = sorted(({**r, "x": r["rate"] if r.get("rate") else r["throughput_rps"]} for r in rows),
-                 key=lambda r: r["x"])
+    pts = sorted(({**r, "x": r["rate"] if r.get("rate") else r["throughput_rps"]} for r in rows
+                  if r.get("rate") or r.get("throughput_rps")), key=lambda r: r["x"])
     fig = Figure(figsize=(7.5, 2.6))
     ax1, ax2 = fig.subplots(1, 2)
     x = [r["x"] for r in pts]
@@ -585,15 +680,21 @@ def curve_png(rows: list[dict[str, Any]], *, capacity_rps: float | None = None) 
             ax1.plot(x, [float("nan") if y is None else y for y in ys], marker="o", label=label, color=color)
     ax1.set_title("req/s by offered rate", fontsize=9)
     ax1.legend(fontsize=7)
-    ax2.plot(x, [float("nan") if r.get("slo_attainment") is None else r["slo_attainment"] for r in pts], marker="o",
-             color="tab:red", label="SLO attainment")
+    att = [float("nan") if r.get("slo_attainment") is None else r["slo_attainment"] for r in pts]
+    ax2.plot(x, att, marker="o", color="tab:red", label="SLO attainment")
+    broke = [(xi, a) for xi, a, r in zip(x, att, pts, strict=True) if r.get("holds") is False]
+    if broke:
+        ax2.scatter([b[0] for b in broke], [b[1] for b in broke], s=60, facecolors="none", edgecolors="black",
+                    label="broke", zorder=3)
     if any(r.get("correct_share") is not None for r in pts):
         ax2.plot(x, [float("nan") if r.get("correct_share") is None else r["correct_share"] for r in pts],
                  marker="s", color="tab:orange", label="correct share")
     ax2.set_ylim(0, 1.05)
     ax2.set_title("share of requests", fontsize=9)
     ax2.legend(fontsize=7)
-    if capacity_rps:
-        for ax in (ax1, ax2):
+    for ax in (ax1, ax2):
+        if capacity_rps:
             ax.axvline(capacity_rps, color="black", linestyle="--", linewidth=1)
+        if broke_at_rps:
+            ax.axvline(broke_at_rps, color="tab:red", linestyle=":", linewidth=1)
     return _png(fig, (ax1, ax2), "offered req/s")

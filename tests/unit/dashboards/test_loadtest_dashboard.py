@@ -120,6 +120,7 @@ async def test_capacity_dashboard_draws_each_step_and_the_point(workload: Worklo
     dash.chart.observe(lambda c: charts.append(c["new"]), names="value")
     cap = await dash.run()
     assert len(dash.rows) == len(cap.curve) >= 3
+    assert [r["holds"] for r in dash.rows] == cap.curve["holds"].tolist()     # judged live as the search judged
     # redrawn by the notebook side as steps finish (a poll may see two at once), and once with the capacity point
     assert 2 <= len(charts) <= len(dash.rows) + 1 and all(bytes(c).startswith(b"\x89PNG") for c in charts)
     assert dash.warm_up is not None and dash.warm_up["requests"] == 20 and "cold start" in dash.warm_info.value
@@ -234,3 +235,57 @@ async def test_capacity_dashboard_stops_across_threads(workload: Workload) -> No
     dash.stop()
     assert await asyncio.wait_for(task, 15.0) is None
     assert "stopped" in dash.status.value and dash.capacity is None and dash.warm_up is None
+
+
+async def test_sweep_mode_draws_the_sweep_curve_live(workload: Workload) -> None:
+    from workbench.dashboards.loadtest import CapacityDashboard
+    from workbench.loadtest import SLO, SlotTarget
+    from workbench.loadtest.capacity import SweepResult
+
+    dash = CapacityDashboard(SlotTarget(service_s=0.01, slots=2), SLO(e2el_ms=40), workload, mode="sweep", steps=3,
+                             duration_s=0.5, warm_requests=0, refresh_s=0.1)
+    statuses: list[str] = []
+    dash.status.observe(lambda c: statuses.append(c["new"]), names="value")
+    sw = await dash.run()
+    assert isinstance(sw, SweepResult) and dash.capacity is sw
+    assert [r["label"] for r in dash.rows] == list(sw.runs) and len(dash.rows) == 3
+    assert all(isinstance(r["holds"], bool) for r in dash.rows)             # judged against the SLO as they came
+    assert any(s.startswith("<b>step ") for s in statuses) and "sweep done: 3 steps" in dash.status.value
+    assert bytes(dash.chart.value).startswith(b"\x89PNG")
+
+
+def test_steps_from_elsewhere_are_drawn_with_the_capacity_point_so_far() -> None:
+    import math
+
+    import pandas as pd
+
+    from workbench.dashboards.loadtest import CapacityDashboard, capacity_so_far
+    from workbench.loadtest import SLO
+
+    dash = CapacityDashboard(None, SLO(e2el_ms=100), refresh_s=0.1)
+    steps = [{"label": "synchronous", "rate": None, "throughput_rps": 10.0, "slo_attainment": 1.0, "holds": True},
+             {"label": "rate=10", "rate": 10.0, "throughput_rps": 10.0, "slo_attainment": 1.0, "holds": True},
+             {"label": "rate=20", "rate": 20.0, "throughput_rps": 19.0, "slo_attainment": 0.99, "holds": True},
+             {"label": "rate=40", "rate": 40.0, "throughput_rps": 25.0, "slo_attainment": 0.4, "holds": False},
+             {"label": "rate=30", "rate": 30.0, "throughput_rps": 24.0, "slo_attainment": 0.7, "holds": False},
+             {"label": "confirm 1.2x rate=24", "rate": 24.0, "throughput_rps": 23.0, "slo_attainment": 0.9,
+              "holds": False}]
+    assert capacity_so_far(steps[:3]) == (20.0, None)
+    assert capacity_so_far(steps) == (20.0, 30.0)                         # the confirmation is not a search step
+    for row in steps[:4]:
+        dash.add_step(row)
+    dash.show_steps()
+    assert "step 4" in dash.status.value and "holds at 20 req/s, broke at 40 req/s" in dash.status.value
+    first = bytes(dash.chart.value)
+    assert first.startswith(b"\x89PNG")
+    curve = pd.DataFrame([{**r, "goodput_rps": math.nan} for r in steps]).drop(columns=["label"])
+    curve["run"] = [r["label"] for r in steps]                           # a SweepResult.curve names them 'run'
+    dash.show_steps(curve, capacity_rps=20.0)
+    assert len(dash.rows) == 6 and dash.rows[0]["label"] == "synchronous" and dash.rows[0]["goodput_rps"] is None
+    assert "broke at 30 req/s" in dash.status.value and bytes(dash.chart.value) != first
+    with pytest.raises(ConfigError, match="only draws"):
+        dash.run_sync()
+    with pytest.raises(ConfigError):
+        CapacityDashboard(None, None)                                      # a capacity search needs an SLO
+    with pytest.raises(ConfigError):
+        CapacityDashboard(None, SLO(e2el_ms=1), mode="bisect")  # type: ignore[arg-type]
