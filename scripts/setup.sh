@@ -92,4 +92,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# 8. GuideLLM in its own venv (its dependencies would move the project's pins), for the OpenAI-compatibility
+#    test and bench/bench_guidellm.py. CPU torch first (else ~4.5 GB of CUDA wheels). A failure only warns;
+#    WORKBENCH_SKIP_GUIDELLM=1 skips it.
+GUIDELLM_VENV=${WORKBENCH_GUIDELLM_VENV:-$CACHE/guidellm-venv}
+if [ -z "${WORKBENCH_SKIP_GUIDELLM:-}" ] && [ ! -x "$GUIDELLM_VENV/bin/guidellm" ]; then
+  step "installing GuideLLM 0.8.1 into $GUIDELLM_VENV (its own venv, ~1.5 GB; a few minutes, once)"
+  if ! { "$PY" -m venv "$GUIDELLM_VENV" && "$GUIDELLM_VENV/bin/python" -m pip install -q "torch==2.13.0" \
+         && "$GUIDELLM_VENV/bin/python" -m pip install -q "guidellm==0.8.1"; }; then
+    printf '\033[33mwarning: GuideLLM was not installed into %s; tests/integration/serving/test_guidellm.py fails until it is (rerun this script)\033[0m\n' "$GUIDELLM_VENV" >&2
+  fi
+fi
 step "set-up done in $(( $(date +%s) - t0 )) s"
