@@ -104,20 +104,17 @@ def newcombe_interval(k1: int, n1: int, k2: int, n2: int, *, z: float = _Z95) ->
 
 
 def _boot_order_stats(x: np.ndarray, ps: Sequence[float], resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """``resamples`` × ``len(ps)`` nearest-rank percentiles of bootstrap resamples of sorted ``x``: each resample
-    is a multinomial count per value, its percentile the first value whose cumulative count reaches the rank."""
+    """``resamples`` × ``len(ps)`` nearest-rank percentiles of bootstrap resamples of sorted ``x``, drawn exactly
+    without building the resamples: a resample's draws are ``ceil(n·U)`` for n uniforms U, so its rank-r value is
+    ``x[ceil(n·U_(r))]`` with ``U_(r) ~ Beta(r, n − r + 1)``, the r-th of n uniforms."""
     n = len(x)
     out = np.full((resamples, len(ps)), math.nan)
     if n == 0:
         return out
-    ranks = [max(1, math.ceil(p / 100 * n)) for p in ps]
-    chunk = max(1, 4_000_000 // n)
-    probs = np.full(n, 1.0 / n)
-    for s0 in range(0, resamples, chunk):
-        m = min(chunk, resamples - s0)
-        cum = np.cumsum(rng.multinomial(n, probs, size=m), axis=1)
-        for j, r in enumerate(ranks):
-            out[s0:s0 + m, j] = x[np.argmax(cum >= r, axis=1)]
+    for j, p in enumerate(ps):
+        r = max(1, math.ceil(p / 100 * n))
+        u = rng.beta(r, n - r + 1, size=resamples)
+        out[:, j] = x[np.clip(np.ceil(n * u).astype(np.int64), 1, n) - 1]
     return out
 
 
