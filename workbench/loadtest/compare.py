@@ -7,7 +7,7 @@ interval, and names the better run only when the interval excludes 0:
 * latency and TTFT percentiles (nearest rank): a seeded bootstrap over each run's successful requests
   (resampled independently; the interval of the difference of the resampled percentiles);
 * throughput, goodput, correct goodput: a seeded bootstrap over the measured window's 1-second bins (the
-  requests that ended in each), so bursts widen the interval;
+  requests that ended in each; at least :data:`MIN_BINS` bins, shorter in a short run), so bursts widen it;
 * error, shed, cache-hit, SLO-attainment and correct shares: Newcombe's hybrid score interval (from the two
   Wilson intervals) for the difference of two independent proportions.
 
@@ -43,7 +43,7 @@ from workbench.percentiles import percentile
 from workbench.serving.schema import ChatRequest, ChatResponse
 
 __all__ = [
-    "COMPARED_METRICS", "ComparedMetric", "bootstrap_percentile_deltas", "bootstrap_rate_delta", "cache_off_vs_on",
+    "COMPARED_METRICS", "ComparedMetric", "MIN_BINS", "bootstrap_percentile_deltas", "bootstrap_rate_delta", "cache_off_vs_on",
     "compare_many", "compare_results", "compare_runs", "concurrency_sweep", "newcombe_interval", "saturation_point",
     "sync_vs_async",
 ]
@@ -82,6 +82,9 @@ COMPARED_METRICS: tuple[ComparedMetric, ...] = (
     ComparedMetric("correct_share", "correct share", "share", +1, "share"),
 )
 _Z95 = 1.959963984540054
+#: The rate bootstrap resamples at least this many bins (shorter than ``bin_s`` in a short run): a percentile
+#: bootstrap of a mean over a handful of bins makes its interval too narrow.
+MIN_BINS = 30
 
 
 def newcombe_interval(k1: int, n1: int, k2: int, n2: int, *, z: float = _Z95) -> tuple[float, float]:
@@ -175,7 +178,7 @@ def _bins(res: LoadResult, weights: np.ndarray, bin_s: float) -> tuple[np.ndarra
     _, ended, start, window = _window_masks(res)
     if not window > 0:
         return np.zeros(0), 0.0
-    nb = max(1, round(window / bin_s))
+    nb = max(MIN_BINS, round(window / bin_s))
     width = window / nb
     idx = np.clip(((res.df["end_s"].to_numpy() - start) // width).astype(int), 0, nb - 1)
     return np.bincount(idx[ended], weights=weights[ended], minlength=nb), width
@@ -253,7 +256,7 @@ def compare_runs(a: LoadResult, b: LoadResult, *, names: tuple[str, str] = ("A",
             (ba, wda), (bb, wdb) = _bins(a, wa, bin_s), _bins(b, wb, bin_s)
             diff, lo, hi = bootstrap_rate_delta(ba, wda, bb, wdb, resamples=resamples, confidence=confidence,
                                                 seed=rng_seed)
-            method = f"bootstrap over {bin_s:g} s bins ({resamples}, seed {rng_seed})"
+            method = f"bootstrap over {len(ba)}+{len(bb)} time bins ({resamples}, seed {rng_seed})"
         elif m.kind == "percentile":
             col = "latency_ms" if m.key.startswith("latency") else "ttft_ms"
             p = float(m.key.split("_p")[1].split("_")[0])

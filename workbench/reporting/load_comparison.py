@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import DatasetError
+from workbench.loadtest.compare import MIN_BINS, compare_many, compare_results
 from workbench.loadtest.result import RUN_FILE, LoadResult
 from workbench.loadtest.stats import SLO
 from workbench.percentiles import PERCENTILE_METHOD
@@ -97,8 +98,6 @@ def load_runs(folders: Sequence[str | Path]) -> dict[str, LoadResult]:
 
 
 def _runs_table(runs: Mapping[str, LoadResult], slo: SLO | None) -> pd.DataFrame:
-    from workbench.loadtest.compare import compare_results
-
     table = compare_results(dict(runs), slo).reset_index()
     table["config"] = [r.meta.get("config") for r in runs.values()]
     table["runner"] = [r.meta.get("runner") for r in runs.values()]
@@ -137,8 +136,9 @@ def _shown(part: pd.DataFrame) -> pd.DataFrame:
 
 def _method_note(slo: dict[str, Any] | None, seed: int, resamples: int) -> str:
     return (f"B − A and B / A against the baseline A; 95% intervals: percentiles ({PERCENTILE_METHOD}) by a seeded "
-            f"bootstrap over each run's successful requests, throughput and goodput by a bootstrap over 1-second bins "
-            f"of the measured window ({resamples:,} resamples, seed {seed}), shares by Newcombe's hybrid score "
+            f"bootstrap over each run's successful requests, throughput and goodput by a bootstrap over time bins of "
+            f"the measured window (1 s, at least {MIN_BINS}; {resamples:,} resamples, seed {seed}), shares by "
+            "Newcombe's hybrid score "
             f"interval. 'better' names a run only when the interval excludes 0. Goodput SLO: "
             f"{json.dumps(slo) if slo else 'none (goodput and attainment left out)'}; correct goodput and the correct "
             "share only when both runs' answers were scored.")
@@ -156,8 +156,6 @@ def write_load_comparison(runs: Mapping[str, LoadResult], out_dir: str | Path, *
     :param sources: where each run was read from (shown and kept in ``comparison.json``).
     :raises ValueError: no run.
     """
-    from workbench.loadtest.compare import compare_many
-
     if not runs:
         raise ValueError("no load run to report")
     out = Path(out_dir)
