@@ -7,7 +7,10 @@ open loop at ``--rate`` with ``--arrivals``. ``--warmup`` / ``--cooldown`` (seco
 are left out of the measured window; ``--max-seconds`` (= ``--duration``), ``--max-requests`` and
 ``--max-errors`` bound the run. ``--slo NAME=MS`` (``ttft_ms``, ``tpot_ms``, ``itl_ms``, ``e2el_ms``) sets the
 SLO; ``--score`` grades every answer against the dataset's gold (``--score-sample N``: a seeded sample),
-giving correct goodput; ``--find-capacity`` searches the rate where the SLO and ``--min-correct`` hold.
+giving correct goodput; ``--find-capacity`` searches the rate where the SLO and ``--min-correct`` hold, in
+steps of ``--duration`` (default :data:`CAPACITY_STEP_S` s for a search), within ``--time-budget`` seconds, then
+confirms it (``--confirm``, the default): a constant-rate run at that rate must hold and one at
+``--confirm-factor`` (1.2) times it must break; it prints ``confirmed: ...`` or ``not confirmed: ...`` and why.
 
 The target is ``--url`` (a running ``workbench serve``; ``--api openai`` any OpenAI-compatible chat
 endpoint; ``--endpoint mapping.yaml`` a team's own RAG endpoint, see :mod:`workbench.loadtest.endpoint`),
@@ -19,6 +22,7 @@ a plain run prints the first one's time as the cold start and saves the warm-up 
 workbench loadtest fast --profile morning-peak --duration 60 --rate 40 --warmup 0.1 --out runs/peak
 workbench loadtest fast --profile sweep --steps 6 --duration 10 --slo e2el_ms=500 --score
 workbench loadtest default --find-capacity --slo e2el_ms=1500 --min-correct 0.8 --out runs/cap
+workbench loadtest default --set cache.enabled=true --find-capacity --slo e2el_ms=400 --min-correct 0.5 --time-budget 170
 workbench loadtest fast --url http://127.0.0.1:8000 --profile concurrent --concurrency 16 --duration 30
 workbench loadtest fast --url http://127.0.0.1:9000 --endpoint mapping.yaml --profile poisson --rate 5 --score
 ```
@@ -39,12 +43,16 @@ import click
 from workbench.loadtest.profiles import PROFILE_NAMES, STANDARD_PROFILES, RunProfile, span_seconds
 from workbench.loadtest.stats import SLO
 
-__all__ = ["WARM_REQUESTS", "loadtest"]
+__all__ = ["CAPACITY_STEP_S", "RUN_SECONDS", "WARM_REQUESTS", "loadtest"]
 
 _STEADY = {"poisson": "poisson", "uniform": "constant", "gamma": "burstiness"}
 #: Unmeasured requests before every native run, sweep and capacity search (a cold engine's first answers load
 #: its models); ``--warm-requests`` changes it.
 WARM_REQUESTS = 20
+#: A run's length when ``--duration`` is not given.
+RUN_SECONDS = 30.0
+#: A capacity-search step's length when ``--duration`` is not given (a search is a dozen steps or so).
+CAPACITY_STEP_S = 6.0
 
 
 def _sender(url: str, mapping: Any) -> Any:
@@ -72,8 +80,9 @@ def _span(value: str) -> float:
 @click.argument("config")
 @click.option("--profile", "profile_name", type=click.Choice((*STANDARD_PROFILES, *PROFILE_NAMES[:1])),
               default="steady", show_default=True, help="A standard profile (steady: open loop at --rate).")
-@click.option("--duration", "--max-seconds", "duration", type=float, default=30.0, show_default=True,
-              help="Seconds per run (each sweep or capacity step).")
+@click.option("--duration", "--max-seconds", "duration", type=float, default=None,
+              help=f"Seconds per run (each sweep or capacity step). Default {RUN_SECONDS:g}; a capacity step "
+                   f"{CAPACITY_STEP_S:g}.")
 @click.option("--rate", type=float, default=None, help="Open loop: requests/s (steady, final or peak). Default 10.")
 @click.option("--concurrency", type=int, default=None, help="Streams: concurrent (required), throughput (64).")
 @click.option("--think", type=float, default=0.0, show_default=True, help="Concurrent: mean think time (s).")
@@ -93,6 +102,12 @@ def _span(value: str) -> float:
 @click.option("--min-correct", type=float, default=None, help="Capacity: the correct share to keep (0-1).")
 @click.option("--attainment", type=float, default=0.95, show_default=True,
               help="Capacity: share of requests that must meet the SLO.")
+@click.option("--confirm/--no-confirm", default=True, show_default=True,
+              help="Capacity: confirm the rate found (constant rate there must hold, at --confirm-factor x must break).")
+@click.option("--confirm-factor", type=click.FloatRange(min=1.0, min_open=True), default=1.2, show_default=True,
+              help="Capacity: the confirmation's second rate, a multiple of the capacity found.")
+@click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Capacity: seconds for the whole search and confirmation; no step starts that would not fit.")
 @click.option("--url", default=None, help="HTTP target (a running `workbench serve`); default: in-process.")
 @click.option("--api", type=click.Choice(["workbench", "openai"]), default="workbench", show_default=True,
               help="--url speaks our /v1/chat or OpenAI's /v1/chat/completions (answer from choices[0]).")
@@ -111,10 +126,11 @@ def _span(value: str) -> float:
 @click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
               help="Override a config field, e.g. --set cache.enabled=true (repeatable).")
 @click.option("--no-progress", is_flag=True)
-def loadtest(config: str, profile_name: str, duration: float, rate: float | None, concurrency: int | None,
+def loadtest(config: str, profile_name: str, duration: float | None, rate: float | None, concurrency: int | None,
              think: float, arrivals: str, cv: float, steps: int, warmup: str, cooldown: str, max_requests: int | None,
              max_errors: int | None, slo_specs: tuple[str, ...], score: bool, score_sample: int | None,
-             find_capacity: bool, min_correct: float | None, attainment: float, url: str | None, api: str,
+             find_capacity: bool, min_correct: float | None, attainment: float, confirm: bool,
+             confirm_factor: float, time_budget: float | None, url: str | None, api: str,
              endpoint_file: Path | None, warm_requests: int, use_locust: bool,
              out: Path | None, seed: int, zipf: float, stream_share: float, slo_ttft_ms: float | None,
              slo_e2e_ms: float | None, overrides: tuple[str, ...], no_progress: bool) -> None:
@@ -124,6 +140,8 @@ def loadtest(config: str, profile_name: str, duration: float, rate: float | None
     from workbench.loadtest.workload import Workload, WorkloadSpec
 
     cfg = _load_config(config, overrides)
+    if duration is None:
+        duration = CAPACITY_STEP_S if find_capacity else RUN_SECONDS
     mapping = EndpointMapping.load(endpoint_file) if endpoint_file else EndpointMapping(kind=api)  # type: ignore[arg-type]
     if mapping.kind != "workbench" and not url:
         raise click.UsageError("--api openai and --endpoint describe an HTTP endpoint: give its --url")
@@ -146,7 +164,8 @@ def loadtest(config: str, profile_name: str, duration: float, rate: float | None
         if slo is None:
             raise click.UsageError("--find-capacity needs an SLO: e.g. --slo e2el_ms=1500")
         _capacity(cfg, url, mapping, workload, slo, min_correct, attainment, duration, runner_kwargs, score_sample, think,
-                  seed, out, warm_requests)
+                  seed, out, warm_requests, {"confirm": confirm, "confirm_factor": confirm_factor,
+                                             "time_budget_s": time_budget})
         return
     if profile.name == "sweep":
         _sweep(cfg, url, mapping, workload, profile, slo, seed, do_score, runner_kwargs, out, warm_requests)
@@ -215,7 +234,7 @@ def _sweep(cfg: Any, url: str | None, mapping: Any, workload: Any, profile: RunP
 
 def _capacity(cfg: Any, url: str | None, mapping: Any, workload: Any, slo: SLO, min_correct: float | None, attainment: float,
               step_s: float, runner_kwargs: dict[str, Any], score_sample: int | None, think: float, seed: int,
-              out: Path | None, warm_requests: int) -> None:
+              out: Path | None, warm_requests: int, search: dict[str, Any]) -> None:
     from workbench.loadtest.capacity import find_capacity
 
     def step(label: str, res: Any) -> None:
@@ -229,8 +248,13 @@ def _capacity(cfg: Any, url: str | None, mapping: Any, workload: Any, slo: SLO, 
     kwargs.pop("cooldown", None)
     cap = _drive(cfg, url, mapping, lambda target: find_capacity(
         target, workload, slo, min_correct=min_correct, attainment=attainment, step_s=step_s, warmup=warm,
-        think_s=think, score_sample=score_sample, seed=seed, on_step=step, warm_requests=warm_requests, **kwargs))
+        think_s=think, score_sample=score_sample, seed=seed, on_step=step, warm_requests=warm_requests, **search,
+        **kwargs))
     click.echo(cap.headline())
+    click.echo(f"search {cap.search_s:.0f} s (stopped by {cap.stopped_by})" +
+               (f", confirmation {cap.confirm_s:.0f} s" if cap.confirmation else ""))
+    if search["confirm"]:
+        click.echo(cap.confirmation_line())
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "capacity.json").write_text(json.dumps({**cap.to_dict(), "config": cfg.name, "target_url": url},

@@ -62,9 +62,14 @@ def test_cli_find_capacity_of_a_slotted_server(tmp_path) -> None:  # type: ignor
 
     with UvicornServer(create_contract_app(SlotTarget(service_s=0.02, slots=2))) as server:
         r = CliRunner().invoke(loadtest, ["fast", "--url", server.url, "--find-capacity", "--slo", "e2el_ms=60",
-                                          "--duration", "1.5", "--out", str(tmp_path / "c")], catch_exceptions=False)
+                                          "--duration", "1.5", "--time-budget", "90", "--out", str(tmp_path / "c")],
+                               catch_exceptions=False)
     assert r.exit_code == 0, r.output
     cap = json.loads((tmp_path / "c" / "capacity.json").read_text())
+    # the confirmation ran (constant rate at the capacity found, then 1.2x it) and its verdict is printed
+    assert [c["factor"] for c in cap["confirmation"]] == [1.0, 1.2] and cap["confirmed"] in (True, False)
+    assert cap["confirmation_line"] in r.output and cap["search_s"] + cap["confirm_s"] > 0
+    assert cap["curve"][-1]["run"].startswith("confirm 1.2x")
     # by construction at most 2 / 20 ms = 100 req/s (sleeps overshoot; the synchronous step's rate also pays the
     # HTTP round trip, so it bounds the capacity from below: 2 x it)
     sync = cap["curve"][0]["throughput_rps"]
