@@ -15,8 +15,10 @@ model's yes/no logits in process (llama.cpp, loaded by
 :class:`~workbench.components.LlamaCppGenerator`); :class:`RemoteJudge` asks any OpenAI-compatible chat
 model for a one-word reply. :class:`JudgeTier` owns the band, the verdict cache (an in-process LRU keyed
 by the pair, and the cache backend, so every worker shares a verdict) and the failure rule: a judge that
-fails or times out refuses (the request becomes a miss), is counted, and is not asked again for
-``retry_interval_s``::
+fails, or gives no verdict within the tier's ``timeout_s`` (the request path never waits longer), refuses (the
+request becomes a miss) and is counted; ``breaker_failures`` failures in a row open a
+:class:`~workbench.tools.breaker.CircuitBreaker` (the tools' breaker), so for ``retry_interval_s`` the band's
+candidates are refused without asking, then one probe call decides whether it closes again::
 
     tier = JudgeTier(LocalJudge("qwen2.5-coder-1.5b"), accept_above=0.98)
     sem = SemanticCache(embedder, MemoryBackend(), threshold=0.93, judge=tier)
@@ -45,6 +47,7 @@ from workbench.cache.steps import Plan
 from workbench.config import CacheJudgeConfig
 from workbench.errors import ConfigError, GeneratorError, GeneratorTimeoutError
 from workbench.percentiles import PERCENTILE_METHOD, percentiles
+from workbench.tools.breaker import CircuitBreaker
 
 if TYPE_CHECKING:
     from workbench.components import OpenAICompatibleGenerator
@@ -145,6 +148,17 @@ class _Deadline:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _batch_threads(verdict: VerdictModel, threads: int) -> None:
+    """Evaluate prompts on ``threads`` threads too: llama-cpp-python's default for batches is every core,
+    and on a shared 2-core machine two spinning threads made a judge call 10x slower (10 s against 1 s
+    per pair, load average 11). The generator should pass ``n_threads_batch``; until it does, set it here."""
+    import llama_cpp
+
+    llm = getattr(verdict, "_llm", None)
+    if llm is not None and getattr(llm, "ctx", None) is not None:
+        llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
+
+
 class LocalJudge:
     """A GGUF chat model in process, scored by its next-token logits: ``log P(yes) - log P(no) >= cutoff``.
 
@@ -198,6 +212,7 @@ class LocalJudge:
             verdict = VerdictModel(self.model, threads=self.threads, context_window=self.context_window,
                                    yes=("yes", "Yes", "是"), no=("no", "No", "否"), purpose="the local judge")
             verdict.warm_up()
+            _batch_threads(verdict, self.threads)
             self._verdict = verdict
 
     def _score_now(self, a: str, b: str) -> float:
@@ -325,35 +340,47 @@ class JudgeTier:
     :param accept_above: at or above this similarity the judge is not asked.
     :param verdict_ttl_s: how long a verdict lives in the cache backend.
     :param lru_entries: verdicts kept in process.
-    :param retry_interval_s: after a failure, how long candidates in the band are refused without asking.
+    :param retry_interval_s: how long the circuit breaker stays open (candidates in the band refused without
+        asking) before one probe call is let through; 0: no breaker, every candidate asks.
     :param rules_in_band: the rules still refuse in the band (the judge only sees what they accept); when
         ``False`` the judge alone decides there (it also sees the paraphrases the rules would refuse).
-    :param clock: seconds (monotonic), for the retry interval.
-    :raises ConfigError: non-positive sizes.
+    :param timeout_s: the longest a lookup waits for a verdict (then a refusal, counted as a failure; the
+        call itself is left to finish on the tier's worker thread); ``None``: the judge's own deadline only.
+    :param breaker_failures: failures in a row that open the breaker.
+    :param shared_verdicts: also read and write verdicts in the cache backend (``False``: in process only, as
+        an evaluation that counts the judge's calls per setting needs).
+    :param clock: seconds (monotonic), for the breaker.
+    :raises ConfigError: non-positive sizes or timeout.
     """
 
     def __init__(self, judge: PairJudge, *, accept_above: float = _DEFAULTS.accept_above,
                  verdict_ttl_s: float = _DEFAULTS.verdict_ttl_s, lru_entries: int = _DEFAULTS.lru_entries,
                  retry_interval_s: float = _DEFAULTS.retry_interval_s, rules_in_band: bool = _DEFAULTS.rules_in_band,
+                 timeout_s: float | None = None, breaker_failures: int = 1, shared_verdicts: bool = True,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if lru_entries < 1 or not verdict_ttl_s > 0 or retry_interval_s < 0:
-            raise ConfigError("lru_entries and verdict_ttl_s must be positive, retry_interval_s >= 0",
-                              field="cache.semantic.judge")
+        if lru_entries < 1 or not verdict_ttl_s > 0 or retry_interval_s < 0 or breaker_failures < 1:
+            raise ConfigError("lru_entries, verdict_ttl_s and breaker_failures must be positive, retry_interval_s "
+                              ">= 0", field="cache.semantic.judge")
         self.judge = judge
         self.accept_above = accept_above
         self.verdict_ttl_s = verdict_ttl_s
         self.lru_entries = lru_entries
         self.retry_interval_s = retry_interval_s
         self.rules_in_band = rules_in_band
+        self.shared_verdicts = shared_verdicts
+        self.timeout_s = timeout_s
+        self._deadline = _Deadline("tier", timeout_s) if timeout_s is not None else None
         self._clock = clock
+        self.breaker = CircuitBreaker(failures=breaker_failures, reset_s=retry_interval_s,
+                                      clock_ns=lambda: int(clock() * 1e9)) if retry_interval_s > 0 else None
+        """Opens after ``breaker_failures`` failures in a row (``None`` when ``retry_interval_s`` is 0)."""
         self._verdicts: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._lock = threading.Lock()
-        self._down_until = -math.inf
         self._latencies_ns: list[int] = []
         self.counts = {"asked": 0, "yes": 0, "no": 0, "failures": 0, "skipped": 0, "cached_local": 0,
                        "cached_shared": 0}
         """``asked`` the model, its ``yes``/``no``, ``failures`` (errors, timeouts, garbage), ``skipped``
-        (refused without asking, inside the retry interval), verdicts found ``cached_local``/``cached_shared``."""
+        (refused without asking: the breaker is open), verdicts found ``cached_local``/``cached_shared``."""
 
     @classmethod
     def from_config(cls, cfg: CacheJudgeConfig, *, judge: PairJudge | None = None,
@@ -366,7 +393,7 @@ class JudgeTier:
                      if cfg.kind == "local" else RemoteJudge.from_config(cfg))
         return cls(judge, accept_above=cfg.accept_above, verdict_ttl_s=cfg.verdict_ttl_s,
                    lru_entries=cfg.lru_entries, retry_interval_s=cfg.retry_interval_s,
-                   rules_in_band=cfg.rules_in_band, clock=clock)
+                   rules_in_band=cfg.rules_in_band, timeout_s=cfg.timeout_s, clock=clock)
 
     def in_band(self, similarity: float) -> bool:
         """Whether a candidate at ``similarity`` (already at or above the threshold) is the judge's to decide."""
@@ -396,36 +423,46 @@ class JudgeTier:
             self._latencies_ns.append(time.perf_counter_ns() - t0)
             if len(self._latencies_ns) > 10_000:
                 del self._latencies_ns[:5_000]
+            self.counts["failures" if verdict is None else "yes" if verdict else "no"] += 1
+        if self.breaker is None:
             if verdict is None:
-                self.counts["failures"] += 1
-                first = self._down_until < self._clock()
-                self._down_until = self._clock() + self.retry_interval_s
-            else:
-                self.counts["yes" if verdict else "no"] += 1
-                first = False
-        if first:
+                log.warning("cache judge %s failed (%s: %s)", self.judge.name, type(error).__name__, error)
+            return verdict
+        if verdict is not None:
+            self.breaker.record_success()
+            return verdict
+        opened = self.breaker.opened_count
+        self.breaker.record_failure()
+        if self.breaker.opened_count > opened:
             log.warning("cache judge %s failed (%s: %s); its candidates are refused for %g s",
                         self.judge.name, type(error).__name__, error, self.retry_interval_s)
-        return verdict
+        return None
 
     def _ask(self, a: str, b: str) -> bool | None:
         t0 = time.perf_counter_ns()
         try:
-            return self._timed(t0, bool(self.judge.same_answer(a, b)))
+            call = partial(self.judge.same_answer, a, b)
+            return self._timed(t0, bool(call() if self._deadline is None else self._deadline.call(call)))
         except Exception as exc:  # a failing judge must never break a lookup: it refuses
             return self._timed(t0, None, exc)
 
     async def _aask(self, a: str, b: str) -> bool | None:
         t0 = time.perf_counter_ns()
         try:
-            return self._timed(t0, bool(await self.judge.asame_answer(a, b)))
+            pending = self.judge.asame_answer(a, b)
+            if self.timeout_s is None:
+                return self._timed(t0, bool(await pending))
+            try:
+                return self._timed(t0, bool(await asyncio.wait_for(pending, self.timeout_s)))
+            except TimeoutError:
+                raise GeneratorTimeoutError(f"the judge gave no verdict within {self.timeout_s:g} s") from None
         except Exception as exc:  # see _ask
             return self._timed(t0, None, exc)
 
     def plan_verdict(self, backend: CacheBackend, prefix: str, query: str, candidate: str) -> Plan[bool | None]:
         """Plan: the verdict on a pair: the in-process LRU, else the backend, else the judge (then stored).
 
-        Returns ``None`` when the judge failed or is inside its retry interval (the caller refuses).
+        Returns ``None`` when the judge failed, timed out or its breaker is open (the caller refuses).
         """
         pair = self._pair(query, candidate)
         with self._lock:
@@ -436,12 +473,13 @@ class JudgeTier:
             self._count("cached_local")
             return known
         key = self.verdict_key(prefix, query, candidate)
-        blob = yield (backend.get, backend.aget, (key,))
-        if blob in (b"1", b"0"):
-            self._count("cached_shared")
-            self._remember(pair, blob == b"1")
-            return blob == b"1"
-        if self._clock() < self._down_until:
+        if self.shared_verdicts:
+            blob = yield (backend.get, backend.aget, (key,))
+            if blob in (b"1", b"0"):
+                self._count("cached_shared")
+                self._remember(pair, blob == b"1")
+                return blob == b"1"
+        if self.breaker is not None and not self.breaker.allow():
             self._count("skipped")
             return None
         self._count("asked")
@@ -449,7 +487,8 @@ class JudgeTier:
         if verdict is None:
             return None
         self._remember(pair, verdict)
-        yield (backend.set, backend.aset, (key, b"1" if verdict else b"0", self.verdict_ttl_s))
+        if self.shared_verdicts:
+            yield (backend.set, backend.aset, (key, b"1" if verdict else b"0", self.verdict_ttl_s))
         return verdict
 
     def stats(self) -> dict[str, Any]:
@@ -457,14 +496,17 @@ class JudgeTier:
         with self._lock:
             lat = [x / 1e6 for x in self._latencies_ns]
             return {"judge": self.judge.name, "accept_above": self.accept_above, "rules_in_band": self.rules_in_band,
+                    "timeout_s": self.timeout_s, "breaker": self.breaker.state if self.breaker is not None else None,
                     **self.counts,
                     "verdicts_in_process": len(self._verdicts),
                     "latency_ms": {"mean": sum(lat) / len(lat) if lat else math.nan, **percentiles(lat, (50, 95)),
                                    "method": PERCENTILE_METHOD}}
 
     def close(self) -> None:
-        """Close the judge (its worker thread, its HTTP client)."""
+        """Close the judge (its worker thread, its HTTP client) and the tier's worker thread."""
         self.judge.close()
+        if self._deadline is not None:
+            self._deadline.close()
 
     def __repr__(self) -> str:
         return f"JudgeTier({self.judge.name!r}, accept_above={self.accept_above})"

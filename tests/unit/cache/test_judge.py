@@ -7,8 +7,11 @@ timeouts in ``tests/integration/cache/test_judge_remote.py``."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
 import uuid
+from typing import Any
 
 import numpy as np
 import pytest
@@ -197,3 +200,79 @@ def test_without_rules_in_the_band_the_judge_alone_decides() -> None:
     above.judge.rules_in_band = False
     assert above.get(NS, platinum, embedding=Q_VEC) is None  # above the band the rules still decide
     assert tier.stats()["rules_in_band"] is False
+
+
+class StalledJudge:
+    """A judge that never answers until released: the failure mode a timeout exists for (a hung model or server)."""
+
+    name = "stalled"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.calls = 0
+
+    def same_answer(self, a: str, b: str) -> bool:
+        self.calls += 1
+        self.release.wait()
+        return True
+
+    async def asame_answer(self, a: str, b: str) -> bool:
+        self.calls += 1
+        await asyncio.Event().wait()  # never set: only the tier's timeout ends it
+        return True
+
+    def close(self) -> None:
+        self.release.set()
+
+
+def stalled_cache(judge: StalledJudge, clock: FakeClock, **kw: Any) -> SemanticCache:
+    tier = JudgeTier(judge, accept_above=0.97, retry_interval_s=10.0, timeout_s=0.05, clock=clock, **kw)
+    sem = SemanticCache(None, MemoryBackend(), threshold=0.9, verifier=RuleVerifier(), dim=3, judge=tier)
+    sem.put(NS, STORED, question=STORED, payload={"answer": "RMB 600"}, embedding=at(0.95))
+    return sem
+
+
+def test_a_stalled_judge_times_out_into_a_miss_and_opens_the_breaker() -> None:
+    clock = FakeClock()
+    judge = StalledJudge()
+    sem = stalled_cache(judge, clock)
+    assert sem.get(NS, QUERY, embedding=Q_VEC) is None  # returned although the judge still has not answered
+    assert sem.get(NS, QUERY, embedding=Q_VEC) is None  # breaker open: not asked again
+    st = sem.judge.stats()
+    assert judge.calls == 1 and st["failures"] == 1 and st["skipped"] == 1 and st["breaker"] == "open"
+    assert sem.stats.as_dict()["judge_failed"] == 2
+    judge.release.set()
+    clock.advance(11)  # past the reset time: one probe goes through, answers, and closes the breaker
+    assert sem.get(NS, QUERY, embedding=Q_VEC) is not None and sem.judge.stats()["breaker"] == "closed"
+    sem.judge.close()
+
+
+async def test_a_stalled_async_judge_times_out_into_a_miss() -> None:
+    clock = FakeClock()
+    judge = StalledJudge()
+    sem = stalled_cache(judge, clock)
+    assert await sem.aget(NS, QUERY, embedding=Q_VEC) is None
+    assert await sem.aget(NS, QUERY, embedding=Q_VEC) is None
+    st = sem.judge.stats()
+    assert judge.calls == 1 and st["failures"] == 1 and st["skipped"] == 1
+    sem.judge.close()
+
+
+def test_the_breaker_opens_after_its_failures_in_a_row() -> None:
+    clock = FakeClock()
+    judge = StubJudge(True, error=GeneratorError("model crashed"))
+    tier = JudgeTier(judge, accept_above=0.97, retry_interval_s=10.0, breaker_failures=2, clock=clock)
+    backend = MemoryBackend()
+    for _ in range(3):
+        assert run_sync(tier.plan_verdict(backend, "wb", QUERY, STORED)) is None
+    assert judge.calls == 2 and tier.stats()["skipped"] == 1 and tier.breaker is not None
+    assert tier.breaker.state == "open"
+
+
+def test_an_evaluation_tier_keeps_verdicts_out_of_the_backend() -> None:
+    backend = MemoryBackend()
+    tier = JudgeTier(StubJudge(True), shared_verdicts=False)
+    assert run_sync(tier.plan_verdict(backend, "wb", QUERY, STORED)) is True
+    assert backend.get(tier.verdict_key("wb", QUERY, STORED)) is None
+    with pytest.raises(ConfigError):
+        JudgeTier(StubJudge(True), timeout_s=0.0)
