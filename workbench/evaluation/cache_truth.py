@@ -204,12 +204,16 @@ class CacheSetting:
     """The judge's upper bound (``None``: no judge, the rules alone decide)."""
     cutoff: float = _DEFAULTS.judge.cutoff
     """The local judge's score cutoff."""
+    rules_in_band: bool = _DEFAULTS.judge.rules_in_band
+    """The rules still refuse inside the judge's band (``False``: the judge alone decides there)."""
 
     @property
     def label(self) -> str:
-        """``t=0.96 m=0.02`` or ``t=0.93 m=0.02 judge<0.97 c=1.0``."""
+        """``t=0.96 m=0.02``, ``t=0.93 m=0.02 judge<0.97 c=1.0`` or ``... c=1.0 alone`` (no rules in the band)."""
         base = f"t={self.threshold:.2f} m={self.refusal_margin:.2f}"
-        return base if self.accept_above is None else f"{base} judge<{self.accept_above:.2f} c={self.cutoff:g}"
+        if self.accept_above is None:
+            return base
+        return f"{base} judge<{self.accept_above:.2f} c={self.cutoff:g}" + ("" if self.rules_in_band else " alone")
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,12 @@ class TruthResult:
     judge: dict[str, Any] = field(default_factory=dict)
     """The judge tier's counters for this run (empty without a judge)."""
 
+    @property
+    def judge_calls_per_lookup(self) -> float:
+        """Calls that reached the judge per query (verdicts found in the tier's own cache are not calls)."""
+        queries = self.paraphrase_queries + self.near_miss_queries
+        return self.judge.get("asked", 0) / queries if queries else 0.0
+
     def meets(self, target_wrong_hit_rate: float = 0.01, min_served: float = 0.60) -> bool:
         """Whether the upper end of the wrong-hit interval is at most the target and enough paraphrases are served."""
         return self.wrong_hit_ci[1] <= target_wrong_hit_rate and self.paraphrase_served_rate >= min_served
@@ -245,6 +255,7 @@ class TruthResult:
         d.update(setting=self.setting.label, **{f"setting_{k}": v for k, v in asdict(self.setting).items()})
         d["wrong_hit_ci_low"], d["wrong_hit_ci_high"] = self.wrong_hit_ci
         del d["wrong_hit_ci"]
+        d["judge_calls_per_lookup"] = self.judge_calls_per_lookup
         return d
 
 
@@ -345,7 +356,9 @@ class TruthProbe:
             if judge is None:
                 raise ConfigError("this setting has a judge band: pass the judge", field="cache.semantic.judge")
             judge.cutoff = setting.cutoff
-            tier = JudgeTier(judge, accept_above=setting.accept_above, retry_interval_s=0.0)
+            # a fresh tier per evaluation, verdicts in process only: its counters are this setting's own calls
+            tier = JudgeTier(judge, accept_above=setting.accept_above, retry_interval_s=0.0,
+                             rules_in_band=setting.rules_in_band, shared_verdicts=False)
         served = self.probe.run(threshold=setting.threshold, refusal_margin=setting.refusal_margin, judge=tier)
         pq = nq = hits = wrong = par_right = nm_wrong = 0
         for q, (intent, _) in zip(self.probe.queries, served, strict=True):
@@ -386,13 +399,13 @@ def pick_setting(tuning: TuningHalf, embedder: Any, *,
                  thresholds: Sequence[float] = tuple(round(0.88 + 0.01 * i, 2) for i in range(12)),
                  margins: Sequence[float] = (0.0, 0.02, 0.04),
                  judge: Any = None, accept_above: Sequence[float] = (), cutoffs: Sequence[float] = (0.0,),
-                 target_wrong_hit_rate: float = 0.01, verifier: HitVerifier | None = None,
+                 rules_in_band: Sequence[bool] = (True,), target_wrong_hit_rate: float = 0.01, verifier: HitVerifier | None = None,
                  probe: TruthProbe | None = None) -> TruthChoice:
     """The setting that serves the most paraphrases on the tuning half while the upper end of its wrong-hit
     interval (Wilson 95%) stays at or below ``target_wrong_hit_rate``; ties go to the higher threshold.
 
     Tries every threshold × margin with the rules alone, and, with a ``judge``, every threshold × margin ×
-    ``accept_above`` (above the threshold) × ``cutoff``.
+    ``accept_above`` (above the threshold) × ``cutoff`` × ``rules_in_band``.
 
     :param tuning: the tuning half: the only data this function sees.
     :param embedder: the cache's embedding model.
@@ -410,8 +423,8 @@ def pick_setting(tuning: TuningHalf, embedder: Any, *,
         raise ConfigError("the probe must hold this tuning half")
     settings = [CacheSetting(t, m) for t in thresholds for m in margins]
     if judge is not None:
-        settings += [CacheSetting(t, m, a, c) for t in thresholds for m in margins for a in accept_above if a > t
-                     for c in cutoffs]
+        settings += [CacheSetting(t, m, a, c, r) for t in thresholds for m in margins for a in accept_above if a > t
+                     for c in cutoffs for r in rules_in_band]
     tried = [probe.evaluate(s, judge) for s in settings]
     ok = [r for r in tried if r.hits and r.wrong_hit_ci[1] <= target_wrong_hit_rate]
     if not ok:

@@ -143,3 +143,38 @@ def test_a_probe_can_ask_a_seeded_sample() -> None:
     assert TruthProbe(test, emb, sample=50, seed=4).probe.queries != a.probe.queries
     r = a.evaluate(CacheSetting(0.8, 0.02))
     assert r.paraphrase_queries + r.near_miss_queries == 50
+
+
+class RefusingJudge:
+    """Says "different" to every pair and counts the calls (a stand-in for a model's verdicts, not its quality)."""
+
+    name = "refusing"
+
+    def __init__(self) -> None:
+        self.cutoff = 0.0
+        self.calls = 0
+
+    def same_answer(self, a: str, b: str) -> bool:
+        self.calls += 1
+        return False
+
+    async def asame_answer(self, a: str, b: str) -> bool:
+        return self.same_answer(a, b)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_judge_setting_counts_its_own_calls_per_lookup() -> None:
+    tuning, _ = load_truth_split()
+    probe = TruthProbe(tuning, HashingEmbedder(), sample=120, seed=5)
+    judge = RefusingJudge()
+    with_rules = probe.evaluate(CacheSetting(0.6, 0.02, accept_above=1.0), judge)
+    again = probe.evaluate(CacheSetting(0.6, 0.02, accept_above=1.0), judge)
+    alone = probe.evaluate(CacheSetting(0.6, 0.02, accept_above=1.0, rules_in_band=False), judge)
+    assert with_rules.hits == 0 and with_rules.judge["asked"] > 0
+    assert again.judge["asked"] == with_rules.judge["asked"]  # no verdict carried over from the last setting
+    assert judge.calls == 2 * with_rules.judge["asked"] + alone.judge["asked"]
+    assert alone.judge_calls_per_lookup > with_rules.judge_calls_per_lookup  # the rules no longer filter the band
+    assert with_rules.judge_calls_per_lookup == with_rules.judge["asked"] / 120
+    assert alone.setting.label.endswith("alone") and alone.to_record()["judge_calls_per_lookup"] > 0
