@@ -8,24 +8,26 @@ the wrong-hit rate's Wilson 95% interval. Rows:
   1. the shipped defaults (``cache.semantic`` of the config): rules only;
   2. the rules-only setting picked on the tuning half (max paraphrases served with the upper end of the
      wrong-hit interval <= the target; if none meets it, the pick by the point estimate, labelled so);
-  3. tiered with the local judge (``--judge``): thresholds, band and cutoff picked on a seeded sample of
-     tuning queries, measured on a seeded sample of test queries (each judge call is a model forward
-     pass: seconds on a busy 2-core machine), with the judge's cost per call against the miss it avoids;
+  3. tiered with a local judge per ``--judge-models`` (``--judge``): threshold, band, cutoff and whether the
+     rules still refuse inside the band picked on a seeded sample of tuning queries, measured on a seeded
+     sample of test queries (each judge call is a model forward pass over the pair's tokens: the instruction
+     and examples stay evaluated), with judge calls per lookup and the judge's cost per call;
   4. an oracle judge (knows the intents: an upper bound of what any judge could add, not a model).
 
 The "fresh" rows use only the groups written without the lexicon in view (``source/cache_truth``).
-The e5-small embeddings of every text are kept in ``.workbench/cache_truth/`` and the judge's scores in
-``bench/results/cache_truth_judge_scores.json``, so a re-run costs little. Writes
+The e5-small embeddings of every text are kept in ``.workbench/cache_truth/`` and each judge model's scores
+in ``bench/results/cache_truth_judge_scores-{model}.json``, so a re-run costs little. Writes
 ``bench/results/cache_truth.json``. Run:
 
     .venv/bin/python bench/bench_cache_truth.py                       # rules only + oracle (minutes)
-    .venv/bin/python bench/bench_cache_truth.py --judge --judge-queries 120    # + the local judge (slow)
+    nice -n 5 .venv/bin/python bench/bench_cache_truth.py --judge     # + the local judge (slow the first time)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import platform
 import sys
@@ -57,7 +59,7 @@ __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "cache_truth.json"
-SCORES = ROOT / "bench" / "results" / "cache_truth_judge_scores.json"
+SCORES = ROOT / "bench" / "results" / "cache_truth_judge_scores-{model}.json"
 MEMO = ROOT / ".workbench" / "cache_truth"
 THRESHOLDS = (*(round(0.88 + 0.01 * i, 2) for i in range(12)), 0.995)
 MARGINS = (0.0, 0.02, 0.04)
@@ -145,6 +147,74 @@ def _pick(tuning: Any, emb: Any, target: float, probe: TruthProbe, **judge_grid:
         return best.setting, f"picked on tuning: no interval <= {target:.0%}; point <= {target:.0%}"
 
 
+def _judge_rows(model: str, args: argparse.Namespace, tuning: Any, emb: Any,
+                rules_setting: CacheSetting) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The tiered rows of one judge model: picked on a tuning sample, measured on a test sample."""
+    judge = RecordedJudge(LocalJudge(model, threads=args.judge_threads, timeout_s=3600.0),
+                          str(SCORES).format(model=model))
+    s_tune = TruthProbe(tuning, emb, sample=args.judge_queries)
+    s_test = TruthProbe(args.test_half, emb, sample=args.judge_queries)
+    rows = []
+    if model == args.judge_models[0]:
+        rows.append(_row(f"rules, picked setting (test sample {args.judge_queries})", s_test.evaluate(rules_setting)))
+    grid = {"judge": judge, "accept_above": tuple(args.judge_accept_above), "cutoffs": tuple(args.judge_cutoffs),
+            "rules_in_band": (True, False)}
+    try:
+        choice = pick_setting(tuning, emb, thresholds=tuple(args.judge_thresholds), margins=(0.02,),
+                              target_wrong_hit_rate=args.target_wrong, probe=s_tune, **grid)
+        how, setting = f"picked on tuning sample: Wilson upper <= {args.target_wrong:.0%}", choice.setting
+    except ConfigError:  # none meets the interval rule: the most paraphrases with the point estimate <= target
+        tried = [s_tune.evaluate(CacheSetting(t, 0.02, a, c, r), judge) for t in args.judge_thresholds
+                 for a in grid["accept_above"] if a > t for c in grid["cutoffs"] for r in grid["rules_in_band"]]
+        ok = [r for r in tried if r.hits and r.wrong_hit_rate <= args.target_wrong]
+        if ok:
+            best = max(ok, key=lambda r: (r.paraphrase_served_rate, r.setting.threshold))
+            how = f"picked on tuning sample: no interval <= {args.target_wrong:.0%}; point <= {args.target_wrong:.0%}"
+        else:
+            best = min(tried, key=lambda r: (r.wrong_hit_rate, -r.paraphrase_served_rate))
+            how = "picked on tuning sample: none <= target, lowest wrong-hit rate"
+        setting = best.setting
+    tune_result = s_tune.evaluate(setting, judge) if setting.accept_above is not None else s_tune.evaluate(setting)
+    test_result = s_test.evaluate(setting, judge) if setting.accept_above is not None else s_test.evaluate(setting)
+    cost_pairs = [(q.text, next(iter(s_test.probe.stored))) for q in s_test.probe.queries[:args.judge_cost_pairs]]
+    cost = _judge_cost(judge.judge, cost_pairs) if cost_pairs else None
+    p50 = cost["wall_ms"]["p50"] if cost else None
+    rows.append(_row(f"{model}: {how} (tuning sample)", tune_result, judge_p50_ms=p50))
+    rows.append(_row(f"{model}: same setting (test sample {args.judge_queries})", test_result, judge_p50_ms=p50))
+    judge.save()
+    lat = judge.latencies_ms
+    info = {"model": model, "threads": args.judge_threads, "scores_recorded": len(judge.scores),
+            "computed_now": judge.computed,
+            "ms_per_call_this_run": {"mean": sum(lat) / len(lat), "p50": percentile(lat, 50),
+                                     "p95": percentile(lat, 95)} if lat else None,
+            "cost": cost, "picked": setting.label, "rule": how}
+    judge.close()
+    return rows, info
+
+
+def _separation(path: Path, model: str, half: Any) -> dict[str, Any] | None:
+    """How well a model's recorded scores tell one half's same-intent pairs from the others: ROC AUC, and the
+    share of same-intent pairs above the highest-scored different-intent pair (all served, none wrong)."""
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("model") != model:
+        return None
+    intents = _intents(half)
+    pos, neg = [], []
+    for key, value in data.get("scores", {}).items():
+        a, b = json.loads(key)
+        if a in intents and b in intents:
+            (pos if intents[a] & intents[b] else neg).append(float(value))
+    if not pos or not neg:
+        return None
+    p, n = np.asarray(pos), np.asarray(neg)
+    auc = float(((p[:, None] > n[None, :]).sum() + 0.5 * (p[:, None] == n[None, :]).sum()) / (len(p) * len(n)))
+    return {"same_intent_pairs": len(pos), "different_intent_pairs": len(neg), "roc_auc": auc,
+            "same_above_every_different": float((p > n.max()).mean()),
+            "score_p50_same": percentile(pos, 50), "score_p50_different": percentile(neg, 50)}
+
+
 def _judge_cost(judge: LocalJudge, pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """Wall and process-CPU milliseconds per judge call on pairs it has not scored (the model loaded first)."""
     judge.warm_up()
@@ -155,7 +225,7 @@ def _judge_cost(judge: LocalJudge, pairs: list[tuple[str, str]]) -> dict[str, An
         wall.append((time.perf_counter_ns() - w0) / 1e6)
         cpu.append((time.process_time_ns() - c0) / 1e6)
     return {"calls": len(pairs), "wall_ms": {"mean": sum(wall) / len(wall), "p50": percentile(wall, 50)},
-            "cpu_ms": {"mean": sum(cpu) / len(cpu), "p50": percentile(cpu, 50)}}
+            "cpu_ms": {"mean": sum(cpu) / len(cpu), "p50": percentile(cpu, 50)}, "loadavg": os.getloadavg()}
 
 
 def _miss_latency(preset: str, n: int, index_dir: str) -> dict[str, float]:
@@ -183,13 +253,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--embedder", default="e5-small")
     ap.add_argument("--target-wrong", type=float, default=0.01)
     ap.add_argument("--judge", action="store_true", help="also measure the tiered decision with the local judge")
-    ap.add_argument("--judge-model", default="qwen2.5-coder-1.5b")
-    ap.add_argument("--judge-queries", type=int, default=120, help="seeded sample of queries per half for the judge")
-    ap.add_argument("--judge-threads", type=int, default=2)
-    ap.add_argument("--judge-thresholds", type=float, nargs="+", default=[0.88, 0.92])
-    ap.add_argument("--judge-accept-above", type=float, nargs="+", default=[1.0])
-    ap.add_argument("--judge-cutoffs", type=float, nargs="+", default=[1.0, 2.0])
-    ap.add_argument("--judge-cost-pairs", type=int, default=5, help="fresh pairs timed for the judge's cost per call")
+    ap.add_argument("--judge-models", nargs="+", default=["qwen2.5-coder-1.5b"])
+    ap.add_argument("--separation-models", nargs="*", default=["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"],
+                    help="models whose recorded scores are summarized (ROC AUC per half; no model call)")
+    ap.add_argument("--judge-queries", type=int, default=300, help="seeded sample of queries per half for the judge")
+    ap.add_argument("--judge-threads", type=int, default=1)
+    ap.add_argument("--judge-thresholds", type=float, nargs="+", default=[0.88, 0.90])
+    ap.add_argument("--judge-accept-above", type=float, nargs="+", default=[0.97, 0.98, 1.0])
+    ap.add_argument("--judge-cutoffs", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
+    ap.add_argument("--judge-cost-pairs", type=int, default=10, help="fresh pairs timed for the judge's cost per call")
     ap.add_argument("--miss-presets", nargs="*", default=["default"], help="presets whose miss latency to measure")
     ap.add_argument("--index-dir", default="/tmp/wb-bench-indexes")
     ap.add_argument("--out", default=str(RESULTS))
@@ -222,37 +294,10 @@ def main(argv: list[str] | None = None) -> int:
 
     judge_info: dict[str, Any] = {}
     if args.judge:
-        judge = RecordedJudge(LocalJudge(args.judge_model, threads=args.judge_threads, timeout_s=3600.0), SCORES)
-        s_tune = TruthProbe(tuning, emb, sample=args.judge_queries)
-        s_test = TruthProbe(test, emb, sample=args.judge_queries)
-        s_tune_nr = TruthProbe(tuning, emb, verifier=NullVerifier(), sample=args.judge_queries)
-        s_test_nr = TruthProbe(test, emb, verifier=NullVerifier(), sample=args.judge_queries)
-        rows.append(_row(f"rules, picked setting (test sample {args.judge_queries})", s_test.evaluate(rules_setting)))
-        grid = {"judge": judge, "accept_above": tuple(args.judge_accept_above), "cutoffs": tuple(args.judge_cutoffs)}
-        for label, tune_probe, test_probe in (("tiered, rules veto in band", s_tune, s_test),
-                                              ("tiered, judge alone in band", s_tune_nr, s_test_nr)):
-            try:
-                choice = pick_setting(tuning, emb, thresholds=tuple(args.judge_thresholds), margins=(0.02,),
-                                      target_wrong_hit_rate=args.target_wrong, probe=tune_probe, **grid)
-                how = f"picked on tuning sample: Wilson upper <= {args.target_wrong:.0%}"
-                setting = choice.setting
-            except ConfigError:
-                tried = [tune_probe.evaluate(CacheSetting(t, 0.02, a, c), judge) for t in args.judge_thresholds
-                         for a in grid["accept_above"] if a > t for c in grid["cutoffs"]]
-                best = min(tried, key=lambda r: (r.wrong_hit_rate, -r.paraphrase_served_rate))
-                how, setting = "none meets on tuning sample: lowest wrong-hit rate", best.setting
-            if setting.accept_above is None:
-                rows.append(_row(f"{label}: {how} (no band)", test_probe.evaluate(setting)))
-            else:
-                rows.append(_row(f"{label}: {how} (test sample)", test_probe.evaluate(setting, judge)))
-        judge.save()
-        lat = judge.latencies_ms
-        pairs = [(q.text, next(iter(s_test.probe.stored))) for q in s_test.probe.queries[:args.judge_cost_pairs]]
-        judge_info = {"model": args.judge_model, "scores_recorded": len(judge.scores), "computed_now": judge.computed,
-                      "ms_per_call": {"mean": sum(lat) / len(lat), "p50": percentile(lat, 50),
-                                      "p95": percentile(lat, 95)} if lat else None,
-                      "cost": _judge_cost(judge.judge, pairs) if pairs else None}
-        judge.close()
+        args.test_half = test  # the rows' test samples; the picks see the tuning half only
+        for model in args.judge_models:
+            model_rows, judge_info[model] = _judge_rows(model, args, tuning, emb, rules_setting)
+            rows += model_rows
 
     print()
     _print(rows)
@@ -267,15 +312,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {m['preset']:10} " + (m.get("error") or f"mean {m['mean']:.1f} ms, p50 {m['p50']:.1f} ms, "
                                                           f"p95 {m['p95']:.1f} ms, CPU {m['cpu_mean']:.1f} ms "
                                                           f"over {m['questions']} questions"))
-    if judge_info.get("ms_per_call"):
-        j = judge_info["ms_per_call"]
-        print(f"judge calls in this run: {judge_info['model']} {j['mean']:.0f} ms mean, p50 {j['p50']:.0f} ms, "
-              f"p95 {j['p95']:.0f} ms ({judge_info['computed_now']} calls)")
-    if judge_info.get("cost"):
-        c = judge_info["cost"]
-        print(f"judge cost per call ({c['calls']} fresh pairs): wall {c['wall_ms']['mean']:.0f} ms mean, "
-              f"CPU {c['cpu_ms']['mean']:.0f} ms mean")
-    out = {"rows": rows, "miss_latency_ms": miss, "judge": judge_info, "target_wrong_hit_rate": args.target_wrong,
+    separation = {model: {half.split: _separation(Path(str(SCORES).format(model=model)), model, half)
+                          for half in (tuning, test)} for model in args.separation_models}
+    for model, halves in separation.items():
+        for split, sep in halves.items():
+            if sep:
+                print(f"judge {model} recorded scores, {split} pairs: ROC AUC {sep['roc_auc']:.3f} over "
+                      f"{sep['same_intent_pairs']} same / {sep['different_intent_pairs']} different-intent pairs; "
+                      f"{sep['same_above_every_different']:.1%} of same-intent pairs above every different one")
+    for model, info in judge_info.items():
+        if info.get("cost"):
+            c = info["cost"]
+            print(f"judge {model} ({info['threads']} thread): {c['calls']} fresh pairs, wall p50 "
+                  f"{c['wall_ms']['p50']:.0f} ms (mean {c['wall_ms']['mean']:.0f}), CPU p50 {c['cpu_ms']['p50']:.0f} ms, "
+                  f"load average {c['loadavg'][0]:.1f}; picked {info['picked']}")
+    calls = [r for r in rows if r.get("judge")]
+    for r in calls:
+        print(f"  {r['row']}: {r['judge_calls_per_lookup']:.2f} judge calls per lookup")
+    out = {"rows": rows, "miss_latency_ms": miss, "judge": judge_info, "judge_separation": separation,
+           "loadavg_at_end": os.getloadavg(), "target_wrong_hit_rate": args.target_wrong,
            "seed": TRUTH_SEED, "embedder": args.embedder, "tuning": tuning.counts(), "test": test.counts(),
            "wall_s": time.perf_counter() - t0, "machine": platform.platform(), "python": sys.version.split()[0]}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -23,13 +23,17 @@ DIFFERENT = [("how do i raise my credit limit", "how do i lower my credit limit"
 
 @pytest.fixture(scope="module")
 def judge() -> LocalJudge:
-    j = LocalJudge("qwen2.5-coder-1.5b", timeout_s=600.0)
+    j = LocalJudge("qwen2.5-coder-1.5b", threads=1, timeout_s=600.0)  # 1: differs from the batch default (every core)
     yield j
     j.close()
 
 
 def test_the_model_scores_paraphrases_above_near_misses(judge: LocalJudge) -> None:
+    import llama_cpp
+
     same = [judge.score(a, b) for a, b in SAME]
+    ctx = judge._verdict._llm.ctx  # type: ignore[union-attr]
+    assert llama_cpp.llama_n_threads_batch(ctx) == llama_cpp.llama_n_threads(ctx) == judge.threads
     different = [judge.score(a, b) for a, b in DIFFERENT]
     assert min(same) > max(different), (same, different)
     assert judge.score(*SAME[0][::-1]) == same[0]  # unordered pair, remembered
