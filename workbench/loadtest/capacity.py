@@ -9,8 +9,7 @@
   throughput, doubles the rate until a step fails, then bisects until the bracket is within
   ``tolerance``. A failing step is run once more and fails only if it fails again (``retry_failed``): on
   a shared machine one stall of the client can sink a short step, and one false failure would send the
-  bisection far below the knee (a step that collapsed, under half its requests within the SLO, is not
-  retried: a stall does not do that). The users it takes: Little's law, ``rate × (mean latency + think time)``.
+  bisection far below the knee (when a time budget is set, only if the retry still fits in it). The users it takes: Little's law, ``rate × (mean latency + think time)``.
   Then it **confirms** the rate found (``confirm``, on by default): a constant-rate run at that rate, where the
   SLO and the floor must hold (retried once like a search step), and one at ``confirm_factor`` (1.2) times it,
   where they must break; :attr:`CapacityResult.confirmed` and :meth:`CapacityResult.confirmation_line` say
@@ -57,8 +56,6 @@ __all__ = ["CONFIRM_FACTOR", "CapacityResult", "Confirmation", "SweepResult", "f
 StepCallback = Callable[[str, LoadResult], None]
 #: The confirmation's second rate, as a multiple of the capacity found: the SLO or the floor must break there.
 CONFIRM_FACTOR = 1.2
-#: A failing step with less than this SLO attainment collapsed: it is not retried (a stall does not do that).
-_COLLAPSED = 0.5
 
 
 async def warm_up(target: Target | Sender, workload: Workload | Sequence[WorkItem], requests: int) -> None:
@@ -268,7 +265,6 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
     :param think_s: a user's think time between answers (for the users count).
     :param score_sample: score only a seeded sample of this many answers per step (``None``: all).
     :param retry_failed: run a failing step once more; it fails only when both runs fail (both are in the curve).
-        A step that collapsed (SLO attainment under 50%) is not run again.
     :param warm_requests: send this many unmeasured requests first (see :func:`warm_up`).
     :param confirm: run the confirmation: constant rate at the capacity found (must hold) and at
         ``confirm_factor`` times it (must break); the runs are in ``curve`` and in ``confirmation``.
@@ -350,7 +346,7 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
 
     async def run_twice(profile: RunProfile, label: str) -> tuple[bool, dict[str, Any], int]:
         ok, s = await run(profile, label)
-        if not ok and retry_failed and s.get("slo_attainment", 0.0) >= _COLLAPSED and fits(profile.duration_s):
+        if not ok and retry_failed and fits(profile.duration_s):
             ok, s = await run(profile, f"{label} (again)")
             return ok, s, 2
         return ok, s, 1
