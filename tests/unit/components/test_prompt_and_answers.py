@@ -282,3 +282,21 @@ def test_cross_lingual_passage_joins_the_context_with_a_note() -> None:
     assert cut["context"].count(cut["context"][-1]) == 1 and len(cut["context"]) == 3, "shown once in passages mode"
     with pytest.raises(ValueError):
         PromptBuilder(cross_lingual_passages=-1)
+
+
+def _cross_lingual_replies(model: str) -> list[str]:
+    """An English question whose only passage is Chinese, answered twice (greedy, seeded: the same reply)."""
+    from workbench.components import LlamaCppGenerator
+
+    gen = LlamaCppGenerator(model, max_tokens=24, threads=1, seed=0)
+    built = PromptBuilder(context="sentences", max_sentences=2, examples=2).run(
+        question="minimum amount for a large certificate of deposit", documents=[GOLD, ZH_ONLY])
+    return [gen.run(prompt=built["prompt"], messages=built["messages"])["replies"][0] for _ in range(2)]
+
+
+def test_qwen_05b_answers_in_english_from_a_chinese_passage() -> None:
+    from workbench.text import detect_language
+
+    first, again = _cross_lingual_replies("qwen2.5-coder-0.5b")
+    assert first == again, "deterministic"
+    assert detect_language(first) == "en" and "20" in first, first
