@@ -120,7 +120,7 @@ class LoadResult:
             df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0).astype("int64")
         df["http_status"] = pd.to_numeric(df["http_status"], errors="coerce").astype("Int64")
         for col in ("stream", "simulated"):
-            df[col] = df[col].fillna(False).astype(bool)
+            df[col] = df[col].astype(object).where(df[col].notna(), False).astype(bool)  # a missing column too
         for col in ("intent", "kind", "tenant", "user", "session", "status", "cache_layer", "variant", "error",
                     "answer", "verdict"):
             df[col] = df[col].astype("object").where(df[col].notna(), None)

@@ -150,3 +150,11 @@ def test_summary_row_and_plot(result: LoadResult) -> None:
     fig = result.plot()
     assert len(fig.axes) == 3
     plt.close(fig)
+
+
+def test_rows_without_the_optional_columns_are_filled_in() -> None:
+    """Rows from another tool may lack columns: ``stream`` and ``simulated`` become False, the rest missing."""
+    rows = [{k: v for k, v in r.items() if k not in ("stream", "simulated", "http_status")} for r in _rows(20)]
+    res = LoadResult.from_rows(rows, {"runner": "elsewhere"})
+    assert list(res.df.columns) == list(COLUMNS) and not res.df["simulated"].any() and not res.df["stream"].any()
+    assert res.df["simulated"].dtype == bool and res.summary()["requests"] == 20
