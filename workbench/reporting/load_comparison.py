@@ -134,6 +134,16 @@ def _shown(part: pd.DataFrame) -> pd.DataFrame:
     return part[list(_SHOWN)].rename(columns=_SHOWN)
 
 
+def _clear_lines(diffs: pd.DataFrame) -> list[str]:
+    """One line per metric and pair whose interval excludes 0: which run is better, by how much."""
+    out = []
+    for _, r in diffs[~diffs["better"].isin(["no clear difference", "n/a"])].iterrows():
+        unit = "" if r["unit"] == "share" else f" {r['unit']}"
+        out.append(f"{r['label']}: {r['better']} better ({r['run_b']} − {r['run_a']} = {r['diff']:+.4g}{unit}, "
+                   f"95% CI [{r['ci_low']:.4g}, {r['ci_high']:.4g}])")
+    return out
+
+
 def _method_note(slo: dict[str, Any] | None, seed: int, resamples: int) -> str:
     return (f"B − A and B / A against the baseline A; 95% intervals: percentiles ({PERCENTILE_METHOD}) by a seeded "
             f"bootstrap over each run's successful requests, throughput and goodput by a bootstrap over time bins of "
@@ -182,6 +192,11 @@ def write_load_comparison(runs: Mapping[str, LoadResult], out_dir: str | Path, *
     md = [f"# {title}\n", f"Generated {created} from {len(runs)} load run(s); baseline A: {names[0]}.\n",
           "## Runs\n", markdown_table(table), f"\nLatency percentiles: {PERCENTILE_METHOD}.\n"]
     if metrics:
+        clear = _clear_lines(diffs)
+        parts += ["<h2>Clear differences</h2>", "<ul>" + "".join(f"<li>{esc(line)}</li>" for line in clear) + "</ul>"
+                  if clear else "<p>None: every 95% interval holds 0.</p>"]
+        md += ["## Clear differences\n", *([f"- {line}" for line in clear] + [""] if clear
+                                           else ["None: every 95% interval holds 0.\n"])]
         parts += ["<h2>Differences</h2>", f"<p class='note'>{esc(note)}</p>"]
         md += ["## Differences\n", f"{note}\n"]
         for key in metrics:

@@ -35,7 +35,9 @@ def test_a_folder_of_load_runs_is_reported_as_a_comparison(tmp_path: Path) -> No
     assert doc["seed"] == 3 and doc["sources"]["b-slow"].endswith("b-slow") and len(doc["differences"]) == len(diffs)
     page = index.read_text(encoding="utf-8")
     assert "<h3>e2e latency p99 (ms)</h3>" in page and "data:image/png;base64," in page
-    assert "### error rate (share)" in (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
+    md = (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
+    assert "### error rate (share)" in md and "- e2e latency p50: a/fast better (b-slow − a/fast = +" in md
+    assert "<li>e2e latency p50: a/fast better" in page
 
 
 def test_names_clash_across_folders_and_one_run_compares_nothing(tmp_path: Path) -> None:
