@@ -13,7 +13,15 @@ SideBySideChat(fast_target, default_target, labels=("fast", "default"))   # one 
 from workbench.dashboards.backends import ChatBackend, HttpBackend, TargetBackend, as_backend, parse_sse_line
 from workbench.dashboards.chat import ChatWidget
 from workbench.dashboards.evaluation import EvalDashboard
-from workbench.dashboards.loadtest import CapacityDashboard, LiveRecorder, LoadTestDashboard, curve_png, warm_summary
+from workbench.dashboards.loadtest import (
+    CapacityDashboard,
+    LiveRecorder,
+    LoadTestDashboard,
+    capacity_so_far,
+    curve_png,
+    step_row,
+    warm_summary,
+)
 from workbench.dashboards.notebook import (
     CleanupButton,
     ProgressBar,
@@ -40,6 +48,7 @@ __all__ = [
     "TargetBackend",
     "answer_html",
     "as_backend",
+    "capacity_so_far",
     "curve_png",
     "enter_project_dir",
     "parse_sse_line",
@@ -47,5 +56,6 @@ __all__ = [
     "run_sync",
     "schedule",
     "show_answer",
+    "step_row",
     "warm_summary",
 ]

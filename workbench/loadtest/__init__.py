@@ -17,7 +17,9 @@ See ``docs/loadtest.md`` (definitions, coordinated omission, Locust distributed 
 from workbench.loadtest.capacity import CapacityResult, SweepResult, find_capacity, sweep
 from workbench.loadtest.compare import (
     cache_off_vs_on,
+    compare_many,
     compare_results,
+    compare_runs,
     concurrency_sweep,
     saturation_point,
     sync_vs_async,
@@ -73,7 +75,9 @@ __all__ = [
     "WorkloadSpec",
     "arrival_offsets",
     "cache_off_vs_on",
+    "compare_many",
     "compare_results",
+    "compare_runs",
     "concurrency_sweep",
     "create_contract_app",
     "find_capacity",
