@@ -90,7 +90,8 @@ async def one_config(cfg: PipelineConfig, kb: Any, items: list, slo: SLO, min_co
     async with AsyncEngine.from_config(cfg, kb=kb) as engine:  # a fresh engine (and an empty cache)
         row["search_engine_start_s"] = time.perf_counter() - t
         cap = await find_capacity(engine, items, slo, min_correct=min_correct, step_s=a.step_s, warmup=0.2,
-                                  warm_requests=a.warm, time_budget_s=a.budget, seed=a.seed, on_step=step)
+                                  warm_requests=a.warm, time_budget_s=a.budget, seed=a.seed, on_step=step,
+                                  min_requests=a.min_requests)
     row["capacity"] = cap.to_dict()
     row["search_and_confirm_s"] = cap.search_s + cap.confirm_s
     row["load_average_after"] = _load()
@@ -106,6 +107,7 @@ def main() -> None:
     ap.add_argument("--step-s", type=float, default=6.0, help="Each capacity step's length.")
     ap.add_argument("--sweep-s", type=float, default=6.0, help="Each sweep run's length.")
     ap.add_argument("--budget", type=float, default=170.0, help="The search's time budget, confirmation included.")
+    ap.add_argument("--min-requests", type=int, default=20, help="Measured requests a capacity step sends at least.")
     ap.add_argument("--warm", type=int, default=20, help="Unmeasured requests before each sweep and search.")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--skip-sweep", action="store_true")
@@ -119,7 +121,8 @@ def main() -> None:
     out: dict[str, Any] = {"preset": a.preset, "environment": run_environment(), "percentile_method": PERCENTILE_METHOD,
                            "started": time.strftime("%Y-%m-%d %H:%M"), "load_average_before": _load(),
                            "command": " ".join(["python", "bench/bench_capacity.py", *sys.argv[1:]]),
-                           "target_s": TARGET_S, "step_s": a.step_s, "sweep_step_s": a.sweep_s, "budget_s": a.budget}
+                           "target_s": TARGET_S, "step_s": a.step_s, "sweep_step_s": a.sweep_s, "budget_s": a.budget,
+                           "min_requests": a.min_requests}
     bare = base.with_overrides({"cache.enabled": False})
     if a.slo_ms is None or a.min_correct is None:
         p = asyncio.run(probe(bare, kb, items, a.probe_s, a.warm))

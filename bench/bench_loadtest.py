@@ -2,7 +2,10 @@
 
 Measures, in one run:
   1. runner overhead: the open-loop runner against ``NoopTarget`` at offered rates of 5k/10k/20k req/s
-     (achieved rate, dispatch lateness ``wait_ms``), and the closed-loop runner's ceiling;
+     (achieved rate, dispatch lateness ``wait_ms``), the closed-loop runner's ceiling, and the HTTP runner
+     (``HttpSender``) against a no-op HTTP server (a bare asyncio protocol in its own process answering one fixed
+     ChatResponse: the client's cost alone) at 1k/2k/5k req/s; target: 5,000 req/s offered held (achieved
+     >= 99% of it, no errors) with p99 lateness <= 5 ms;
   2. agreement: the in-process HTTP runner (open loop, Poisson) vs Locust (``FastHttpUser``, subprocess,
      ``constant_throughput`` users) against the same contract server (its own process, fixed 20 ms and
      50 ms answers), at the same offered rate: throughput and median latency, and their ratios;
@@ -10,10 +13,8 @@ Measures, in one run:
      threads), closed loop, 1 → 64 users;
   4. a morning-peak open-loop run of the ``default`` config with the cache off and on (the cache starts
      empty), goodput under an SLO of end-to-end ≤ 500 ms;
-  5. capacity (issue 16): a sweep and a capacity search of ``default`` and ``default`` + cache against the
-     config's async serving engine in process, each timed (target: under 3 minutes), answers scored against
-     the gold; the capacity found is confirmed by constant-rate runs at that rate (SLO and quality floor
-     should hold) and at 1.2x it (they should break);
+  5. capacity (issue 16): moved to bench/bench_capacity.py (the sweep and the confirmed capacity search of
+     ``default`` and ``default`` + cache, timed; bench/results/capacity.json);
   6. the ``serving`` preset against the same pipeline bare at the morning peak, the LLM tier as the
      simulated OpenAI-compatible service (:class:`workbench.demo.ServingPeak`, what ``workbench demo`` runs).
 
@@ -22,7 +23,6 @@ ratios; writes bench/results/loadtest.json. Run (about 4 minutes on 2 shared cor
 
     .venv/bin/python bench/bench_loadtest.py
     .venv/bin/python bench/bench_loadtest.py --skip default --agree-rate 150 --agree-seconds 10
-    .venv/bin/python bench/bench_loadtest.py --only capacity --cap-slo-ms 500 --cap-min-correct 0.3
 
 Sections not run keep their previous figures in the JSON.
 """
@@ -64,24 +64,83 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results" / "loadtest.json"
 
 
-def runner_overhead(items: list, seconds: float) -> dict[str, Any]:
-    rows = []
-    for rate in (5_000, 10_000, 20_000):
-        res = OpenLoopRunner(NoopTarget(), items, LoadProfile.steady(rate, seconds), seed=1).run_sync()
-        s = res.summary()
-        rows.append({"offered_rps": rate, "requests": s["requests"], "achieved_rps": round(s["completed_rps"]),
-                     "wait_p50_ms": round(s["wait_ms"]["p50"], 3), "wait_p99_ms": round(s["wait_ms"]["p99"], 3),
-                     "schedule_lag_ms": round(res.meta["schedule_lag_ms"], 3)})
-    closed = ClosedLoopRunner(NoopTarget(), items, users=64, max_requests=100_000).run_sync().summary()
-    print("\n1. runner overhead against NoopTarget (open loop, Poisson arrivals)")
-    print(f"{'offered':>9} {'requests':>9} {'achieved':>9} {'wait p50':>9} {'wait p99':>9} {'lag end':>8}")
+_NOOP_BODY = b'{"answer":"","tokens":0}'
+_NOOP_REPLY = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
+    len(_NOOP_BODY), _NOOP_BODY)
+
+
+def serve_noop(port: int) -> None:
+    """A no-op HTTP/1.1 server (keep-alive, one fixed ChatResponse per request): an HTTP runner's NoopTarget."""
+    import asyncio
+
+    class Noop(asyncio.Protocol):
+        def connection_made(self, transport: Any) -> None:
+            self.transport, self.buf = transport, b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buf += data
+            while (end := self.buf.find(b"\r\n\r\n")) >= 0:
+                length = 0
+                for line in self.buf[:end].split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if len(self.buf) < end + 4 + length:
+                    return
+                self.buf = self.buf[end + 4 + length:]
+                self.transport.write(_NOOP_REPLY)
+
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(Noop, "127.0.0.1", port)
+        await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+def _overhead_row(res: Any, rate: float) -> dict[str, Any]:
+    s = res.summary()
+    return {"offered_rps": rate, "requests": s["requests"], "errors": s["errors"],
+            "achieved_rps": round(s["completed_rps"]), "achieved_ratio": round(s["completed_rps"] / rate, 4),
+            "wait_p50_ms": round(s["wait_ms"]["p50"], 3), "wait_p99_ms": round(s["wait_ms"]["p99"], 3),
+            "schedule_lag_ms": round(res.meta["schedule_lag_ms"], 3),
+            "held": bool(s["errors"] == 0 and s["completed_rps"] >= 0.99 * rate and s["wait_ms"]["p99"] <= 5.0)}
+
+
+def _print_overhead(title: str, rows: list[dict[str, Any]]) -> None:
+    print(f"\n{title}")
+    print(f"{'offered':>9} {'requests':>9} {'errors':>7} {'achieved':>9} {'wait p50':>9} {'wait p99':>9} {'lag end':>8} "
+          f"{'held':>5}")
     for r in rows:
-        print(f"{r['offered_rps']:>9} {r['requests']:>9} {r['achieved_rps']:>9} {r['wait_p50_ms']:>9} "
-              f"{r['wait_p99_ms']:>9} {r['schedule_lag_ms']:>8}")
+        print(f"{r['offered_rps']:>9} {r['requests']:>9} {r['errors']:>7} {r['achieved_rps']:>9} {r['wait_p50_ms']:>9} "
+              f"{r['wait_p99_ms']:>9} {r['schedule_lag_ms']:>8} {r['held']!s:>5}")
+
+
+def runner_overhead(items: list, seconds: float) -> dict[str, Any]:
+    load_before = os.getloadavg()
+    rows = [_overhead_row(OpenLoopRunner(NoopTarget(), items, LoadProfile.steady(rate, seconds), seed=1).run_sync(), rate)
+            for rate in (5_000, 10_000, 20_000)]
+    closed = ClosedLoopRunner(NoopTarget(), items, users=64, max_requests=100_000).run_sync().summary()
+    _print_overhead("1. runner overhead against NoopTarget (open loop, Poisson arrivals); held: >= 99% achieved, "
+                    "no errors, p99 lateness <= 5 ms", rows)
     print(f"closed loop, 64 users, 100k requests: {closed['completed_rps']:.0f} req/s")
-    five = rows[0]
-    print(f"ratio achieved/offered at 5k: {five['achieved_rps'] / 5000:.3f}  (target: sustains >= 5,000 req/s)")
-    return {"open_loop": rows, "closed_loop_rps": round(closed["completed_rps"])}
+    port = free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--serve-noop", str(port)])
+    try:
+        wait_for_port(port, timeout_s=30)
+        url = f"http://127.0.0.1:{port}"
+        ClosedLoopRunner(HttpSender(url), items, users=8, max_requests=500).run_sync()  # warm up
+        http_rows = [_overhead_row(OpenLoopRunner(HttpSender(url), items, LoadProfile.steady(rate, seconds), seed=1,
+                                                  drain_timeout_s=10).run_sync(), rate)
+                     for rate in (1_000, 2_000, 5_000)]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    _print_overhead("   HTTP runner (HttpSender, aiohttp) against a no-op HTTP server in its own process", http_rows)
+    five, http_five = rows[0], http_rows[-1]
+    print(f"at 5,000 req/s offered: in-process achieved {five['achieved_ratio']:.3f} of it, p99 lateness "
+          f"{five['wait_p99_ms']} ms (held: {five['held']}); HTTP {http_five['achieved_ratio']:.3f}, p99 lateness "
+          f"{http_five['wait_p99_ms']} ms (held: {http_five['held']}); load {load_before} -> {os.getloadavg()}")
+    return {"open_loop": rows, "closed_loop_rps": round(closed["completed_rps"]), "http_open_loop": http_rows,
+            "load_average_before": load_before, "load_average_after": os.getloadavg()}
 
 
 def agreement(items: list, rate: float, seconds: float, delay_ms: float) -> dict[str, Any]:
@@ -169,89 +228,28 @@ def default_config(items: list, peak_seconds: float) -> dict[str, Any]:
                              "runs": cmp.reset_index().to_dict("records")}}
 
 
-def capacity(slo_ms: float, min_correct: float | None, step_s: float, sweep_s: float,
-             preset: str = "default") -> dict[str, Any]:
-    import asyncio
-
-    from workbench.loadtest import RunProfile, find_capacity, runner_for, sweep
-    from workbench.loadtest.capacity import step_holds
-    from workbench.pipelines import load_knowledge_base
-    from workbench.serving.engine import AsyncEngine
-
-    base = PipelineConfig.load(preset)
-    kb = load_knowledge_base(base, progress=False)
-    items = Workload(WorkloadSpec(seed=13, personalized_share=0.0)).items(20_000)
-    slo = SLO(e2el_ms=slo_ms)
-    out: dict[str, Any] = {"preset": preset, "slo": slo.to_dict(), "min_correct": min_correct, "attainment": 0.95,
-                           "step_s": step_s, "sweep_step_s": sweep_s, "load_average_before": os.getloadavg(),
-                           "configs": {}}
-    print(f"\n5. capacity: sweep and capacity search, in-process engine, SLO {slo!r}, correct >= {min_correct}")
-    for name, overrides in ((preset, {"cache.enabled": False}), (f"{preset} + cache", {"cache.enabled": True})):
-        cfg = base.with_overrides(overrides)
-
-        async def go(cfg: PipelineConfig = cfg) -> dict[str, Any]:
-            row: dict[str, Any] = {}
-            async with AsyncEngine.from_config(cfg, kb=kb) as engine:
-                t = time.perf_counter()  # the time includes the warm-up
-                sw = await sweep(engine, items, steps=5, duration_s=sweep_s, concurrency=16, slo=slo, score=True,
-                                 warmup=0.2, warm_requests=30)
-                row["sweep_s"] = time.perf_counter() - t
-                row["sweep"] = sw.curve[["run", "profile", "rate", "throughput_rps", "goodput_rps",
-                                         "correct_goodput_rps", "correct_share", "slo_attainment", "latency_p50_ms",
-                                         "latency_p99_ms"]].to_dict("records")
-            async with AsyncEngine.from_config(cfg, kb=kb) as engine:  # a fresh engine (and empty cache)
-                t = time.perf_counter()
-                cap = await find_capacity(engine, items, slo, min_correct=min_correct, step_s=step_s, warmup=0.2,
-                                          warm_requests=30)
-                row["search_s"] = time.perf_counter() - t
-                row["capacity"] = cap.to_dict()
-                for k, factor in (("confirm_at_capacity", 1.0), ("confirm_at_1.2x", 1.2)):
-                    if cap.rate_rps <= 0:
-                        break
-                    res = await runner_for(RunProfile(name="constant", rate=cap.rate_rps * factor,
-                                                      duration_s=step_s * 1.5), engine, items, slo=slo,
-                                           warmup=0.2, score=min_correct is not None).run()
-                    summ = res.summary(slo)
-                    holds, why = step_holds(summ, attainment=0.95, min_correct=min_correct)
-                    row[k] = {"rate": cap.rate_rps * factor, "holds": holds, "why": why,
-                              "slo_attainment": summ.get("slo_attainment"), "correct_share": summ.get("correct_share"),
-                              "latency_p99_ms": summ["latency_ms"]["p99"]}
-            return row
-
-        row = asyncio.run(go())
-        row["load_average_after"] = os.getloadavg()
-        out["configs"][name] = row
-        print(f"  {name}: {row['capacity']['headline']}")
-        print(f"    sweep {row['sweep_s']:.0f} s, search {row['search_s']:.0f} s; confirm at capacity: "
-              f"{row.get('confirm_at_capacity', {}).get('why')}, at 1.2x: {row.get('confirm_at_1.2x', {}).get('why')}")
-        for r in row["sweep"]:
-            print(f"    sweep {r['run']:<16} {r['throughput_rps']:7.1f} req/s  p99 {r['latency_p99_ms']:7.0f} ms  "
-                  f"goodput {r['goodput_rps']:6.1f}  correct goodput {r['correct_goodput_rps'] or 0:6.1f}")
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--noop-seconds", type=float, default=2.0)
+    ap.add_argument("--serve-noop", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--agree-rate", type=float, default=150.0)
     ap.add_argument("--agree-seconds", type=float, default=10.0)
     ap.add_argument("--agree-delay-ms", type=float, nargs="+", default=[20.0, 50.0],
                     help="Server answer times to compare at (one run pair each).")
     ap.add_argument("--peak-seconds", type=float, default=40.0)
-    sections = ["overhead", "agreement", "default", "capacity", "serving-peak"]
+    sections = ["overhead", "agreement", "default", "serving-peak"]
     ap.add_argument("--skip", nargs="*", default=[], choices=sections)
     ap.add_argument("--only", nargs="*", default=None, choices=sections)
     ap.add_argument("--peak-rate", type=float, default=4.0, help="serving-peak: requests/s at the peak.")
-    ap.add_argument("--cap-slo-ms", type=float, default=500.0)
-    ap.add_argument("--cap-min-correct", type=float, default=None)
-    ap.add_argument("--cap-step-s", type=float, default=6.0)
-    ap.add_argument("--cap-sweep-s", type=float, default=6.0)
-    ap.add_argument("--cap-preset", default="default", help="The preset of the capacity section (and + cache).")
     a = ap.parse_args()
+    if a.serve_noop:
+        serve_noop(a.serve_noop)
+        return
     if a.only is not None:
         a.skip = [s for s in sections if s not in a.only]
     items = Workload(WorkloadSpec(seed=7)).items(20_000)
     previous = json.loads(OUT.read_text(encoding="utf-8")) if OUT.is_file() else {}
+    previous.pop("capacity", None)  # bench/bench_capacity.py measures it now (bench/results/capacity.json)
     out: dict[str, Any] = {**previous, "environment": run_environment(), "percentile_method": PERCENTILE_METHOD,
                            "latency_from": "scheduled start (open loop)", "started": time.strftime("%Y-%m-%d %H:%M"),
                            "load_average": os.getloadavg()}
@@ -261,9 +259,6 @@ def main() -> None:
         out["agreement"] = [agreement(items[:5000], a.agree_rate, a.agree_seconds, d) for d in a.agree_delay_ms]
     if "default" not in a.skip:
         out["default_config"] = default_config(items, a.peak_seconds)
-    if "capacity" not in a.skip:
-        out["capacity"] = capacity(a.cap_slo_ms, a.cap_min_correct, a.cap_step_s, a.cap_sweep_s, a.cap_preset)
-        out["capacity"]["command"] = " ".join(["python", "bench/bench_loadtest.py", *sys.argv[1:]])
     if "serving-peak" not in a.skip:
         from workbench.demo import ServingPeak, _peak_markdown
 

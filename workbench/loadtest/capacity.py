@@ -226,6 +226,8 @@ class CapacityResult:
     def headline(self) -> str:
         """``"N users / R req/s under SLO(...)"`` with the floor and where it broke."""
         floor = f", correct >= {self.min_correct:.0%}" if self.min_correct is not None else ""
+        if self.rate_rps <= 0 and self.stopped_by == "time budget":
+            return f"no rate found to hold {self.slo!r}{floor} before the time budget ran out"
         if self.rate_rps <= 0:
             return f"no rate holds {self.slo!r}{floor} (attainment >= {self.attainment:.0%}), not even one at a time"
         broke = f"; breaks by {self.broke_at_rps:.3g} req/s" if self.broke_at_rps else ""
@@ -389,7 +391,7 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
     found = lo or 0.0
     users = math.floor(found * ((lo_latency_ms / 1e3 if not math.isnan(lo_latency_ms) else 0.0) + think_s)) \
         if found else 0
-    cap = result(found, max(users, 1) if found else 0, hi, stopped if found else "no rate holds")
+    cap = result(found, max(users, 1) if found else 0, hi, stopped if found or stopped == "time budget" else "no rate holds")
     if confirm and found > 0:
         t = time.perf_counter_ns()
         for factor in (1.0, confirm_factor):

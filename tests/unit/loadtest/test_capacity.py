@@ -154,7 +154,7 @@ async def test_confirmation_says_why_it_is_not_confirmed(items: list) -> None:
 
 async def test_time_budget_stops_the_search_and_keeps_room_for_the_confirmation(items: list) -> None:
     # capacity far out of reach (doubling would go on for max_steps): the budget ends the search
-    budget, step = 2.0, 0.25
+    budget, step = 4.0, 0.25
     cap = await find_capacity(SlotTarget(service_s=0.002, slots=10_000), items, SLO(e2el_ms=500), step_s=step,
                               warmup=0.2, start_rate=200, max_steps=30, time_budget_s=budget)
     assert cap.stopped_by == "time budget" and cap.rate_rps >= 200
@@ -163,5 +163,10 @@ async def test_time_budget_stops_the_search_and_keeps_room_for_the_confirmation(
     assert len(cap.confirmation) == 2  # the budget kept room for it
     # each run takes its schedule plus a drain; the estimate uses the slowest run so far
     assert cap.search_s + cap.confirm_s <= 1.5 * budget, (cap.search_s, cap.confirm_s)
+    # a budget spent by the synchronous step: no rate step ran, and the headline says so (not "no rate holds")
+    tight = await find_capacity(SlotTarget(service_s=0.005, slots=1), items, SLO(e2el_ms=200), step_s=0.3,
+                                warmup=0.2, time_budget_s=0.2)
+    assert tight.stopped_by == "time budget" and tight.rate_rps == 0 and len(tight.curve) == 1
+    assert "before the time budget ran out" in tight.headline() and tight.confirmation == []
     with pytest.raises(ConfigError):
         await find_capacity(SlotTarget(service_s=0.005, slots=1), items, SLO(e2el_ms=200), time_budget_s=0)
