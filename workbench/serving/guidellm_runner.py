@@ -26,7 +26,7 @@ from pathlib import Path
 
 from workbench.errors import ConfigError
 
-__all__ = ["GUIDELLM_VERSION", "GuideLLMReport", "guidellm_executable", "guidellm_venv", "local_tokenizer",
+__all__ = ["GUIDELLM_ENV", "GUIDELLM_VERSION", "GuideLLMReport", "guidellm_command", "guidellm_executable", "guidellm_venv", "local_tokenizer",
            "read_report", "run_guidellm", "write_prompts"]
 
 #: The version ``scripts/setup.sh`` installs.
@@ -100,6 +100,8 @@ class GuideLLMReport:
     summary: dict[str, dict[str, float]] = field(default_factory=dict)
     """GuideLLM's own ``median`` and ``mean`` of ``time_to_first_token_ms`` and ``inter_token_latency_ms``."""
     errors: list[str] = field(default_factory=list)
+    window: tuple[float, float] = (0.0, 0.0)
+    """The benchmark's start and end, Unix time (seconds)."""
 
 
 def read_report(path: str | Path) -> GuideLLMReport:
@@ -131,12 +133,13 @@ def read_report(path: str | Path) -> GuideLLMReport:
             rep.itl_ms.append((last - first) * 1e3 / (tokens - 1))
             rep.itl_to_end_ms.append((end - first) * 1e3 / (tokens - 1))
     rep.errors = [str(r["info"].get("error")) for r in bench["requests"].get("errored", [])]
+    rep.window = (float(bench["start_time"]), float(bench["end_time"]))
     return rep
 
 
-def run_guidellm(target: str, data: str | Path, *, requests: int, output: str | Path, rate: float | None = None,
-                 max_tokens: int | None = None, timeout_s: float = 600.0) -> GuideLLMReport:
-    """Run GuideLLM's streamed chat benchmark (``/v1/chat/completions``) against ``target``.
+def guidellm_command(target: str, data: str | Path, *, requests: int, output: str | Path, rate: float | None = None,
+                     max_tokens: int | None = None) -> list[str]:
+    """The ``guidellm run`` command of a streamed chat benchmark (``/v1/chat/completions``) against ``target``.
 
     :param target: the server's base URL (``http://127.0.0.1:PORT``, no ``/v1``).
     :param data: a JSON-lines file of ``{"prompt": ...}`` (:func:`write_prompts`).
@@ -144,24 +147,36 @@ def run_guidellm(target: str, data: str | Path, *, requests: int, output: str | 
     :param output: where GuideLLM writes its JSON report.
     :param rate: requests per second (GuideLLM's ``constant`` profile); ``None``: ``synchronous`` (one at a time).
     :param max_tokens: ``max_completion_tokens`` sent with every request (``None``: the server's default).
+    :returns: the command line.
+    :raises ConfigError: GuideLLM is not installed.
+    """
+    backend = f"kind=openai_http,target={target},request_format=/v1/chat/completions"
+    if max_tokens is not None:
+        backend += f",max_tokens={max_tokens}"
+    profile = "kind=synchronous" if rate is None else f"kind=constant,rate={rate:g}"
+    return [str(guidellm_executable()), "run", "--backend", backend, "--profile", profile,
+            "--constraint", f"kind=max_requests,count={requests}", "--data", f"kind=json_file,path={data}",
+            "--tokenizer", f"kind=hf_auto,model={local_tokenizer()}", "--output", f"kind=json,path={output}",
+            "--disable-console"]
+
+
+#: The environment GuideLLM runs in: no model hub.
+GUIDELLM_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def run_guidellm(target: str, data: str | Path, *, requests: int, output: str | Path, rate: float | None = None,
+                 max_tokens: int | None = None, timeout_s: float = 600.0) -> GuideLLMReport:
+    """Run GuideLLM's streamed chat benchmark against ``target`` and read its report (arguments: :func:`guidellm_command`).
+
     :param timeout_s: the whole run's time limit.
     :returns: the report read from ``output``.
     :raises ConfigError: GuideLLM is not installed.
     :raises RuntimeError: GuideLLM exited with an error (its output's tail says why).
     """
-    exe = guidellm_executable()
-    backend = f"kind=openai_http,target={target},request_format=/v1/chat/completions"
-    if max_tokens is not None:
-        backend += f",max_tokens={max_tokens}"
-    profile = "kind=synchronous" if rate is None else f"kind=constant,rate={rate:g}"
-    cmd = [str(exe), "run", "--backend", backend, "--profile", profile,
-           "--constraint", f"kind=max_requests,count={requests}", "--data", f"kind=json_file,path={data}",
-           "--tokenizer", f"kind=hf_auto,model={local_tokenizer()}", "--output", f"kind=json,path={output}",
-           "--disable-console"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)
+    cmd = guidellm_command(target, data, requests=requests, output=output, rate=rate, max_tokens=max_tokens)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env={**os.environ, **GUIDELLM_ENV},
+                          check=False)
     if proc.returncode != 0 or not Path(output).is_file():
         tail = (proc.stdout + proc.stderr)[-3000:]
         raise RuntimeError(f"guidellm exited with {proc.returncode}: {tail}")
     return read_report(output)
-

@@ -27,7 +27,7 @@ def _request(start: float, first: float, last: float, end: float, tokens: int) -
 
 def test_report_timings_and_the_two_itl_definitions(tmp_path: Path) -> None:
     summary = {"successful": {"median": 50.0, "mean": 55.0, "count": 2}}
-    doc = {"benchmarks": [{
+    doc = {"benchmarks": [{"start_time": 9.5, "end_time": 20.5,
         "metrics": {"request_totals": {"successful": 2, "errored": 1, "incomplete": 0},
                     "time_to_first_token_ms": summary, "inter_token_latency_ms": summary},
         "requests": {"successful": [_request(10.0, 10.05, 10.09, 10.10, 5), _request(20.0, 20.06, 20.06, 20.07, 1)],
@@ -39,7 +39,7 @@ def test_report_timings_and_the_two_itl_definitions(tmp_path: Path) -> None:
     assert rep.ttft_ms == pytest.approx([50.0, 60.0])
     assert rep.itl_ms == pytest.approx([10.0])  # (last - first) / (5 - 1); a one-token answer has no ITL
     assert rep.itl_to_end_ms == pytest.approx([12.5])  # (end - first) / (5 - 1)
-    assert rep.output_tokens == [5, 1] and rep.summary["time_to_first_token_ms"]["median"] == 50.0
+    assert rep.window == (9.5, 20.5) and rep.output_tokens == [5, 1] and rep.summary["time_to_first_token_ms"]["median"] == 50.0
     path.write_text(json.dumps({"benchmarks": []}))
     with pytest.raises(ConfigError):
         read_report(path)
