@@ -308,11 +308,13 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
     def elapsed() -> float:
         return (time.perf_counter_ns() - t0) / 1e9
 
-    def fits(next_s: float) -> bool:
-        """Whether one more ``step_s`` step and the confirmation still fit in the budget."""
+    def fits(next_s: float, rate: float) -> bool:
+        """Whether one more run of ``next_s`` s and then the confirmation (of a capacity about ``rate``: a run is
+        longer at a low rate, see ``span``) still fit in the budget."""
         if time_budget_s is None:
             return True
-        reserve = 2 * ((confirm_s or step_s) + overhead["s"]) if confirm else 0.0
+        reserve = span(rate, confirm_s or step_s) + span(rate * confirm_factor, confirm_s or step_s) + \
+            2 * overhead["s"] if confirm else 0.0
         return elapsed() + next_s + overhead["s"] + reserve <= time_budget_s
 
     await warm_up(target, workload, warm_requests)
@@ -348,7 +350,7 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
 
     async def run_twice(profile: RunProfile, label: str) -> tuple[bool, dict[str, Any], int]:
         ok, s = await run(profile, label)
-        if not ok and retry_failed and fits(profile.duration_s):
+        if not ok and retry_failed and fits(profile.duration_s, lo or profile.rate or 1.0):
             ok, s = await run(profile, f"{label} (again)")
             return ok, s, 2
         return ok, s, 1
@@ -369,7 +371,7 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
     stopped = "max_steps"
     for _ in range(max_steps):
         seconds = span(rate, step_s)
-        if not fits(seconds):
+        if not fits(seconds, lo or rate):
             stopped = "time budget"
             break
         step = RunProfile(name="constant" if arrivals == "constant" else "poisson", rate=rate, duration_s=seconds)
