@@ -197,9 +197,10 @@ class LlamaCppBackend:
                     raise GeneratorError(f"llama.cpp failed: {item}")
                 yield item
         finally:
+            # a client that leaves mid-stream cancels this task, and anyio cancels every later await in it too:
+            # the instance goes back to the pool when its thread ends, not after an await that may never finish
             cancelled.set()
-            await worker
-            pool.put_nowait(gen)
+            worker.add_done_callback(lambda _: pool.put_nowait(gen))
 
 
 def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
