@@ -6,10 +6,11 @@
 * :func:`find_capacity`: the largest open-loop rate at which the SLO holds (attainment ≥ ``attainment``
   over the measured window, sheds and errors counting as misses) **and** the share of correct answers
   stays ≥ ``min_correct`` (answers scored against the dataset's gold). It starts from the synchronous
-  throughput, doubles the rate until a step fails, then bisects until the bracket is within
-  ``tolerance``. A failing step is run once more and fails only if it fails again (``retry_failed``): on
+  throughput (a synchronous step, retried like the others), doubles the rate until a step fails, then bisects
+  until the bracket is within ``tolerance``. A failing step is run once more and fails only if it fails again (``retry_failed``): on
   a shared machine one stall of the client can sink a short step, and one false failure would send the
-  bisection far below the knee (when a time budget is set, only if the retry still fits in it). The users it takes: Little's law, ``rate × (mean latency + think time)``.
+  bisection far below the knee (when a time budget is set, only if the retry still fits in it). The users it
+  takes: Little's law, ``rate × (mean latency + think time)``.
   Then it **confirms** the rate found (``confirm``, on by default): a constant-rate run at that rate, where the
   SLO and the floor must hold (retried once like a search step), and one at ``confirm_factor`` (1.2) times it,
   where they must break; :attr:`CapacityResult.confirmed` and :meth:`CapacityResult.confirmation_line` say
@@ -350,7 +351,7 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
 
     async def run_twice(profile: RunProfile, label: str) -> tuple[bool, dict[str, Any], int]:
         ok, s = await run(profile, label)
-        if not ok and retry_failed and fits(profile.duration_s, lo or profile.rate or 1.0):
+        if not ok and retry_failed and fits(profile.duration_s, lo or profile.rate or s["throughput_rps"] or 1.0):
             ok, s = await run(profile, f"{label} (again)")
             return ok, s, 2
         return ok, s, 1
@@ -359,14 +360,14 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
         return CapacityResult(found, users, slo, min_correct, attainment, think_s, pd.DataFrame(rows), runs,
                               broke_at_rps=hi, stopped_by=stopped, search_s=elapsed())
 
+    lo: float | None = None
+    hi: float | None = None
     if start_rate is None:
-        ok, s = await run(RunProfile(name="synchronous", duration_s=step_s), "synchronous")
+        ok, s, _ = await run_twice(RunProfile(name="synchronous", duration_s=step_s), "synchronous")
         start_rate = s["throughput_rps"]
         if not ok or not start_rate > 0:
             return result(0.0, 0, None, "no rate holds")
     rate = min(start_rate, max_rate) if max_rate else start_rate
-    lo: float | None = None
-    hi: float | None = None
     lo_latency_ms = math.nan
     stopped = "max_steps"
     for _ in range(max_steps):

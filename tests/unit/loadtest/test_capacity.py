@@ -75,7 +75,7 @@ async def test_quality_floor_caps_capacity_where_latency_would_not(items: list) 
 
 async def test_no_capacity_when_one_at_a_time_misses_the_slo(items: list) -> None:
     cap = await find_capacity(SlotTarget(service_s=0.02, slots=1), items, SLO(e2el_ms=5), step_s=0.3)
-    assert cap.rate_rps == 0 and cap.users == 0 and len(cap.curve) == 1
+    assert cap.rate_rps == 0 and cap.users == 0 and cap.curve.run.tolist() == ["synchronous", "synchronous (again)"]
     assert cap.headline().startswith("no rate holds")
     with pytest.raises(ConfigError):
         await find_capacity(SlotTarget(service_s=0.02, slots=1), items, SLO(), step_s=0.3)
@@ -105,7 +105,8 @@ class ColdStart:
 
 
 async def test_warm_up_keeps_a_cold_start_out_of_the_first_step(items: list) -> None:
-    cold = await find_capacity(ColdStart(), items, SLO(e2el_ms=50), step_s=0.4, warmup=0.25, max_steps=1)
+    cold = await find_capacity(ColdStart(), items, SLO(e2el_ms=50), step_s=0.4, warmup=0.25, max_steps=1,
+                               retry_failed=False)  # (a second synchronous run would be warm)
     assert cold.rate_rps == 0 and len(cold.curve) == 1  # the synchronous step saw only the cold request
     warm_target = ColdStart()
     warm = await find_capacity(warm_target, items, SLO(e2el_ms=50), step_s=0.4, warmup=0.25, max_steps=1,
