@@ -6,18 +6,19 @@
 * :func:`find_capacity`: the largest open-loop rate at which the SLO holds (attainment ≥ ``attainment``
   over the measured window, sheds and errors counting as misses) **and** the share of correct answers
   stays ≥ ``min_correct`` (answers scored against the dataset's gold). It starts from the synchronous
-  throughput (a synchronous step, retried like the others), doubles the rate until a step fails, then bisects
-  until the bracket is within ``tolerance``. A failing step is run once more and fails only if it fails again (``retry_failed``): on
-  a shared machine one stall of the client can sink a short step, and one false failure would send the
-  bisection far below the knee (when a time budget is set, only if the retry still fits in it). The users it
-  takes: Little's law, ``rate × (mean latency + think time)``.
+  throughput, doubles the rate until a step fails, then bisects until the bracket is within ``tolerance``.
+  A failing step (the synchronous one too) is run once more and fails only if it fails again
+  (``retry_failed``; with a time budget, only when the second run still fits): on a shared machine one stall
+  of the client can sink a short step, and one false failure would send the bisection far below the knee.
+  The users it takes: Little's law, ``rate × (mean latency + think time)``.
   Then it **confirms** the rate found (``confirm``, on by default): a constant-rate run at that rate, where the
   SLO and the floor must hold (retried once like a search step), and one at ``confirm_factor`` (1.2) times it,
   where they must break; :attr:`CapacityResult.confirmed` and :meth:`CapacityResult.confirmation_line` say
-  whether they did, and why not. Each rate step sends the next slice of the workload's stream (a cache sees new
-  questions, not the last step's again) and lasts long enough for ``min_requests`` measured requests (a step
-  of three answers says nothing about a quality floor). ``time_budget_s`` bounds the whole search: a step is started only when it
-  and the confirmation still fit (each run estimated as its length plus the largest overrun of a run so far: drain and bookkeeping).
+  whether they did, and why not. Each rate step sends the next slice of the workload's stream (a cache sees
+  new questions, not the last step's again) and lasts long enough for ``min_requests`` measured requests (a
+  step of three answers says nothing about a quality floor). ``time_budget_s`` bounds the whole search: a
+  step starts only when it and the confirmation still fit (each run estimated as its length plus the
+  largest overrun of a run so far: its drain and bookkeeping). A step's drain is bounded (``drain_s``).
 
 Both run inside one event loop (the in-process engine lives on it), so they are coroutines; sync callers
 use ``asyncio.run`` or :func:`workbench.loadtest.inprocess.run_with_engine`.
