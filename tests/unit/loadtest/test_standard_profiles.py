@@ -125,7 +125,9 @@ async def test_warmup_is_left_out_of_the_measured_window(items: list) -> None:
     assert s["window_s"] == pytest.approx(0.75)
     assert s["requests"] == int(((res.df.scheduled_s >= 1.0) & (res.df.scheduled_s < 1.75)).sum())
     assert 70 <= s["requests"] <= 80 and len(res) > s["requests"]
-    assert s["latency_ms"]["p99"] < 20 < w["latency_ms"]["p99"]  # the cold start shows only in the whole run
+    # the cold start (50 ms answers) shows only in the whole run (p50, not p99: a loaded machine stalls a few)
+    assert s["latency_ms"]["p50"] < 20 and w["latency_ms"]["p99"] >= 50 > s["latency_ms"]["p50"]
+    assert s["latency_ms"]["p99"] < w["latency_ms"]["p99"]
     # a fraction is a share of the run
     frac = await runner_for(profile, NoopTarget(), items, warmup=0.25).run()
     assert frac.meta["measured"]["from_s"] == pytest.approx(0.5)
