@@ -16,8 +16,8 @@ Per preset:
 * **hit@5** (retrieval, the experiment runner's definition: ``retrieve(top_k=10)``, passages collapsed to
   documents, a gold document among the first 5) on every answerable question (``--limit``: a seeded sample
   of N per language), split into same-language and cross-lingual, per language.
-* **abstention** with the preset as configured, on the test halves: precision (abstentions that were on
-  unanswerable questions), recall (unanswerable questions abstained; in-domain and off-topic apart), the
+* **abstention** with the preset as configured, on the test halves (each rate with its 95% Wilson
+  interval): precision (abstentions that were on unanswerable questions), recall (unanswerable questions abstained; in-domain and off-topic apart), the
   false-abstain rate (answerable questions abstained, cross-lingual ones counted apart too), and answers
   lost: abstained answerable questions that the same preset without the gate answers correctly
   (``workbench.evaluation.metrics.answer.match_answer``).
@@ -53,6 +53,7 @@ from typing import Any
 import workbench  # noqa: F401  (offline switches)
 from workbench.config import PipelineConfig
 from workbench.evaluation.answerability import SPLIT_SEED, answerability_questions
+from workbench.evaluation.cache_truth import wilson_interval
 from workbench.evaluation.experiment import bootstrap_mean
 from workbench.evaluation.metrics.answer import answer_scores, match_answer
 from workbench.evaluation.metrics.retrieval import dedupe
@@ -84,7 +85,9 @@ def sample(rows: list[dict[str, Any]], limit: int | None, seed: int = SEED) -> l
 
 
 def ratio(num: int, den: int) -> dict[str, Any]:
-    return {"n": num, "of": den, "rate": round(num / den, 4) if den else None}
+    """``num`` of ``den`` with its rate and 95% Wilson interval (``ci``)."""
+    return {"n": num, "of": den, "rate": round(num / den, 4) if den else None,
+            "ci": [round(x, 4) for x in wilson_interval(num, den)] if den else None}
 
 
 def pcts(values: list[float]) -> dict[str, float | None]:
@@ -235,6 +238,12 @@ def show(preset: str, r: dict[str, Any]) -> None:
         print(f"{lang:5} {fmt(same):>18} {fmt(cross):>16} {fmt(a['recall']):>16} {fmt(a['precision']):>16} "
               f"{fmt(a['false_abstain']):>16} {fmt(a['answers_lost']):>14} {a['latency_ms']['p50'] or 0:8.1f} "
               f"{a['latency_ms']['p95'] or 0:8.1f} {g['p50'] or 0:6.2f}/{g['p95'] or 0:<6.2f}")
+    print("abstention on the test half, rate (n/of) [95% Wilson CI]:")
+    for lang in ("en", "zh", "all"):
+        a = r["abstention_test"][lang]
+        print(f"  {lang:4} " + "  ".join(f"{k} {a[k]['rate']:.3f} ({a[k]['n']}/{a[k]['of']}) [{a[k]['ci'][0]:.3f}, "
+                                         f"{a[k]['ci'][1]:.3f}]" for k in ("recall_in_domain", "recall_off_topic",
+                                                                           "false_abstain") if a[k]["of"]))
     print("answerable test half, as served (abstentions score 0), mean [95% bootstrap CI]:")
     for lang in ("en", "zh", "all"):
         qa = r["abstention_test"][lang]["answer_quality"]
