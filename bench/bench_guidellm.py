@@ -1,0 +1,286 @@
+"""GuideLLM's chat benchmark against our two OpenAI-compatible servers, beside our own runner on the same server.
+
+Issue 16, item 7 and its target: GuideLLM (installed by ``scripts/setup.sh`` in its own venv) runs its streamed
+chat benchmark against ``workbench serve`` and ``workbench serve-llm``, and its time to first token (TTFT) and
+inter-token latency (ITL) agree with our runner's within 5% on the same server.
+
+Servers, each a real process on 127.0.0.1:
+
+* ``serve-llm (simulated)``: ``workbench serve-llm --backend simulated`` (fixed TTFT and time per token, no jitter;
+  simulated timings, labelled so);
+* ``serve``: ``workbench serve fast`` with its generator the simulated ``serve-llm`` above (generator.kind=openai,
+  abstention off so every question reaches the generator): the whole RAG request path streamed;
+* ``serve-llm (smollm2-135m)``: a real model through llama.cpp (``--llama none`` leaves it out).
+
+Per simulated server, GuideLLM sends ``--requests`` synchronous requests (one at a time) cycling through 10 English
+questions of our workload (seeded) while our runner (``ClosedLoopRunner`` + ``HttpSender`` with the OpenAI endpoint
+mapping, also one at a time) loops over the same 10 questions beside it; only our requests started inside GuideLLM's
+benchmark window count, so both tools see the same moments of a shared, loaded machine (run one after the other,
+the load's drift between runs moved the ratios by 5-9%). The real model serves one request at a time, so there the
+runs follow each other: ours, GuideLLM, ours again (pooled). Ratios are ours / GuideLLM's, of medians and of means.
+
+Definitions: both tools take the output tokens from ``usage.completion_tokens``. GuideLLM's TTFT starts when the
+request headers are sent, ours when the request is issued (closed loop: the same moment, give or take the JSON
+encoding). GuideLLM's ITL ends at the *last token line*; our ``tpot_ms`` ends at the *end of the response* (after the
+finish chunk, the usage chunk and ``[DONE]``), so the table also gives GuideLLM's per-request timings recomputed
+with our end (``itl_to_end``): the like-for-like ratio.
+
+Run (about 5 minutes on 2 shared cores; ``--quick``: 20 GuideLLM requests, no real model, about 1.5 minutes):
+
+    nice -n 5 .venv/bin/python bench/bench_guidellm.py
+    nice -n 5 .venv/bin/python bench/bench_guidellm.py --quick
+    nice -n 5 .venv/bin/python bench/bench_guidellm.py --requests 100 --llama-requests 8 --ttft-ms 150 --tpot-ms 15
+
+Writes bench/results/guidellm.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+import httpx
+import pandas as pd
+
+import workbench  # noqa: F401  (offline switches first)
+from workbench.loadtest import ClosedLoopRunner, Workload, WorkloadSpec
+from workbench.loadtest.endpoint import EndpointMapping
+from workbench.loadtest.http import HttpSender
+from workbench.loadtest.workload import WorkItem
+from workbench.percentiles import PERCENTILE_METHOD, percentile
+from workbench.serving.guidellm_runner import (
+    GUIDELLM_ENV,
+    GUIDELLM_VERSION,
+    guidellm_command,
+    guidellm_executable,
+    read_report,
+    run_guidellm,
+    write_prompts,
+)
+from workbench.testing import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "results" / "guidellm.json"
+#: Questions per run of our runner beside GuideLLM (GuideLLM cycles through the same ones).
+BATCH = 10
+WORKBENCH = str(Path(sys.executable).parent / "workbench")
+
+
+class Server:
+    """A ``workbench`` server command in its own process (own session), ready once ``/readyz`` or ``/health`` is 200."""
+
+    def __init__(self, name: str, args: list[str], *, health: str, model: str) -> None:
+        self.name, self.model, self.port = name, model, free_port()
+        self.log = Path(tempfile.mkstemp(prefix="wb-guidellm-", suffix=".log")[1])
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen([WORKBENCH, *args, "--port", str(self.port)], cwd=ROOT, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        self.health = health
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait(self, timeout_s: float = 600.0) -> Server:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log.read_text(errors='replace')[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}{self.health}", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.5)
+        self.close()
+        raise RuntimeError(f"{self.name} was not ready after {timeout_s:g} s")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def questions(n: int, seed: int) -> list[WorkItem]:
+    spec = WorkloadSpec(seed=seed, stream_share=1.0, languages=("en",), personalized_share=0.0, session_share=0.0)
+    return Workload(spec).items(n)
+
+
+def warm_up(url: str, items: list[WorkItem], n: int = 3) -> None:
+    for it in items[:n]:
+        with httpx.stream("POST", f"{url}/v1/chat/completions", timeout=120,
+                          json={"messages": [{"role": "user", "content": it.request.question}], "stream": True}) as r:
+            r.raise_for_status()
+            for _ in r.iter_lines():
+                pass
+
+
+def ours(url: str, model: str, items: list[WorkItem]) -> pd.DataFrame:
+    """One synchronous run of our runner over ``items``; ``wall_start`` = each request's start, Unix time."""
+    sender = HttpSender(url, timeout_s=120, mapping=EndpointMapping(kind="openai", model=model))
+    wall0 = time.time()
+    df = asyncio.run(ClosedLoopRunner(sender, items, users=1, max_requests=len(items)).run()).df
+    return df.assign(wall_start=wall0 + df.start_s)
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    return {"median": round(float(percentile(values, 50)), 2), "mean": round(fmean(values), 2), "n": len(values)} \
+        if values else {"median": float("nan"), "mean": float("nan"), "n": 0}
+
+
+def ratio(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    return {k: round(a[k] / b[k], 3) for k in ("median", "mean")}
+
+
+def compare(server: Server, items: list[WorkItem], out_dir: Path, *, side_by_side: bool,
+            guidellm_requests: int) -> dict[str, Any]:
+    """Both tools on ``server``. ``side_by_side``: our runner loops while GuideLLM runs, and only our requests started
+    inside GuideLLM's benchmark window count (both see the same moments of a shared machine). Otherwise (a server
+    that serves one request at a time): ours, GuideLLM, ours again, pooled."""
+    warm_up(server.url, items)
+    data = write_prompts([items[i % len(items)].request.question for i in range(guidellm_requests)],
+                         out_dir / f"prompts-{server.port}.jsonl")
+    out = out_dir / f"{server.port}.json"
+    t0 = time.perf_counter()
+    if side_by_side:
+        cmd = guidellm_command(server.url, data, requests=guidellm_requests, output=out)
+        with (out_dir / f"{server.port}.log").open("w") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **GUIDELLM_ENV})
+            runs = []
+            while proc.poll() is None:
+                runs.append(ours(server.url, server.model, items))
+            if proc.returncode != 0:
+                raise RuntimeError(f"guidellm exited with {proc.returncode}: {(out_dir / f'{server.port}.log').read_text()[-2000:]}")
+        rep = read_report(out)
+        df = pd.concat(runs, ignore_index=True)
+        df = df[(df.wall_start >= rep.window[0]) & (df.wall_start <= rep.window[1])]
+    else:
+        first = ours(server.url, server.model, items)
+        rep = run_guidellm(server.url, data, requests=guidellm_requests, output=out)
+        df = pd.concat([first, ours(server.url, server.model, items)], ignore_index=True)
+    guidellm_s = time.perf_counter() - t0
+    ok = df[df.status == "ok"]
+    o_ttft, o_itl = stats(list(ok.ttft_ms)), stats(list(ok.tpot_ms.dropna()))
+    g_ttft, g_itl, g_itl_end = stats(rep.ttft_ms), stats(rep.itl_ms), stats(rep.itl_to_end_ms)
+    return {
+        "server": server.name, "mode": "side by side" if side_by_side else "ours, GuideLLM, ours",
+        "guidellm_requests": guidellm_requests, "guidellm_wall_s": round(guidellm_s, 1),
+        "guidellm": {"successful": rep.successful, "errored": rep.errored, "incomplete": rep.incomplete,
+                     "errors": rep.errors[:3], "ttft_ms": g_ttft, "itl_ms": g_itl, "itl_to_end_ms": g_itl_end,
+                     "output_tokens": stats([float(x) for x in rep.output_tokens]), "own_summary": rep.summary},
+        "ours": {"requests": len(df), "ok": len(ok), "errors": int((df.status == "error").sum()),
+                 "ttft_ms": o_ttft, "tpot_ms": o_itl, "output_tokens": stats([float(x) for x in ok.tokens])},
+        "ratios_ours_over_guidellm": {"ttft": ratio(o_ttft, g_ttft), "itl_vs_guidellm_itl": ratio(o_itl, g_itl),
+                                      "itl_like_for_like": ratio(o_itl, g_itl_end)},
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = (f"{'server':29} {'GL ok/err':>9} {'TTFT ours':>9} {'GL':>6} {'ratio':>6} {'ITL ours':>8} {'GL':>6} "
+            f"{'ratio':>6} {'GL@end':>6} {'ratio':>6}")
+    lines = [head]
+    for r in rows:
+        g, o, q = r["guidellm"], r["ours"], r["ratios_ours_over_guidellm"]
+        lines.append(f"{r['server']:29} {g['successful']:>5}/{g['errored']:<3} {o['ttft_ms']['median']:>9.1f} "
+                     f"{g['ttft_ms']['median']:>6.1f} {q['ttft']['median']:>6.3f} {o['tpot_ms']['median']:>8.2f} "
+                     f"{g['itl_ms']['median']:>6.2f} {q['itl_vs_guidellm_itl']['median']:>6.3f} "
+                     f"{g['itl_to_end_ms']['median']:>6.2f} {q['itl_like_for_like']['median']:>6.3f}")
+    lines.append("  medians in ms; ratio = ours / GuideLLM; GL@end = GuideLLM's ITL ended at the response end "
+                 "(our tpot_ms's end): the like-for-like ITL")
+    for r in rows:
+        q = r["ratios_ours_over_guidellm"]
+        lines.append(f"  means, {r['server']}: TTFT {q['ttft']['mean']:.3f}, ITL {q['itl_vs_guidellm_itl']['mean']:.3f} "
+                     f"(@end {q['itl_like_for_like']['mean']:.3f})")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--requests", type=int, default=60, help="GuideLLM's requests per simulated server (ours loops beside it)")
+    ap.add_argument("--ttft-ms", type=float, default=100.0, help="simulated LLM: time to first token")
+    ap.add_argument("--tpot-ms", type=float, default=10.0, help="simulated LLM: time per output token")
+    ap.add_argument("--llama", default="smollm2-135m", help="real model for serve-llm (llama.cpp), or 'none'")
+    ap.add_argument("--llama-requests", type=int, default=16, help="requests per tool against the real model")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="12 requests, no real model")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    if args.quick:
+        args.requests, args.llama = 20, "none"
+    guidellm_executable()  # fail early with the set-up hint
+    items = questions(max(args.llama_requests, BATCH), args.seed)
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="wb-guidellm-") as tmp:
+        llm = Server("serve-llm (simulated)", ["serve-llm", "--backend", "simulated", "--ttft-ms", f"{args.ttft_ms:g}",
+                                                "--tpot-ms", f"{args.tpot_ms:g}", "--jitter", "0", "--slots", "8"],
+                     health="/health", model="simulated")
+        servers, real = [llm], None
+        try:
+            llm.wait()
+            serve = Server("serve (fast + simulated LLM)",
+                           ["serve", "fast", "--set", "generator.kind=openai",
+                            "--set", f"generator.base_url={llm.url}/v1", "--set", "generator.model=simulated",
+                            "--set", "generator.retries=0", "--set", "abstention.enabled=false"],
+                           health="/readyz", model="fast")
+            servers.append(serve)
+            if args.llama != "none":
+                real = Server(f"serve-llm ({args.llama})", ["serve-llm", "--model", args.llama, "--threads", "1"],
+                              health="/health", model=args.llama)
+                servers.append(real)
+            for s in servers:
+                s.wait()
+                if s is real:
+                    rows.append(compare(s, items[:args.llama_requests], Path(tmp), side_by_side=False,
+                                        guidellm_requests=args.llama_requests))
+                else:
+                    rows.append(compare(s, items[:BATCH], Path(tmp), side_by_side=True, guidellm_requests=args.requests))
+                print(table(rows[-1:]), flush=True)
+        finally:
+            for s in reversed(servers):
+                s.close()
+    result = {
+        "what": "GuideLLM's streamed chat benchmark vs our runner (ClosedLoopRunner + HttpSender, OpenAI mapping) on "
+                "the same servers, same questions, one request at a time each (side by side on the simulated servers)",
+        "guidellm_version": GUIDELLM_VERSION, "percentiles": PERCENTILE_METHOD,
+        "simulated_llm": {"ttft_ms": args.ttft_ms, "tpot_ms": args.tpot_ms, "jitter": 0, "simulated": True},
+        "requests_each": args.requests, "llama_requests_each": args.llama_requests, "seed": args.seed,
+        "definitions": {
+            "ttft": "GuideLLM: first content line - request headers sent; ours: first content chunk - request issued",
+            "itl (GuideLLM)": "(last token line - first token line) / (usage.completion_tokens - 1)",
+            "tpot_ms (ours)": "(end of response - first token) / (usage.completion_tokens - 1)",
+            "itl_to_end (GuideLLM, recomputed)": "(request_end - first token line) / (output tokens - 1): our definition",
+        },
+        "rows": rows,
+        "load_avg_before": [round(x, 2) for x in load_before], "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "wall_s": round(time.perf_counter() - t0, 1), "python": platform.python_version(),
+        "command": "nice -n 5 .venv/bin/python bench/bench_guidellm.py" + (" --quick" if args.quick else ""),
+    }
+    print("\n" + table(rows))
+    print(f"load average before/after: {result['load_avg_before']} / {result['load_avg_after']}; "
+          f"wall {result['wall_s']} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
