@@ -225,8 +225,8 @@ def print_tables(results: dict[str, Any]) -> None:
             s = res["by_lang"][g]
             guard = (f"{s['guarded_correct']:9.3f} {s['guarded_em']:5.3f} {s['guarded_f1']:5.3f}"
                      if "guarded_f1" in s else f"{'-':>9s} {'-':>5s} {'-':>5s}")
-            speed = (f"{s['prompt_tok_s']:12.1f} {s['gen_tok_s']:9.1f} {s['prompt_tokens_per_question']:7.0f}"
-                     if s.get("prompt_tok_s") else f"{'-':>12s} {'-':>9s} {'-':>7s}")
+            speed = " ".join(f"{s[k]:{w}.{d}f}" if s.get(k) is not None else f"{'-':>{w}s}" for k, w, d in
+                             (("prompt_tok_s", 12, 1), ("gen_tok_s", 9, 1), ("prompt_tokens_per_question", 7, 0)))
             ci = f"{s['correct']:.3f} [{s['correct_low']:.2f},{s['correct_high']:.2f}]"
             print(f"  {name:20s} {ci:>20s} {s['em']:5.3f} {s['f1']:5.3f} | {guard} | "
                   f"{s['p50_ms']:7.0f} {s['p95_ms']:7.0f} | {speed}")
