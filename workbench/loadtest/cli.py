@@ -182,7 +182,7 @@ def loadtest(config: str, profile_name: str, duration: float | None, rate: float
     _print_summary(result.summary(slo))
     if out is not None:
         result.save(out)
-        click.echo(f"saved: {out}/manifest.json and {out}/requests.parquet")
+        click.echo(f"saved: {out}/run.json and {out}/requests.csv")
 
 
 def _drive(cfg: Any, url: str | None, mapping: Any, job: Callable[[Any], Any]) -> Any:
