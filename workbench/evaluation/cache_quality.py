@@ -114,7 +114,10 @@ class SemanticProbe:
             if self.queries else np.zeros((0, sv.shape[1]), np.float32)
         self.query_vectors = qv
         self.ns = namespace("probe", kb_version="probe", config_hash="probe")
-        self.cache = SemanticCache(None, MemoryBackend(max_entries=10 * (len(texts) + 1) + 100_000), threshold=1.0,
+        # one frozen clock for the index and the backend: an evaluation that runs longer than the TTL (a judge grid
+        # scoring pairs for minutes) must not see its stored payloads expire and its hits vanish
+        self.cache = SemanticCache(None, MemoryBackend(max_entries=10 * (len(texts) + 1) + 100_000,
+                                                       clock=lambda: 0.0), threshold=1.0,
                                    verifier=verifier if verifier is not None else RuleVerifier(), top_k=top_k,
                                    dim=int(sv.shape[1]) if len(texts) else None, clock=lambda: 0.0,
                                    max_entries=len(texts) + 1)
