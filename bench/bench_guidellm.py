@@ -16,8 +16,8 @@ Per simulated server, GuideLLM sends ``--requests`` synchronous requests (one at
 questions of our workload (seeded) while our runner (``ClosedLoopRunner`` + ``HttpSender`` with the OpenAI endpoint
 mapping, also one at a time) loops over the same 10 questions beside it; only our requests started inside GuideLLM's
 benchmark window count, so both tools see the same moments of a shared, loaded machine (run one after the other,
-the load's drift between runs moved the ratios by 5-9%). The real model serves one request at a time, so there the
-runs follow each other: ours, GuideLLM, ours again (pooled). Ratios are ours / GuideLLM's, of medians and of means.
+the load's drift between runs moved the ratios by 5-9%, and by 59% on the real model). The real model runs two
+llama.cpp instances, one for each tool. Ratios are ours / GuideLLM's, of medians and of means.
 
 Definitions: both tools take the output tokens from ``usage.completion_tokens``. GuideLLM's TTFT starts when the
 request headers are sent, ours when the request is issued (closed loop: the same moment, give or take the JSON
@@ -25,7 +25,7 @@ encoding). GuideLLM's ITL ends at the *last token line*; our ``tpot_ms`` ends at
 finish chunk, the usage chunk and ``[DONE]``), so the table also gives GuideLLM's per-request timings recomputed
 with our end (``itl_to_end``): the like-for-like ratio.
 
-Run (about 5 minutes on 2 shared cores; ``--quick``: 20 GuideLLM requests, no real model, about 1.5 minutes):
+Run (about 3.5 minutes on 2 shared cores; ``--quick``: 20 GuideLLM requests, no real model, about 1.5 minutes):
 
     nice -n 5 .venv/bin/python bench/bench_guidellm.py
     nice -n 5 .venv/bin/python bench/bench_guidellm.py --quick
@@ -66,7 +66,6 @@ from workbench.serving.guidellm_runner import (
     guidellm_command,
     guidellm_executable,
     read_report,
-    run_guidellm,
     write_prompts,
 )
 from workbench.testing import free_port
@@ -149,38 +148,32 @@ def ratio(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
     return {k: round(a[k] / b[k], 3) for k in ("median", "mean")}
 
 
-def compare(server: Server, items: list[WorkItem], out_dir: Path, *, side_by_side: bool,
-            guidellm_requests: int) -> dict[str, Any]:
-    """Both tools on ``server``. ``side_by_side``: our runner loops while GuideLLM runs, and only our requests started
-    inside GuideLLM's benchmark window count (both see the same moments of a shared machine). Otherwise (a server
-    that serves one request at a time): ours, GuideLLM, ours again, pooled."""
+def compare(server: Server, items: list[WorkItem], out_dir: Path, *, guidellm_requests: int) -> dict[str, Any]:
+    """Both tools on ``server``, side by side: our runner loops over ``items`` while GuideLLM cycles through them, and
+    only our requests started inside GuideLLM's benchmark window count (both see the same moments of the machine)."""
     warm_up(server.url, items)
     data = write_prompts([items[i % len(items)].request.question for i in range(guidellm_requests)],
                          out_dir / f"prompts-{server.port}.jsonl")
     out = out_dir / f"{server.port}.json"
     t0 = time.perf_counter()
-    if side_by_side:
-        cmd = guidellm_command(server.url, data, requests=guidellm_requests, output=out)
-        with (out_dir / f"{server.port}.log").open("w") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **GUIDELLM_ENV})
-            runs = []
-            while proc.poll() is None:
-                runs.append(ours(server.url, server.model, items))
-            if proc.returncode != 0:
-                raise RuntimeError(f"guidellm exited with {proc.returncode}: {(out_dir / f'{server.port}.log').read_text()[-2000:]}")
-        rep = read_report(out)
-        df = pd.concat(runs, ignore_index=True)
-        df = df[(df.wall_start >= rep.window[0]) & (df.wall_start <= rep.window[1])]
-    else:
-        first = ours(server.url, server.model, items)
-        rep = run_guidellm(server.url, data, requests=guidellm_requests, output=out)
-        df = pd.concat([first, ours(server.url, server.model, items)], ignore_index=True)
+    cmd = guidellm_command(server.url, data, requests=guidellm_requests, output=out)
+    log_path = out_dir / f"{server.port}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **GUIDELLM_ENV})
+        runs = []
+        while proc.poll() is None:
+            runs.append(ours(server.url, server.model, items))
+    if proc.returncode != 0:
+        raise RuntimeError(f"guidellm exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
+    rep = read_report(out)
+    df = pd.concat(runs, ignore_index=True)
+    df = df[(df.wall_start >= rep.window[0]) & (df.wall_start <= rep.window[1])]
     guidellm_s = time.perf_counter() - t0
     ok = df[df.status == "ok"]
     o_ttft, o_itl = stats(list(ok.ttft_ms)), stats(list(ok.tpot_ms.dropna()))
     g_ttft, g_itl, g_itl_end = stats(rep.ttft_ms), stats(rep.itl_ms), stats(rep.itl_to_end_ms)
     return {
-        "server": server.name, "mode": "side by side" if side_by_side else "ours, GuideLLM, ours",
+        "server": server.name, "mode": "side by side",
         "guidellm_requests": guidellm_requests, "guidellm_wall_s": round(guidellm_s, 1),
         "guidellm": {"successful": rep.successful, "errored": rep.errored, "incomplete": rep.incomplete,
                      "errors": rep.errors[:3], "ttft_ms": g_ttft, "itl_ms": g_itl, "itl_to_end_ms": g_itl_end,
@@ -225,7 +218,7 @@ def main() -> None:
     if args.quick:
         args.requests, args.llama = 20, "none"
     guidellm_executable()  # fail early with the set-up hint
-    items = questions(max(args.llama_requests, BATCH), args.seed)
+    items = questions(BATCH, args.seed)
     load_before = os.getloadavg()
     t0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -243,16 +236,14 @@ def main() -> None:
                            health="/readyz", model="fast")
             servers.append(serve)
             if args.llama != "none":
-                real = Server(f"serve-llm ({args.llama})", ["serve-llm", "--model", args.llama, "--threads", "1"],
+                real = Server(f"serve-llm ({args.llama})", ["serve-llm", "--model", args.llama, "--threads", "1",
+                                                                   "--instances", "2"],
                               health="/health", model=args.llama)
                 servers.append(real)
             for s in servers:
                 s.wait()
-                if s is real:
-                    rows.append(compare(s, items[:args.llama_requests], Path(tmp), side_by_side=False,
-                                        guidellm_requests=args.llama_requests))
-                else:
-                    rows.append(compare(s, items[:BATCH], Path(tmp), side_by_side=True, guidellm_requests=args.requests))
+                rows.append(compare(s, items, Path(tmp),
+                                    guidellm_requests=args.llama_requests if s is real else args.requests))
                 print(table(rows[-1:]), flush=True)
         finally:
             for s in reversed(servers):
