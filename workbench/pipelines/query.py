@@ -44,6 +44,7 @@ from workbench.components import (
     RankFusion,
     TransformersGenerator,
 )
+from workbench.components.generators.language_routed import LanguageRoutedGenerator
 from workbench.components.generators.protocol import Generator
 from workbench.config import GeneratorConfig, PipelineConfig
 from workbench.errors import InputError
@@ -121,7 +122,10 @@ def validate_question(question: Any, max_chars: int) -> str:
 
 
 def make_generator(g: GeneratorConfig, *, max_passages: int = 3) -> Generator:
-    """The generator component a :class:`GeneratorConfig` describes (not yet warmed up)."""
+    """The generator component a :class:`GeneratorConfig` describes (not yet warmed up); with
+    ``generator.by_language``, a :class:`LanguageRoutedGenerator` over one generator per language."""
+    if g.by_language:
+        return LanguageRoutedGenerator.from_config(g, lambda one: make_generator(one, max_passages=max_passages))
     if g.kind == "extractive":
         return ExtractiveAnswerer(max_passages=max_passages)  # type: ignore[return-value]
     if g.kind == "llama-cpp":

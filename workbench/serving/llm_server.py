@@ -84,7 +84,9 @@ class SimulatedLLM:
                 f"jitter={self.jitter:g}, failure_rate={self.failure_rate:g})")
 
 
-_BLOCK = re.compile(r"(?:Context:|资料：)\n(?P<ctx>.*?)\n(?:Question:|问题：)\s?(?P<q>[^\n]*)\n(?:Answer:|答案：)\s*$", re.S)
+# the question may be followed by one note line (the prompt builder's cross-lingual note) before "Answer:"
+_BLOCK = re.compile(r"(?:Context:|资料：)\n(?P<ctx>.*?)\n(?:Question:|问题：)\s?(?P<q>[^\n]*)\n(?:[^\n]*\n)?"
+                    r"(?:Answer:|答案：)\s*$", re.S)
 
 
 class _Overloaded(Exception):

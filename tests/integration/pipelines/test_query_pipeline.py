@@ -107,6 +107,26 @@ def test_openai_compatible_generator_config(knowledge_base, default_config: Pipe
     assert r.answer == expected and r.timings_ms["generate"] > 0 and r.generator_meta["attempts"] == 1
 
 
+def test_generator_by_language_routes_each_question_to_its_languages_generator(  # type: ignore[no-untyped-def]
+        knowledge_base, default_config: PipelineConfig) -> None:
+    """``generator.by_language``: English questions go to the OpenAI-compatible service, Chinese ones to the
+    section's own (extractive) generator; streaming and async take the same route."""
+    import asyncio
+
+    app = create_llm_app(SimulatedBackend(SimulatedLLM(ttft_ms=5, tpot_ms=1, jitter=0)))
+    with UvicornServer(app) as server:
+        cfg = default_config.with_overrides({"abstention.enabled": False, "generator.by_language": {
+            "en": {"kind": "openai", "base_url": f"{server.url}/v1"}}})
+        qp = QueryPipeline(cfg, knowledge_base)
+        en = qp.run("how much is the gold card annual fee")
+        zh = qp.run("金卡年费多少")
+        pieces: list[str] = []
+        streamed = asyncio.run(qp.arun("how much is the gold card annual fee", streaming_callback=pieces.append))
+    assert en.generator_meta["route"] == "en" and en.generator_meta.get("simulated")
+    assert zh.generator_meta["route"] == "default" and not zh.generator_meta.get("simulated") and "600" in zh.answer
+    assert streamed.generator_meta["route"] == "en" and "".join(pieces).strip() == streamed.answer.strip()
+
+
 @pytest.mark.slow
 def test_quality_preset_with_qwen(knowledge_base, default_config: PipelineConfig) -> None:  # type: ignore[no-untyped-def]
     cfg = PipelineConfig.load("quality").model_copy(update={"index_dir": default_config.index_dir})
