@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +35,16 @@ GUIDELLM_VERSION = "0.8.1"
 
 
 def guidellm_venv() -> Path:
-    """Where ``scripts/setup.sh`` builds GuideLLM's venv: ``$WORKBENCH_GUIDELLM_VENV``, else
-    ``${XDG_CACHE_HOME:-~/.cache}/workbench/guidellm-venv``."""
+    """Where ``scripts/setup.sh`` builds GuideLLM's venv: ``$WORKBENCH_GUIDELLM_VENV``, else ``guidellm`` inside
+    the running venv (set-up layers it on the project's ``.venv``), else the older stand-alone
+    ``${XDG_CACHE_HOME:-~/.cache}/workbench/guidellm-venv`` when only that one exists."""
     if env := os.environ.get("WORKBENCH_GUIDELLM_VENV"):
         return Path(env)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "workbench" / "guidellm-venv"
+    inside = Path(sys.prefix) / "guidellm"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench" / "guidellm-venv"
+    if not (inside / "bin" / "guidellm").exists() and (cache / "bin" / "guidellm").exists():
+        return cache
+    return inside
 
 
 def guidellm_executable() -> Path:
