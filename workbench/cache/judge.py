@@ -148,17 +148,6 @@ class _Deadline:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _batch_threads(verdict: VerdictModel, threads: int) -> None:
-    """Evaluate prompts on ``threads`` threads too: llama-cpp-python's default for batches is every core,
-    and on a shared 2-core machine two spinning threads made a judge call 10x slower (10 s against 1 s
-    per pair, load average 11). The generator should pass ``n_threads_batch``; until it does, set it here."""
-    import llama_cpp
-
-    llm = getattr(verdict, "_llm", None)
-    if llm is not None and getattr(llm, "ctx", None) is not None:
-        llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
-
-
 class LocalJudge:
     """A GGUF chat model in process, scored by its next-token logits: ``log P(yes) - log P(no) >= cutoff``.
 
@@ -212,7 +201,6 @@ class LocalJudge:
             verdict = VerdictModel(self.model, threads=self.threads, context_window=self.context_window,
                                    yes=("yes", "Yes", "是"), no=("no", "No", "否"), purpose="the local judge")
             verdict.warm_up()
-            _batch_threads(verdict, self.threads)
             self._verdict = verdict
 
     def _score_now(self, a: str, b: str) -> float:
