@@ -52,12 +52,17 @@ from workbench.loadtest.stats import SLO
 from workbench.loadtest.target import Target
 from workbench.loadtest.workload import WorkItem, Workload
 
-__all__ = ["CONFIRM_FACTOR", "CapacityResult", "Confirmation", "SweepResult", "find_capacity", "step_holds", "sweep",
+__all__ = ["CONFIRM_FACTOR", "CONFIRM_STEPS_DOWN", "CONFIRM_STEP_DOWN", "CapacityResult", "Confirmation", "SweepResult", "find_capacity", "step_holds", "sweep",
            "warm_up"]
 
 StepCallback = Callable[[str, LoadResult], None]
 #: The confirmation's second rate, as a multiple of the capacity found: the SLO or the floor must break there.
 CONFIRM_FACTOR = 1.2
+#: When the run at the rate found does not hold (a short step can hold at saturation before its queue has
+#: grown), the confirmation steps down by this factor and tries again, :data:`CONFIRM_STEPS_DOWN` times at most;
+#: the capacity reported is then the lower rate that held (``CapacityResult.searched_rps`` keeps the search's).
+CONFIRM_STEP_DOWN = 0.9
+CONFIRM_STEPS_DOWN = 2
 
 
 async def warm_up(target: Target | Sender, workload: Workload | Sequence[WorkItem], requests: int) -> None:
@@ -200,6 +205,8 @@ class CapacityResult:
     """Wall time of the search (warm-up included), without the confirmation."""
     confirm_s: float = 0.0
     """Wall time of the confirmation runs."""
+    searched_rps: float | None = None
+    """The rate the search found, when the confirmation stepped down from it to ``rate_rps`` (else ``None``)."""
 
     @property
     def confirmed(self) -> bool | None:
@@ -213,7 +220,9 @@ class CapacityResult:
         at = {c.expect_holds: c for c in self.confirmation}
         base, over = at.get(True), at.get(False)
         if self.confirmed:
-            parts = [f"holds at {base.rate_rps:.3g} req/s" if base else "",
+            down = (f" (stepped down from the {self.searched_rps:.3g} req/s the search found, which did not hold)"
+                    if self.searched_rps else "")
+            parts = [f"holds at {base.rate_rps:.3g} req/s{down}" if base else "",
                      f"breaks at {over.factor:g}x ({over.rate_rps:.3g} req/s: {over.why})" if over else ""]
             return "confirmed: " + ", ".join(p for p in parts if p)
         why = []
@@ -242,6 +251,7 @@ class CapacityResult:
                 "min_correct": self.min_correct, "attainment": self.attainment, "think_s": self.think_s,
                 "broke_at_rps": self.broke_at_rps, "headline": self.headline(), "stopped_by": self.stopped_by,
                 "search_s": self.search_s, "confirm_s": self.confirm_s, "confirmed": self.confirmed,
+                "searched_rps": self.searched_rps,
                 "confirmation_line": self.confirmation_line(),
                 "confirmation": [c.to_dict() for c in self.confirmation],
                 "curve": self.curve.replace({np.nan: None}).to_dict(orient="records")}
@@ -398,19 +408,33 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
     cap = result(found, max(users, 1) if found else 0, hi, stopped if found or stopped == "time budget" else "no rate holds")
     if confirm and found > 0:
         t = time.perf_counter_ns()
-        for factor in (1.0, confirm_factor):
-            profile = RunProfile(name="constant" if arrivals == "constant" else "poisson", rate=found * factor,
-                                 duration_s=span(found * factor, confirm_s or step_s))
-            label = f"confirm {factor:g}x rate={found * factor:.4g}"
-            if factor == 1.0:
-                holds, s, n = await run_twice(profile, label)
-            else:
-                (holds, s), n = await run(profile, label), 1
-            why = step_holds(s, attainment=attainment, min_correct=min_correct)[1]
-            cap.confirmation.append(Confirmation(
-                factor, found * factor, holds, why, expect_holds=factor == 1.0,
-                slo_attainment=s.get("slo_attainment", math.nan), correct_share=s.get("correct_share"),
-                throughput_rps=s["throughput_rps"], latency_p99_ms=s["latency_ms"]["p99"], runs=n))
+
+        def profile_at(r: float) -> RunProfile:
+            return RunProfile(name="constant" if arrivals == "constant" else "poisson", rate=r,
+                              duration_s=span(r, confirm_s or step_s))
+
+        def confirmation(r: float, factor: float, holds: bool, s: dict[str, Any], n: int) -> Confirmation:
+            return Confirmation(factor, r * factor, holds, step_holds(s, attainment=attainment,
+                                                                      min_correct=min_correct)[1],
+                                expect_holds=factor == 1.0, slo_attainment=s.get("slo_attainment", math.nan),
+                                correct_share=s.get("correct_share"), throughput_rps=s["throughput_rps"],
+                                latency_p99_ms=s["latency_ms"]["p99"], runs=n)
+
+        rate = found
+        holds, s, n = await run_twice(profile_at(rate), f"confirm 1x rate={rate:.4g}")
+        for _ in range(CONFIRM_STEPS_DOWN):
+            lower = rate * CONFIRM_STEP_DOWN
+            if holds or not fits(span(lower, confirm_s or step_s), lower):
+                break
+            rate = lower
+            holds, s, n = await run_twice(profile_at(rate), f"confirm 1x rate={rate:.4g} (stepped down)")
+        cap.confirmation.append(confirmation(rate, 1.0, holds, s, n))
+        if holds and rate < found:
+            cap.searched_rps, cap.rate_rps = found, rate
+            cap.users = max(1, math.floor(rate * (s["latency_mean_ms"] / 1e3 + think_s)))
+        over, s_over = await run(profile_at(rate * confirm_factor), f"confirm {confirm_factor:g}x "
+                                 f"rate={rate * confirm_factor:.4g}")
+        cap.confirmation.append(confirmation(rate, confirm_factor, over, s_over, 1))
         cap.confirm_s = (time.perf_counter_ns() - t) / 1e9
         cap.curve = pd.DataFrame(rows)
         cap.runs = runs

@@ -139,6 +139,23 @@ async def test_confirmation_holds_at_capacity_and_breaks_above_it(items: list) -
     assert cap.search_s > 0 and cap.confirm_s > 0 and cap.stopped_by == "tolerance"
 
 
+@pytest.mark.slow
+async def test_confirmation_steps_down_when_the_rate_found_does_not_hold_for_longer(items: list) -> None:
+    # 20 slots of 100 ms: 200 req/s. A 0.3 s step at 230 req/s holds (its queue grows only ~45 ms), so the search
+    # (capped at 230) reports 230; a 3 s run there grows the queue ~450 ms and breaks the 300 ms SLO. The
+    # confirmation steps down to 0.9x (207 req/s, ~1.035x capacity: ~100 ms of queue in 3 s), which holds, and
+    # reports that rate; 1.2x of it (248 req/s) breaks.
+    target = SlotTarget(service_s=0.1, slots=20)
+    cap = await find_capacity(target, items, SLO(e2el_ms=300), step_s=0.3, warmup=0.1, start_rate=230,
+                              max_rate=230, confirm_s=3.0, seed=5)
+    assert cap.searched_rps == 230 and cap.rate_rps == pytest.approx(207), cap.curve[["run", "holds"]]
+    at, over = cap.confirmation
+    assert at.holds and at.rate_rps == pytest.approx(207) and not over.holds
+    assert over.rate_rps == pytest.approx(1.2 * 207) and cap.confirmed is True
+    assert "stepped down from the 230 req/s" in cap.confirmation_line()
+    assert any("(stepped down)" in k for k in cap.runs) and cap.to_dict()["searched_rps"] == 230
+
+
 async def test_confirmation_says_why_it_is_not_confirmed(items: list) -> None:
     # no knee in reach: 1000 slots of 5 ms, searched up to max_rate; 1.2x the rate found still holds
     cap = await find_capacity(SlotTarget(service_s=0.005, slots=1000), items, SLO(e2el_ms=200), step_s=0.3,
