@@ -27,9 +27,9 @@ from workbench.config import PipelineConfig
 __all__ = ["DEMO_QUESTIONS", "DemoLoad", "ServingPeak", "run_demo"]
 
 #: Questions every preset answers (one seeded sample: the report compares runs on the same questions only). The
-#: slowest preset sets it: ``quality`` (Gemma on 2 CPU cores) took 5.4 s per answer on average in the last demo
-#: run (reports/example: mean 5,365 ms over 40), so 50 questions cost it about 4.5 minutes, while 150 would
-#: cost over 13; the extractive presets answer 50 in seconds.
+#: slowest preset sets it: ``quality`` (Qwen2.5-Coder-1.5B on 2 CPU cores) answers in about 7 s at the median on
+#: a quiet machine (bench/results/preset_quality.json: p50 6.95 s, p95 11.6 s), so 50 questions cost it about
+#: 6 minutes, while 150 would cost about 18; the extractive presets answer 50 in seconds.
 DEMO_QUESTIONS = 50
 
 
