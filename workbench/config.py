@@ -193,6 +193,11 @@ class GeneratorConfig(_Section):
     """``extractive``: replace a reply that does not occur in its context with the extractive answer."""
     chat: bool | None = None
     """Use the model's chat template (``None``: decided by the model, e.g. SmolLM2 yes, Gemma base no)."""
+    sentence_dense_weight: float = Field(1.0, ge=0, le=100)
+    """``extractive`` with a dense embedder (``retriever.mode`` dense or hybrid): each candidate sentence's
+    score gains this weight x the z-score (within the question's candidates) of its cosine with the question
+    (the retrieval embedding, reused; sentence vectors computed when the knowledge base is built). 0: lexical
+    only. 1.0 was picked on the tune half of the bank questions (bench/bench_answers.py)."""
     by_language: dict[Literal["en", "zh"], dict[str, Any]] = Field(default_factory=dict)
     """Another generator for the questions of a language: that language's changes to this section, e.g.
     ``{zh: {model: qwen2.5-coder-1.5b}}`` (``workbench.components.generators.language_routed``)."""
