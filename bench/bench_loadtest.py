@@ -7,8 +7,9 @@ Measures, in one run:
      ChatResponse: the client's cost alone) at 1k/2k/5k req/s; target: 5,000 req/s offered held (achieved
      >= 99% of it, no errors) with p99 lateness <= 5 ms;
   2. agreement: the in-process HTTP runner (open loop, Poisson) vs Locust (``FastHttpUser``, subprocess,
-     ``constant_throughput`` users) against the same contract server (its own process, fixed 20 ms and
-     50 ms answers), at the same offered rate: throughput and median latency, and their ratios;
+     users paced on seeded Poisson schedules, 2 req/s each) against the same contract server (its own
+     process, fixed 20 ms and 50 ms answers), at the same offered rate, one run after the other:
+     throughput and median latency, and their ratios;
   3. the saturation curve of the ``default`` config (in-process target: the query pipeline in 2
      threads), closed loop, 1 → 64 users;
   4. a morning-peak open-loop run of the ``default`` config with the cache off and on (the cache starts
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -144,6 +146,7 @@ def runner_overhead(items: list, seconds: float) -> dict[str, Any]:
 
 
 def agreement(items: list, rate: float, seconds: float, delay_ms: float) -> dict[str, Any]:
+    load_before = os.getloadavg()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "workbench.loadtest.contract_app", "--port", str(port),
                                "--delay-ms", f"{delay_ms:g}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -152,18 +155,26 @@ def agreement(items: list, rate: float, seconds: float, delay_ms: float) -> dict
         wait_for_port(port, timeout_s=30)
         ClosedLoopRunner(HttpSender(url), items, users=4, max_requests=100).run_sync()  # warm up
         http_open = OpenLoopRunner(HttpSender(url), items, LoadProfile.steady(rate, seconds), seed=3).run_sync()
-        users = max(1, round(rate / 10))
+        # Poisson arrivals on both sides. Locust users at 2 req/s each (a user busy with its previous request sends
+        # late, so keep each user's rate far below 1 / latency) spawned within 0.1 s (each user's first arrival is
+        # itself Poisson, so a fast spawn sends no burst). The former design (rate / 10 users with
+        # constant_throughput, spawned together) kept users in phase: bursts of 15 requests every 100 ms that
+        # queued in the server, +5 ms on Locust's median at 20 ms (p50 ratio 0.826).
+        users = max(1, math.ceil(rate / 2))
         locust = run_locust(url, items, users=users, run_time_s=seconds, rate_per_user=rate / users,
-                            requests=len(items))
+                            spawn_rate=users * 10, requests=len(items), arrivals="poisson", seed=3)
     finally:
         server.terminate()
         server.wait(timeout=10)
     a, b = http_open.summary(), locust.summary()
     out = {"offered_rps": rate, "seconds": seconds, "server_delay_ms": delay_ms, "locust_users": users,
+           "arrivals": "poisson (both; Locust: per-user Poisson schedules, seed 3)",
+           "load_average_before": load_before, "load_average_after": os.getloadavg(),
            "http_runner": {"throughput_rps": a["throughput_rps"], "p50_ms": a["latency_ms"]["p50"],
                            "p99_ms": a["latency_ms"]["p99"], "requests": a["requests"], "errors": a["errors"]},
            "locust": {"throughput_rps": b["throughput_rps"], "p50_ms": b["latency_ms"]["p50"],
                       "p99_ms": b["latency_ms"]["p99"], "requests": b["requests"], "errors": b["errors"],
+                      "lateness_p50_ms": b["lateness_ms"]["p50"], "lateness_p99_ms": b["lateness_ms"]["p99"],
                       "json_totals": locust.meta.get("locust_json")}}
     out["throughput_ratio"] = a["throughput_rps"] / b["throughput_rps"]
     out["p50_ratio"] = a["latency_ms"]["p50"] / b["latency_ms"]["p50"]
@@ -175,7 +186,9 @@ def agreement(items: list, rate: float, seconds: float, delay_ms: float) -> dict
         print(f"{name:14} {s['throughput_rps']:>8.1f} {s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f} {s['requests']:>9} "
               f"{s['errors']:>7}")
     print(f"ratios http/locust: throughput {out['throughput_ratio']:.3f}, p50 {out['p50_ratio']:.3f} "
-          f"-> within 10%: {out['agree_within_10pct']}")
+          f"-> within 10%: {out['agree_within_10pct']}; Locust {users} users, lateness to their Poisson schedules "
+          f"p50 {out['locust']['lateness_p50_ms']:.2f} ms, p99 {out['locust']['lateness_p99_ms']:.2f} ms; "
+          f"load {load_before} -> {out['load_average_after']}")
     return out
 
 

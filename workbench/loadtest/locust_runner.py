@@ -29,7 +29,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -55,15 +55,24 @@ def locust_command(url: str, *, users: int, spawn_rate: float, run_time_s: float
 def run_locust(url: str, workload: Workload | Sequence[WorkItem], *, users: int, run_time_s: float,
                spawn_rate: float | None = None, rate_per_user: float | None = None, think_s: float = 0.0,
                requests: int = 20_000, out_dir: str | Path | None = None, per_request: bool = True,
-               timeout_s: float | None = None, extra_args: Sequence[str] = ()) -> LoadResult:
+               timeout_s: float | None = None, extra_args: Sequence[str] = (),
+               arrivals: Literal["poisson", "constant"] = "poisson", seed: int = 0) -> LoadResult:
     """Run Locust headless (``FastHttpUser``) for ``run_time_s`` with ``users`` users against ``url``.
 
-    ``rate_per_user``: each user's requests per second (``constant_throughput``, total ≈ users × rate);
-    otherwise ``think_s`` between requests (0: back to back). ``requests``: how many workload items to
-    write (they are reused in a loop). Raises :class:`WorkbenchError` when Locust fails to run.
+    ``rate_per_user``: each user's requests per second (total ≈ users × rate), paced by ``arrivals``:
+    ``"poisson"`` (exponential gaps on each user's own schedule seeded from ``seed``; the sum is a Poisson
+    stream, as the native open-loop runner sends; rows keep how late a busy user sent) or ``"constant"``
+    (Locust's ``constant_throughput``: users spawned together stay in phase and send in bursts of up to
+    ``users`` requests, which queue at the server: about +5 ms median at 150 req/s in bursts of 15 against a 20 ms
+    server, bench/bench_loadtest.py). Keep ``rate_per_user`` well below 1 / latency (say ≤ 2 req/s for
+    50 ms answers) so few arrivals find their user busy. Otherwise ``think_s`` between requests (0: back to
+    back). ``requests``: how many workload items to write (they are reused in a loop). Raises
+    :class:`WorkbenchError` when Locust fails to run.
     """
     if users < 1 or run_time_s <= 0:
         raise ConfigError("users must be >= 1 and run_time_s > 0", field="locust")
+    if arrivals not in ("poisson", "constant"):
+        raise ConfigError(f"arrivals must be 'poisson' or 'constant', got {arrivals!r}", field="locust")
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="wb-locust-"))
     out.mkdir(parents=True, exist_ok=True)
     items = workload.items(requests) if isinstance(workload, Workload) else list(workload)
@@ -76,6 +85,7 @@ def run_locust(url: str, workload: Workload | Sequence[WorkItem], *, users: int,
         env["WORKBENCH_LOADTEST_EVENTS"] = str(events_dir)
     if rate_per_user:
         env["WORKBENCH_LOADTEST_RATE_PER_USER"] = f"{rate_per_user:g}"
+        env["WORKBENCH_LOADTEST_ARRIVALS"], env["WORKBENCH_LOADTEST_SEED"] = arrivals, str(seed)
     else:
         env["WORKBENCH_LOADTEST_THINK_S"] = f"{think_s:g}"
     cmd = locust_command(url, users=users, spawn_rate=spawn_rate or float(users), run_time_s=run_time_s,
@@ -87,7 +97,8 @@ def run_locust(url: str, workload: Workload | Sequence[WorkItem], *, users: int,
         raise WorkbenchError(f"locust exited with {proc.returncode} and wrote no JSON; see {out / 'locust.log'}:\n"
                              f"{proc.stderr[-2000:]}")
     meta = {"runner": "locust", "users": users, "spawn_rate": spawn_rate or users, "run_time_s": run_time_s,
-            "rate_per_user": rate_per_user, "think_s": think_s, "url": url, "user_class": "FastHttpUser",
+            "rate_per_user": rate_per_user, "arrivals": arrivals if rate_per_user else "closed loop",
+            "seed": seed, "think_s": think_s, "url": url, "user_class": "FastHttpUser",
             "command": " ".join(cmd), "exit_code": proc.returncode,
             "workload": workload.spec.model_dump(mode="json") if isinstance(workload, Workload) else
             {"items": len(items)}}
@@ -124,16 +135,19 @@ def read_locust_events(directory: str | Path, *, meta: dict[str, Any] | None = N
     t0 = float(ev["start_time"].min())
     start = ev["start_time"].to_numpy(dtype=np.float64) - t0
     rt = ev["response_time_ms"].to_numpy(dtype=np.float64)
+    due = ev["scheduled_time"].to_numpy(dtype=np.float64) - t0 if "scheduled_time" in ev else np.full(len(ev), np.nan)
+    scheduled = np.where(np.isnan(due), start, np.minimum(due, start))  # a user sends when due or late, never early
     df = pd.DataFrame({
         "index": ev["index"], "intent": ev["intent"], "kind": ev["kind"], "stream": ev["stream"],
-        "worker": -1, "scheduled_s": start, "start_s": start, "first_token_s": start + rt / 1e3,
-        "end_s": start + rt / 1e3, "latency_ms": rt, "service_ms": rt, "wait_ms": 0.0, "ttft_ms": np.nan,
+        "worker": -1, "scheduled_s": scheduled, "start_s": start, "first_token_s": start + rt / 1e3,
+        "end_s": start + rt / 1e3, "latency_ms": rt, "service_ms": rt, "wait_ms": (start - scheduled) * 1e3,
+        "ttft_ms": np.nan,
         "tokens": ev["tokens"], "tpot_ms": np.nan, "status": ev["status"], "http_status": ev["http_status"],
         "cache_layer": ev["cache_layer"], "variant": ev["variant"], "degradation_level": ev["degradation_level"],
         "simulated": ev["simulated"], "error": ev["error"],
     }).reindex(columns=list(COLUMNS))
     m = {"runner": "locust", "source": "locust-events", "per_request": True,
-         "latency_from": "actual start (Locust is closed-loop)", "ttft": "not measured by Locust", **(meta or {})}
+         "latency_from": "actual start (Locust's response time; wait_ms: how late a paced user sent)", "ttft": "not measured by Locust", **(meta or {})}
     return LoadResult.from_rows(df, m)
 
 

@@ -6,15 +6,21 @@ process. Settings come from environment variables, which
 :func:`workbench.loadtest.locust_runner.run_locust` sets:
 
 * ``WORKBENCH_LOADTEST_WORKLOAD``: a JSON-lines file from ``Workload.save_items`` (required);
-* ``WORKBENCH_LOADTEST_RATE_PER_USER``: requests per second per user (``constant_throughput``), or
+* ``WORKBENCH_LOADTEST_RATE_PER_USER``: requests per second per user, paced as
+  ``WORKBENCH_LOADTEST_ARRIVALS`` says: ``poisson`` (default; exponential gaps on each user's own seeded
+  schedule, the first one too, so the users' sum is a Poisson stream like the native open-loop runner's) or
+  ``constant`` (Locust's ``constant_throughput``: users spawned together stay in phase and send in bursts); or
 * ``WORKBENCH_LOADTEST_THINK_S``: a constant think time (default 0: back-to-back requests);
+* ``WORKBENCH_LOADTEST_SEED``: the seed of the Poisson schedules (default 0);
 * ``WORKBENCH_LOADTEST_EVENTS``: a folder; each Locust process writes ``events-<pid>.csv`` there with one
   row per request (start time, response time, status, tokens, cache layer, ...), so the result has
   per-request rows and not only Locust's rounded histogram.
 
 Users are ``FastHttpUser``s (geventhttpclient: about twice HttpUser's rate). Each request takes the next
 item of the workload (a process-wide counter; a distributed worker starts at an offset of its index).
-A 429 is reported to Locust as a failure named ``shed``. Streamed requests read the whole event
+A 429 is reported to Locust as a failure named ``shed``. Under Poisson pacing each row also
+records when the request was due (``scheduled_time``): a user still busy with its previous request sends late
+(as soon as it is free, then catches up with its schedule), and that lateness is kept, not hidden. Streamed requests read the whole event
 stream; Locust times the whole response, so TTFT is not measured here.
 
 Run by hand::
@@ -29,19 +35,24 @@ import csv
 import itertools
 import json
 import os
+import random
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, between, constant, constant_throughput, events, task
 
 from workbench.sse import parse_sse_lines
 
-__all__ = ["WorkloadUser"]
+__all__ = ["PoissonPacing", "WorkloadUser", "poisson_throughput"]
 
 _ITEMS: list[dict[str, Any]] = []
 _COUNTER = itertools.count()
 _ROWS: list[tuple[Any, ...]] = []
-_FIELDS = ("start_time", "response_time_ms", "status", "http_status", "index", "intent", "kind", "stream", "tokens",
+_USER_NUMBERS = itertools.count()
+_FIELDS = ("start_time", "scheduled_time", "response_time_ms", "status", "http_status", "index", "intent", "kind", "stream", "tokens",
            "cache_layer", "variant", "degradation_level", "simulated", "error")
 
 
@@ -56,20 +67,76 @@ def _load_items() -> list[dict[str, Any]]:
     return items
 
 
+class PoissonPacing:
+    """One user's Poisson schedule: exponential gaps at ``rate`` per second, laid on the schedule (not after
+    each response), so a user that keeps up sends at the rate whatever the response time.
+
+    A request due while the user still waits for the previous one goes out as soon as that one is done, and
+    the schedule goes on as drawn (the user catches up, so the rate holds as in an open loop);
+    :attr:`due_epoch` keeps when each request was due, so the lateness is recorded, not hidden.
+
+    :param rate: requests per second of this user (> 0).
+    :param rng: the user's own seeded random stream.
+    """
+
+    def __init__(self, rate: float, rng: random.Random) -> None:
+        if rate <= 0:
+            raise ValueError(f"the rate must be > 0, got {rate}")
+        self.rate, self.rng = rate, rng
+        self.next_s: float | None = None
+        self.due_epoch: float | None = None
+
+    def wait_s(self) -> float:
+        """The seconds to wait before the next request (0 when it is already due).
+
+        :returns: the wait, >= 0.
+        """
+        now = time.monotonic()
+        self.next_s = (now if self.next_s is None else self.next_s) + self.rng.expovariate(self.rate)
+        self.due_epoch = time.time() + (self.next_s - now)
+        return max(0.0, self.next_s - now)
+
+
+def poisson_throughput(rate: float, seed: int = 0) -> Callable[[Any], float]:
+    """A Locust ``wait_time`` that paces each user as its own :class:`PoissonPacing` (seeded per user number).
+
+    :param rate: requests per second per user.
+    :param seed: the seed; user ``n`` of this process draws from ``Random(seed * 1_000_003 + n)``.
+    :returns: the ``wait_time`` function (it takes the user).
+    """
+    if rate <= 0:
+        raise ValueError(f"poisson_throughput() requires a positive rate, got {rate}")
+
+    def wait_time(user: Any) -> float:
+        pacing = user.__dict__.get("pacing")
+        if pacing is None:
+            pacing = user.pacing = PoissonPacing(rate, random.Random(seed * 1_000_003 + next(_USER_NUMBERS)))
+        return pacing.wait_s()
+
+    return wait_time
+
+
+_RATE = os.environ.get("WORKBENCH_LOADTEST_RATE_PER_USER")
+_POISSON = bool(_RATE) and os.environ.get("WORKBENCH_LOADTEST_ARRIVALS", "poisson") != "constant"
+
+
 def _wait_time() -> Any:
-    rate = os.environ.get("WORKBENCH_LOADTEST_RATE_PER_USER")
+    rate = _RATE
     if rate:
-        return constant_throughput(float(rate))
+        if not _POISSON:
+            return constant_throughput(float(rate))
+        return poisson_throughput(float(rate), int(os.environ.get("WORKBENCH_LOADTEST_SEED", "0") or 0))
     think = float(os.environ.get("WORKBENCH_LOADTEST_THINK_S", "0") or 0)
     return constant(think) if think >= 0 else between(0, -think)
 
 
 @events.test_start.add_listener
 def _on_start(environment: Any, **_: Any) -> None:
-    global _COUNTER
+    global _COUNTER, _USER_NUMBERS
     _ITEMS[:] = _load_items()
     offset = int(getattr(environment.runner, "worker_index", 0) or 0) * 7919
     _COUNTER = itertools.count(offset)
+    _USER_NUMBERS = itertools.count(offset)
 
 
 @events.request.add_listener
@@ -78,7 +145,7 @@ def _on_request(request_type: str, name: str, response_time: float, response_len
     ctx = context or {}
     code = getattr(response, "status_code", None)
     status = "ok" if exception is None else ("shed" if code == 429 else "error")
-    _ROWS.append((start_time, response_time, status, code, ctx.get("index"), ctx.get("intent"), ctx.get("kind"),
+    _ROWS.append((start_time, ctx.get("scheduled_time"), response_time, status, code, ctx.get("index"), ctx.get("intent"), ctx.get("kind"),
                   ctx.get("stream"), ctx.get("tokens", 0), ctx.get("cache_layer"), ctx.get("variant"),
                   ctx.get("degradation_level", 0), ctx.get("simulated", False),
                   None if exception is None else str(exception)[:300]))
@@ -102,12 +169,20 @@ class WorkloadUser(FastHttpUser):
 
     wait_time = _wait_time()
 
+    def on_start(self) -> None:
+        """Under Poisson pacing, wait for the first arrival too (users spawned together would send at once)."""
+        if _POISSON:
+            gevent.sleep(self.wait_time())
+
     @task
     def chat(self) -> None:
         item = _ITEMS[next(_COUNTER) % len(_ITEMS)]
         req = item["request"]
         ctx: dict[str, Any] = {"index": item["index"], "intent": item["intent"], "kind": item["kind"],
                                "stream": bool(req.get("stream"))}
+        pacing = self.__dict__.get("pacing")
+        if pacing is not None:
+            ctx["scheduled_time"] = pacing.due_epoch
         with self.client.post("/v1/chat", data=json.dumps(req), headers={"content-type": "application/json"},
                               name="/v1/chat", catch_response=True, context=ctx) as resp:
             if resp.status_code == 429:
