@@ -17,6 +17,11 @@ the answers that cited them instead of flushing everything::
                                                                                        "title": "Gold Card"})],
                                    removed=["cards-old-offer-en"])
     stack.invalidate_documents(update.doc_ids)
+
+When the config's extractive answerer weighs the question-sentence cosine (:func:`wants_sentence_vectors`),
+the vectors of every candidate sentence are computed with the index (batched) and saved beside it
+(``sentence-vectors-<key>.npz``, keyed by the version and the embedding model): a second load reads them,
+and an incremental update embeds the sentences of the changed documents only. ``kb.sentences`` holds them.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from haystack import Document, Pipeline
 from haystack.components.joiners import DocumentJoiner
 
 from workbench.components import DatasetLoader, DocumentEmbedder, FileLoader, IndexWriter, SentenceSplitter
+from workbench.components.generators.sentence_vectors import SentenceVectors
 from workbench.config import PipelineConfig
 from workbench.datasets import content_hash, dataset_dir
 from workbench.errors import DatasetError, InputError
@@ -43,7 +49,7 @@ from workbench.models import load_embedding_model
 from workbench.stores import BM25Index, FaissDocumentStore
 
 __all__ = ["IndexUpdate", "KnowledgeBase", "build_indexing_pipeline", "data_hash", "load_knowledge_base",
-           "update_knowledge_base"]
+           "update_knowledge_base", "wants_sentence_vectors"]
 
 
 @dataclass
@@ -59,6 +65,34 @@ class KnowledgeBase:
     revision: int = 0
     """Incremental updates applied since :attr:`version` was built (:func:`update_knowledge_base`); the
     version stays, so the cache keeps serving the answers whose documents did not change."""
+    sentences: SentenceVectors | None = None
+    """The vectors of every passage's candidate sentences (the extractive answerer's dense signal), when the
+    config wants them (:func:`wants_sentence_vectors`); updated in place by :func:`update_knowledge_base`."""
+
+
+def wants_sentence_vectors(cfg: PipelineConfig) -> bool:
+    """Whether ``cfg``'s knowledge base carries sentence vectors: it has a dense embedder (``retriever.mode``
+    dense or hybrid) and an extractive generator (or a language's) with ``sentence_dense_weight`` > 0."""
+    g = cfg.generator
+    gens = [g, *(g.for_language(lang) for lang in g.by_language)]
+    return cfg.retriever.mode in ("dense", "hybrid") and any(
+        one.kind == "extractive" and one.sentence_dense_weight > 0 for one in gens)
+
+
+def _attach_sentences(kb: KnowledgeBase, cfg: PipelineConfig) -> None:
+    """Load the saved sentence vectors of ``kb`` or compute them (and save them beside its index)."""
+    model, t0 = cfg.embedder.model, time.perf_counter()
+    found = SentenceVectors.load(kb.path, model, key=kb.version) if kb.path is not None else None
+    if found is None:
+        found = SentenceVectors.build(kb.store.documents, model, key=kb.version, threads=cfg.embedder.threads,
+                                      batch_size=cfg.embedder.batch_size)
+        if kb.path is not None:
+            found.save(kb.path)
+        kb.stats["sentence_vectors_build_s"] = round(time.perf_counter() - t0, 2)
+    else:
+        kb.stats["sentence_vectors_load_s"] = round(time.perf_counter() - t0, 4)
+    kb.stats["sentence_vectors"] = found.sentences
+    kb.sentences = found
 
 
 def data_hash(cfg: PipelineConfig) -> str:
@@ -121,15 +155,22 @@ def _empty(cfg: PipelineConfig) -> tuple[FaissDocumentStore, BM25Index]:
 
 
 def load_knowledge_base(cfg: PipelineConfig, *, rebuild: bool = False, progress: bool = True,
-                        save: bool = True) -> KnowledgeBase:
-    """Load the saved index of ``cfg``, or build it with the indexing pipeline (and save it)."""
+                        save: bool = True, sentence_vectors: bool | None = None) -> KnowledgeBase:
+    """Load the saved index of ``cfg``, or build it with the indexing pipeline (and save it).
+
+    ``sentence_vectors``: attach :attr:`KnowledgeBase.sentences` (loaded when saved, else computed and saved);
+    ``None``: when :func:`wants_sentence_vectors` says the config uses them.
+    """
     version = f"{cfg.index_hash}-{data_hash(cfg)}"
     folder = Path(cfg.index_dir).expanduser() / version
+    sentences = wants_sentence_vectors(cfg) if sentence_vectors is None else sentence_vectors
     if folder.is_dir() and not rebuild and (folder / "kb.json").is_file():
         t0 = time.perf_counter()
         kb = KnowledgeBase(FaissDocumentStore.load(folder), BM25Index.load(folder), version, folder,
                            json.loads((folder / "kb.json").read_text()))
         kb.stats["load_s"] = time.perf_counter() - t0
+        if sentences:
+            _attach_sentences(kb, cfg)
         return kb
     store, bm25 = _empty(cfg)
     pipeline = build_indexing_pipeline(cfg, store, bm25, progress=progress)
@@ -147,7 +188,10 @@ def load_knowledge_base(cfg: PipelineConfig, *, rebuild: bool = False, progress:
         shutil.rmtree(folder, ignore_errors=True)
         tmp.replace(folder)  # a crash mid-save never leaves a half-written index behind
         store.path = bm25.path = folder
-    return KnowledgeBase(store, bm25, version, folder if save else None, stats)
+    kb = KnowledgeBase(store, bm25, version, folder if save else None, stats)
+    if sentences:
+        _attach_sentences(kb, cfg)
+    return kb
 
 
 @dataclass(frozen=True)
@@ -192,7 +236,8 @@ def update_knowledge_base(kb: KnowledgeBase, cfg: PipelineConfig, *, changed: Se
 
     Every passage of a changed or removed document leaves the FAISS store and the BM25 index; the changed
     documents are split and embedded like the indexing pipeline does (``cfg``'s splitter and embedder) and
-    added. Other passages keep their vectors (read back from FAISS, not re-embedded). BM25 statistics are
+    added. Other passages keep their vectors (read back from FAISS, not re-embedded); so do their sentence
+    vectors (``kb.sentences``, when held: only the new passages' sentences are embedded). BM25 statistics are
     corpus-wide, so BM25 is rebuilt over the new passage list (cheap: no model). When ``kb`` was saved, the
     updated index is saved next to it (``<version>.r<revision>``) and ``kb.path`` points there.
 
@@ -247,6 +292,10 @@ def update_knowledge_base(kb: KnowledgeBase, cfg: PipelineConfig, *, changed: Se
     passages_removed = kb.store.count - len(keep)
     vars(kb.store).update(vars(fresh))  # in place: retrievers built on kb.store see the new content
     kb.bm25.write(kb.store.documents)
+    if kb.sentences is not None:  # in place: answerers holding it see the change
+        kb.sentences.retain(kb.store.documents)
+        kb.sentences.add(passages, cfg.embedder.model, threads=cfg.embedder.threads,
+                         batch_size=cfg.embedder.batch_size)
     kb.revision += 1
     kb.stats.update(passages=kb.store.count, documents=len({d.meta.get("doc_id") for d in kb.store.documents}),
                     revision=kb.revision)
@@ -255,6 +304,8 @@ def update_knowledge_base(kb: KnowledgeBase, cfg: PipelineConfig, *, changed: Se
         kb.store.save(folder)
         kb.bm25.save(folder)
         (folder / "kb.json").write_text(json.dumps(kb.stats, indent=2))
+        if kb.sentences is not None:
+            kb.sentences.save(folder)
         kb.path = folder
     return IndexUpdate(changed_ids, removed_ids, len(passages), passages_removed, kb.revision,
                        time.perf_counter() - t0)

@@ -22,6 +22,7 @@ Each call takes a :class:`~workbench.pipelines.plan.QueryPlan` (default: full se
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -46,6 +47,7 @@ from workbench.components import (
 )
 from workbench.components.generators.language_routed import LanguageRoutedGenerator
 from workbench.components.generators.protocol import Generator
+from workbench.components.generators.sentence_vectors import SentenceVectors
 from workbench.config import GeneratorConfig, PipelineConfig
 from workbench.errors import InputError
 from workbench.pipelines.abstention import AbstentionGate, abstain_answer
@@ -121,13 +123,17 @@ def validate_question(question: Any, max_chars: int) -> str:
     return text
 
 
-def make_generator(g: GeneratorConfig, *, max_passages: int = 3) -> Generator:
+def make_generator(g: GeneratorConfig, *, max_passages: int = 3,
+                   sentence_vectors: SentenceVectors | None = None) -> Generator:
     """The generator component a :class:`GeneratorConfig` describes (not yet warmed up); with
-    ``generator.by_language``, a :class:`LanguageRoutedGenerator` over one generator per language."""
+    ``generator.by_language``, a :class:`LanguageRoutedGenerator` over one generator per language.
+    ``sentence_vectors``: an extractive answerer's dense signal (weighted by ``g.sentence_dense_weight``)."""
     if g.by_language:
-        return LanguageRoutedGenerator.from_config(g, lambda one: make_generator(one, max_passages=max_passages))
+        return LanguageRoutedGenerator.from_config(
+            g, lambda one: make_generator(one, max_passages=max_passages, sentence_vectors=sentence_vectors))
     if g.kind == "extractive":
-        return ExtractiveAnswerer(max_passages=max_passages)  # type: ignore[return-value]
+        return ExtractiveAnswerer(max_passages=max_passages, sentence_vectors=sentence_vectors,  # type: ignore[return-value]
+                                  dense_weight=g.sentence_dense_weight)
     if g.kind == "llama-cpp":
         return LlamaCppGenerator(g.model or "gemma-3-270m", max_tokens=g.max_tokens, temperature=g.temperature,
                                  threads=g.threads, context_window=g.context_window, stop=list(g.stop), chat=g.chat)
@@ -145,6 +151,11 @@ def _with_history(kwargs: dict[str, Any], state: Mapping[str, Any]) -> dict[str,
     if state["history"]:
         kwargs["messages"] = [*state["history"], *kwargs["messages"]]
     return kwargs
+
+
+def _takes_embedding(comp: Any) -> bool:
+    """Whether a generator's ``run`` accepts the question's ``query_embedding`` (the extractive answerer)."""
+    return "query_embedding" in inspect.signature(comp.run).parameters
 
 
 class QueryPipeline:
@@ -196,11 +207,16 @@ class QueryPipeline:
         self.prompt_builder = PromptBuilder(style=p.style, examples=p.examples, max_passages=p.max_passages,
                                             max_context_chars=p.max_context_chars, context=p.context,
                                             max_sentences=p.max_sentences)
-        self.generator = make_generator(cfg.generator, max_passages=p.max_passages)
+        vectors = kb.sentences if self.query_embedder is not None and kb.sentences is not None \
+            and kb.sentences.model == cfg.embedder.model else None
+        """The extractive answers' dense signal: the knowledge base's sentence vectors, by the query model."""
+        self.generator = make_generator(cfg.generator, max_passages=p.max_passages, sentence_vectors=vectors)
         small = cfg.serving.degradation.small_generator
-        self.small_generator = make_generator(small, max_passages=p.max_passages) if small is not None else None
+        self.small_generator = make_generator(small, max_passages=p.max_passages, sentence_vectors=vectors) \
+            if small is not None else None
         """The generator of :attr:`GeneratorChoice.SMALL` (``None``: that choice answers extractively)."""
-        self.extractive = ExtractiveAnswerer(max_passages=p.max_passages)
+        self.extractive = ExtractiveAnswerer(max_passages=p.max_passages, sentence_vectors=vectors,
+                                             dense_weight=cfg.generator.sentence_dense_weight)
         self.guard = GroundingGuard(max_passages=p.max_passages) \
             if cfg.generator.grounding == "extractive" and cfg.generator.kind != "extractive" else None
         self.config_hash = cfg.hash
@@ -242,12 +258,26 @@ class QueryPipeline:
                   {"prompt": "prompt", "messages": "messages", "context": "context"}, lambda plan: self.prompt_builder),
             Stage("generator", "generate", {"prompt": "prompt", "messages": "messages", "question": "question",
                                             "documents": "documents"},
-                  {"replies": "replies", "meta": "meta"}, self.generator_for, streams=True, prepare=_with_history),
+                  {"replies": "replies", "meta": "meta"}, self.generator_for, streams=True, prepare=self._generator_inputs),
             Stage("guard", "guard", {"replies": "replies", "meta": "meta", "question": "question",
                                      "documents": "documents", "context": "context"},
                   {"replies": "replies", "meta": "meta"},
                   lambda plan: self.guard if plan.generator is GeneratorChoice.MAIN else None),
         )
+
+    def _generator_inputs(self, kwargs: dict[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+        """The generator's inputs: the history first, and the question's embedding (computed for dense
+        retrieval, reused) when every generator a plan may pick takes it (the extractive answerer's dense
+        sentence signal); a request without dense retrieval has none, and the ranking is lexical."""
+        kwargs = _with_history(kwargs, state)
+        if state.get("embedding") is not None and self._dense_answers():
+            kwargs["query_embedding"] = state["embedding"]
+        return kwargs
+
+    def _dense_answers(self) -> bool:
+        """Whether the generators take the query embedding (the main one uses it: sentence vectors, weight > 0)."""
+        gens = (self.generator, self.small_generator or self.extractive, self.extractive)
+        return bool(getattr(self.generator, "dense", False)) and all(_takes_embedding(g) for g in gens)
 
     def generator_for(self, plan: QueryPlan) -> Generator:
         """The generator that answers under ``plan`` (the small choice falls back to extractive answers)."""
@@ -418,7 +448,10 @@ class QueryPipeline:
     def _wiring(self) -> tuple[Pipeline, dict[str, dict[str, str]], dict[str, str]]:
         if self._haystack is None:
             self.warm_up(fallbacks=False)
-            self._haystack = haystack_wiring(self.stages, FULL_PLAN)
+            pipe, request, writer = haystack_wiring(self.stages, FULL_PLAN)
+            if "embedding" in writer and self._dense_answers():  # as _generator_inputs does for run/astream
+                pipe.connect(writer["embedding"], "generator.query_embedding")
+            self._haystack = (pipe, request, writer)
         return self._haystack
 
     def to_haystack(self) -> Pipeline:

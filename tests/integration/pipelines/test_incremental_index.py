@@ -12,12 +12,14 @@ import pytest
 from haystack import Document
 
 from workbench.components import BM25Retriever, FaissRetriever
+from workbench.components.generators.extractive import passage_sentences
+from workbench.components.generators.sentence_vectors import SentenceVectors
 from workbench.config import PipelineConfig
 from workbench.datasets import load_dataset
 from workbench.errors import InputError
 from workbench.models import load_embedding_model
-from workbench.pipelines import load_knowledge_base
-from workbench.pipelines.knowledge_base import KnowledgeBase, update_knowledge_base
+from workbench.pipelines import QueryPipeline, load_knowledge_base
+from workbench.pipelines.knowledge_base import KnowledgeBase, update_knowledge_base, wants_sentence_vectors
 from workbench.stores import FaissDocumentStore
 
 DOCS = ("cards-gold-card-en", "cards-platinum-card-en", "cards-classic-card-en", "cards-lost-stolen-en",
@@ -94,3 +96,39 @@ def test_an_hnsw_index_is_updated_too(tmp_path: Path) -> None:
     update = update_knowledge_base(kb, cfg, removed=["cards-lost-stolen-en"])
     assert update.removed == ("cards-lost-stolen-en",) and update.passages_added == 0
     assert kb.store.kind == "hnsw" and "cards-lost-stolen-en" not in doc_ids(kb)
+
+
+def test_sentence_vectors_are_saved_reused_and_updated_for_the_changed_documents(tmp_path: Path) -> None:
+    cfg, kb = small_kb(tmp_path, "default")  # hybrid + extractive: the answerer's dense signal is wanted
+    assert wants_sentence_vectors(cfg) and not wants_sentence_vectors(PipelineConfig.load("fast"))
+    assert not wants_sentence_vectors(cfg.with_overrides({"generator.sentence_dense_weight": 0}))
+    vectors = kb.sentences
+    assert vectors is not None and vectors.model == cfg.embedder.model and vectors.key == kb.version
+    assert "sentence_vectors_build_s" in kb.stats and kb.stats["sentence_vectors"] == vectors.sentences > 0
+    assert all(len(vectors.vectors(p)) == len(passage_sentences(p)) for p in kb.store.documents)  # type: ignore[arg-type]
+    assert vectors.path is not None and vectors.path.parent == kb.path
+
+    again = load_knowledge_base(cfg, progress=False)  # read from the file: nothing embedded
+    assert again.sentences is not None and "sentence_vectors_build_s" not in again.stats
+    assert "sentence_vectors_load_s" in again.stats and again.sentences.sentences == vectors.sentences
+    first = kb.store.documents[0]
+    assert np.array_equal(again.sentences.vectors(first), vectors.vectors(first))  # type: ignore[arg-type]
+
+    qp = QueryPipeline(cfg, kb)  # built before the update: holds the same vectors
+    kept = {p.id: vectors.vectors(p) for p in kb.store.documents if p.meta["doc_id"] != "cards-gold-card-en"}
+    old_gold = [p for p in kb.store.documents if p.meta["doc_id"] == "cards-gold-card-en"]
+    gold = Document(content=NEW_GOLD, meta={"doc_id": "cards-gold-card-en", "title": "Gold card", "lang": "en"})
+    update_knowledge_base(kb, cfg, changed=[gold], removed=["cards-platinum-card-en"])
+    new_gold = [p for p in kb.store.documents if p.meta["doc_id"] == "cards-gold-card-en"]
+    assert vectors.stats["sentences"] == len({s for p in new_gold for s in passage_sentences(p)})  # only these
+    assert all(vectors.vectors(p) is not None for p in new_gold) and all(vectors.vectors(p) is None for p in old_gold)
+    for p in kb.store.documents:
+        if p.id in kept:
+            assert vectors.vectors(p) is kept[p.id]  # not re-embedded
+    assert len(vectors) == kb.store.count
+    saved = SentenceVectors.load(kb.path, cfg.embedder.model, key=kb.version)  # type: ignore[arg-type]
+    assert saved is not None and saved.path is not None and saved.path.parent.name.endswith(".r1")
+    assert saved.sentences == vectors.sentences
+    assert qp.run("how much is the gold card annual fee").generator_meta["dense"] is True
+    cosine = qp.generator.similarity(qp.retrieval_state("gold card annual fee")["embedding"])  # type: ignore[attr-defined]
+    assert cosine is not None and len(cosine(new_gold[0])) == len(passage_sentences(new_gold[0]))  # the new vectors

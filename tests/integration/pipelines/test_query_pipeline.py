@@ -127,6 +127,35 @@ def test_generator_by_language_routes_each_question_to_its_languages_generator( 
     assert streamed.generator_meta["route"] == "en" and "".join(pieces).strip() == streamed.answer.strip()
 
 
+def test_extractive_answers_reuse_the_retrieval_embedding_and_embed_no_sentence(  # type: ignore[no-untyped-def]
+        knowledge_base, default_config: PipelineConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``default`` weighs the question-sentence cosine with the question embedding dense retrieval computed
+    (one embedding per request) and the sentence vectors of the knowledge base (no sentence embedded)."""
+    from workbench.components import ExtractiveAnswerer
+    from workbench.models import load_embedding_model
+
+    assert knowledge_base.sentences is not None and knowledge_base.sentences.sentences > 1000
+    qp = QueryPipeline(default_config, knowledge_base)
+    q = "can i use my credit card abroad"
+    docs = qp.retrieve(q)
+    embedded: list[int] = []
+    model = load_embedding_model(default_config.embedder.model, threads=default_config.embedder.threads)
+    for name in ("embed_queries", "embed_passages"):
+        real = getattr(model, name)
+        monkeypatch.setattr(model, name, lambda texts, _real=real: embedded.append(len(texts)) or _real(texts))
+    r = qp.run(q)
+    assert embedded == [1] and r.generator_meta["dense"] is True  # the question, once; no sentence
+    emb = qp.query_embedder.run(text=q)["embedding"]  # type: ignore[union-attr]
+    dense = ExtractiveAnswerer(sentence_vectors=knowledge_base.sentences, dense_weight=1.0)
+    assert r.answer == dense.answer(q, docs, query_embedding=emb)[0]
+    given = qp.run(q, embedding=emb)
+    assert "embed" not in given.timings_ms and given.answer == r.answer and given.generator_meta["dense"] is True
+    off = QueryPipeline(default_config.with_overrides({"generator.sentence_dense_weight": 0}), knowledge_base).run(q)
+    assert off.generator_meta["dense"] is False and off.answer == ExtractiveAnswerer().answer(q, docs)[0]
+    lexical = QueryPipeline(default_config.with_overrides({"retriever.mode": "bm25"}), knowledge_base).run(q)
+    assert lexical.generator_meta["dense"] is False
+
+
 @pytest.mark.slow
 def test_quality_preset_with_qwen(knowledge_base, default_config: PipelineConfig) -> None:  # type: ignore[no-untyped-def]
     cfg = PipelineConfig.load("quality").model_copy(update={"index_dir": default_config.index_dir})
