@@ -316,9 +316,9 @@ class ExtractiveAnswerer:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExtractiveAnswerer:
         """The answerer of :meth:`to_dict` (sentence vectors loaded from their file)."""
-        params = data.get("init_parameters", {})
+        params = dict(data.get("init_parameters", {}))
         if isinstance(params.get("sentence_vectors"), str):
             from workbench.components.generators.sentence_vectors import SentenceVectors
 
             params["sentence_vectors"] = SentenceVectors.load_file(params["sentence_vectors"])
-        return default_from_dict(cls, data)
+        return default_from_dict(cls, {**data, "init_parameters": params})
