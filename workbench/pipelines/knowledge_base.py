@@ -84,8 +84,7 @@ def _attach_sentences(kb: KnowledgeBase, cfg: PipelineConfig) -> None:
     model, t0 = cfg.embedder.model, time.perf_counter()
     found = SentenceVectors.load(kb.path, model, key=kb.version) if kb.path is not None else None
     if found is None:
-        found = SentenceVectors.build(kb.store.documents, model, key=kb.version, threads=cfg.embedder.threads,
-                                      batch_size=cfg.embedder.batch_size)
+        found = SentenceVectors.build(kb.store.documents, model, key=kb.version, threads=cfg.embedder.threads)
         if kb.path is not None:
             found.save(kb.path)
         kb.stats["sentence_vectors_build_s"] = round(time.perf_counter() - t0, 2)
@@ -294,8 +293,7 @@ def update_knowledge_base(kb: KnowledgeBase, cfg: PipelineConfig, *, changed: Se
     kb.bm25.write(kb.store.documents)
     if kb.sentences is not None:  # in place: answerers holding it see the change
         kb.sentences.retain(kb.store.documents)
-        kb.sentences.add(passages, cfg.embedder.model, threads=cfg.embedder.threads,
-                         batch_size=cfg.embedder.batch_size)
+        kb.sentences.add(passages, cfg.embedder.model, threads=cfg.embedder.threads)
     kb.revision += 1
     kb.stats.update(passages=kb.store.count, documents=len({d.meta.get("doc_id") for d in kb.store.documents}),
                     revision=kb.revision)

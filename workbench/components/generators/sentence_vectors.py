@@ -30,7 +30,11 @@ from haystack import Document
 from workbench.components.generators.extractive import SENTENCE_SPLIT_VERSION, passage_sentences
 from workbench.models import EmbeddingModel, load_embedding_model
 
-__all__ = ["SentenceVectors", "passage_digest"]
+__all__ = ["SENTENCE_BATCH", "SentenceVectors", "passage_digest"]
+
+#: Sentences per model call: short texts embed faster in big batches (multilingual-e5-small, 240 sentences of
+#: the bank: 12.1 s in one call, 17.3 s in calls of 32, 21.3 s in calls of 8; 2 shared cores, load 2.5-3.5).
+SENTENCE_BATCH = 256
 
 
 def passage_digest(doc: Document) -> str:
@@ -77,7 +81,7 @@ class SentenceVectors:
         return self._rows.get(passage_digest(doc))
 
     def add(self, documents: Iterable[Document], embedder: EmbeddingModel | str, *, threads: int | None = 1,
-            batch_size: int = 64) -> int:
+            batch_size: int = SENTENCE_BATCH) -> int:
         """Embed the sentences of the passages not held yet (all of them in batches of ``batch_size``).
 
         :param documents: passages (duplicates and passages already held are skipped).
@@ -116,7 +120,7 @@ class SentenceVectors:
 
     @classmethod
     def build(cls, documents: Iterable[Document], embedder: EmbeddingModel | str, *, key: str = "",
-              threads: int | None = 1, batch_size: int = 64) -> SentenceVectors:
+              threads: int | None = 1, batch_size: int = SENTENCE_BATCH) -> SentenceVectors:
         """The vectors of every sentence of ``documents`` (see :meth:`add`)."""
         model = load_embedding_model(embedder, threads=threads) if isinstance(embedder, str) else embedder
         out = cls(model.name, key=key, dim=int(model.dim))
