@@ -14,10 +14,16 @@ Servers, each a real process on 127.0.0.1:
 
 Per server, both tools send ``--requests`` synchronous requests (one at a time) cycling through the same 10 English
 questions of our workload (seeded), in the same order, with the same messages and no token limit of their own (both
-get the server's default; tests/integration/serving/test_guidellm.py checks the bodies): our runner
-(``ClosedLoopRunner`` + ``HttpSender`` with the OpenAI endpoint mapping) sends half of them, then GuideLLM all of
-them alone, then ours the other half, so a linear drift of the machine's speed cancels and neither tool's requests
-share the server with the other's (``--mode "side by side"``: the former design, ours looping while GuideLLM runs).
+get the server's default; tests/integration/serving/test_guidellm.py checks the bodies). Two designs (``--mode``;
+``auto``, the default, takes the first on the simulated servers and the second on the real model):
+
+* side by side: our runner (``ClosedLoopRunner`` + ``HttpSender`` with the OpenAI endpoint mapping) loops while
+  GuideLLM runs, and only our requests started inside GuideLLM's benchmark window count: both see the same moments
+  of a shared machine. Right for the simulated servers, whose times are sleeps, not computation;
+* one after the other: ours sends half of them, then GuideLLM all of them alone, then ours the other half (a
+  linear drift of the machine's speed cancels). Needed on the real model, whose first-token time is computation
+  that a busy neighbour slows down (below).
+
 The real model runs two llama.cpp instances (one pool). Ratios are ours / GuideLLM's, of medians and of means.
 
 The real model's TTFT gap (ours 1.66x GuideLLM's median in the former side-by-side design, 16 requests each at load
@@ -28,10 +34,13 @@ cached, so prompt-prefix reuse favoured neither); the role-only opening chunk ar
 (GuideLLM's first_request_iteration and first_token_iteration 0.15 ms apart); and with our client and a plain httpx
 client sending GuideLLM's exact body interleaved request by request (ABBA, 20 each, load 4), the TTFT medians were
 195 vs 208 ms and the server's own times 168 vs 176 ms. The gap is the server's prompt time itself (one llama.cpp
-thread per instance, ~13 new tokens), which on a shared 2-core machine moves with the load from one request to the
-next: the side-by-side design gave 1.12 and 1.23 in two more runs at load 4-6 (the server's own time differing as
-much), and ours-then-GuideLLM 1.27 while the load fell from 5.3 to 4.3 (every question slower for whichever went
-first). With ours' halves around GuideLLM and 30 requests each, the ratio was 1.01 (median) / 0.98 (mean) at load 4.
+thread per instance, ~13 new tokens), which on a shared 2-core machine moves with whatever else runs: the
+side-by-side design gave 1.12 and 1.23 in two more runs at load 4-6 with the server's own time differing as much
+(362 vs 295 ms), and it is not symmetric, because GuideLLM's client burns 235 ms of CPU per 64-token streamed
+request against our runner's 42 ms (both measured on the same server, load 4): beside each other, our requests'
+prompts share the cores with a far busier neighbour than GuideLLM's do. One after the other, ours then GuideLLM gave
+1.27 while the load fell from 5.3 to 4.3 (every question slower for whichever went first); with ours' halves around
+GuideLLM and 30 requests each, 1.01 (median) / 0.98 (mean) at load 4.
 
 Definitions: both tools take the output tokens from ``usage.completion_tokens``. GuideLLM's TTFT starts when the
 request headers are sent, ours when the request is issued (closed loop: the same moment, give or take the JSON
@@ -89,7 +98,7 @@ OUT = ROOT / "bench" / "results" / "guidellm.json"
 #: Questions per run of our runner beside GuideLLM (GuideLLM cycles through the same ones).
 BATCH = 10
 #: The tools one after the other (ours half, GuideLLM, ours half) or at the same time.
-SEQUENTIAL, SIDE_BY_SIDE = "one after the other", "side by side"
+SEQUENTIAL, SIDE_BY_SIDE, AUTO = "one after the other", "side by side", "auto"
 WORKBENCH = str(Path(sys.executable).parent / "workbench")
 
 
@@ -247,8 +256,9 @@ def main() -> None:
     ap.add_argument("--tpot-ms", type=float, default=10.0, help="simulated LLM: time per output token")
     ap.add_argument("--llama", default="smollm2-135m", help="real model for serve-llm (llama.cpp), or 'none'")
     ap.add_argument("--llama-requests", type=int, default=30, help="requests per tool against the real model")
-    ap.add_argument("--mode", choices=[SEQUENTIAL, SIDE_BY_SIDE], default=SEQUENTIAL,
-                    help="the tools one after the other (default) or at the same time")
+    ap.add_argument("--mode", choices=[AUTO, SEQUENTIAL, SIDE_BY_SIDE], default=AUTO,
+                    help="the tools one after the other, at the same time, or (auto) side by side on the simulated "
+                         "servers and one after the other on the real model")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="20 requests, no real model")
     ap.add_argument("--out", type=Path, default=OUT)
@@ -282,14 +292,14 @@ def main() -> None:
                 s.wait()
                 rows.append(compare(s, items, Path(tmp),
                                     guidellm_requests=args.llama_requests if s is real else args.requests,
-                                    mode=args.mode))
+                                    mode=args.mode if args.mode != AUTO else SEQUENTIAL if s is real else SIDE_BY_SIDE))
                 print(table(rows[-1:]), flush=True)
         finally:
             for s in reversed(servers):
                 s.close()
     result = {
         "what": "GuideLLM's streamed chat benchmark vs our runner (ClosedLoopRunner + HttpSender, OpenAI mapping) on "
-                "the same servers, same questions, one request at a time each; mode: " + args.mode,
+                "the same servers, same questions, one request at a time each; --mode " + args.mode + " (each row names its design)",
         "guidellm_version": GUIDELLM_VERSION, "percentiles": PERCENTILE_METHOD,
         "simulated_llm": {"ttft_ms": args.ttft_ms, "tpot_ms": args.tpot_ms, "jitter": 0, "simulated": True},
         "requests_each": args.requests, "llama_requests_each": args.llama_requests, "seed": args.seed,
