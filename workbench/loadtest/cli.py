@@ -333,9 +333,11 @@ def _run_locust(cfg: Any, url: str | None, workload: Any, concurrency: int | Non
         click.echo(f"note: --locust runs a steady load; profile {profile_name!r} applies to the native runners")
     users = concurrency or max(1, min(50, math.ceil((rate or 10.0) / 5)))
     per_user = (rate / users) if rate else None
+    # constant: Locust's even pacing (users in phase send in bursts); otherwise seeded Poisson pacing per user
+    arrivals = "constant" if profile_name == "constant" else "poisson"
     if url:
         return run_locust(url, workload, users=users, run_time_s=duration, rate_per_user=per_user,
-                          out_dir=out / "locust" if out else None)
+                          arrivals=arrivals, out_dir=out / "locust" if out else None)
     from workbench.loadtest.contract_app import create_contract_app
     from workbench.loadtest.inprocess import make_inprocess_target
     from workbench.testing import UvicornServer
@@ -345,7 +347,7 @@ def _run_locust(cfg: Any, url: str | None, workload: Any, concurrency: int | Non
         with UvicornServer(create_contract_app(target)) as server:
             click.echo(f"serving {cfg.name} in-process at {server.url} for Locust")
             return run_locust(server.url, workload, users=users, run_time_s=duration, rate_per_user=per_user,
-                              out_dir=out / "locust" if out else None)
+                              arrivals=arrivals, out_dir=out / "locust" if out else None)
     finally:
         target.close()
 

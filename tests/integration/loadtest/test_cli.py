@@ -127,3 +127,15 @@ def test_an_in_process_run_warms_its_own_engine_up(tmp_path) -> None:  # type: i
     res = LoadResult.load(tmp_path / "r")
     assert res.meta["warm_up"]["requests"] == 3 and res.meta["warm_up"]["errors"] == 0 and len(res) == 6
     assert "cold start (not measured)" in r.output
+
+
+@pytest.mark.parametrize(("profile", "pacing"), [("constant", "constant"), ("poisson", "poisson")])
+def test_cli_locust_paces_users_by_profile(contract_server: UvicornServer, tmp_path, profile: str, pacing: str) -> None:  # type: ignore[no-untyped-def]
+    """--locust --profile constant keeps Locust's even pacing; every other open-loop profile gets Poisson users."""
+    out = tmp_path / "run"
+    r = CliRunner().invoke(loadtest, ["fast", "--url", contract_server.url, "--locust", "--profile", profile,
+                                      "--rate", "20", "--duration", "2", "--out", str(out), "--no-progress"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    res = LoadResult.load(out)
+    assert res.meta["arrivals"] == pacing and len(res) > 5
