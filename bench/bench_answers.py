@@ -3,6 +3,7 @@ the unanswerable questions, and what the gate costs, per preset and language.
 
     .venv/bin/python bench/bench_answers.py [--presets fast default quality] [--limit N] [--out PATH]
     .venv/bin/python bench/bench_answers.py --calibrate [--presets default] [--grounding none|llm]
+    .venv/bin/python bench/bench_answers.py --tune-dense [--presets default] [--weights 0 0.5 1 1.5 2 3]
 
 Data: the answerable questions of ``datasets/meridian_bank/questions.jsonl`` (``cross_lingual: true`` marks
 the 33 whose only answer is an article in the other language) and the authored unanswerable questions of
@@ -33,8 +34,15 @@ regression over the retrieval signals the preset has, at most 5% of the tune ans
 abstained) and prints the ``abstention`` section to paste into the preset; with ``--grounding llm`` it adds
 the grounding model's signal (slow: one model call per question).
 
+``--tune-dense`` picks ``generator.sentence_dense_weight`` on the tune halves: each answerable tune question
+is retrieved once (gate off), then answered by the extractive answerer at each weight over the same passages
+and the same query embedding; ``correct`` per language and weight (the test half is not read unless
+``--split test`` asks for the chosen weight's paired effect there), and what the
+dense signal costs a request in the same run: the answerer's time per weight (the weights take turns going
+first on a question) and the request's (retrieval, embedding included, + answer), p50/p95.
+
 Writes bench/results/answers.json (results merged by preset) or, with --calibrate,
-bench/results/gates.json. The machine is 2 shared cores: the load average is recorded.
+bench/results/gates.json, or with --tune-dense bench/results/sentence_weight.json. The machine is 2 shared cores: the load average is recorded.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import workbench  # noqa: F401  (offline switches)
+from workbench.components import ExtractiveAnswerer
 from workbench.config import PipelineConfig
 from workbench.evaluation.answerability import SPLIT_SEED, answerability_questions
 from workbench.evaluation.cache_truth import wilson_interval
@@ -64,6 +73,7 @@ from workbench.pipelines.abstention import SIGNALS, AbstentionGate, GateModel
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "answers.json"
 GATES_OUT = ROOT / "bench" / "results" / "gates.json"
+WEIGHT_OUT = ROOT / "bench" / "results" / "sentence_weight.json"
 SEED = SPLIT_SEED
 MAX_FALSE_ABSTAIN = 0.05
 
@@ -150,6 +160,48 @@ def calibrate(preset: str, grounding: str, limit: int | None = None) -> dict[str
     key = "grounded_gate" if grounding == "llm" else "retrieval_gate"
     return {key: section, "signals": names, "max_false_abstain": MAX_FALSE_ABSTAIN, "limit": limit,
             "grounding_model": a.grounding_model if grounding == "llm" else None}
+
+
+def tune_dense(preset: str, weights: list[float], limit: int | None = None, split: str = "tune") -> dict[str, Any]:
+    """``correct`` of the extractive answers on the answerable questions of ``split`` at each dense weight, and
+    each weight's paired difference from the first weight's (bootstrap over questions)."""
+    cfg = PipelineConfig.load(preset).with_overrides({"abstention.enabled": False})
+    qp = QueryPipeline(cfg, load_knowledge_base(cfg, progress=False))
+    if qp.kb.sentences is None or qp.query_embedder is None:
+        raise SystemExit(f"{preset}: no dense embedder or no extractive generator: nothing to tune")
+    tune = sample([q for q in questions() if q["split"] == split and q["kind"] == "answerable"], limit)
+    answerers = {w: ExtractiveAnswerer(max_passages=cfg.prompt.max_passages, sentence_vectors=qp.kb.sentences,
+                                       dense_weight=w) for w in weights}
+    hits: dict[float, dict[str, list[bool]]] = {w: defaultdict(list) for w in weights}
+    answer_ms: dict[float, list[float]] = defaultdict(list)
+    request_ms: dict[float, list[float]] = defaultdict(list)
+    for n, q in enumerate(tune):
+        t0 = time.perf_counter_ns()
+        state = qp.retrieval_state(q["question"])
+        retrieval = (time.perf_counter_ns() - t0) / 1e6
+        turn = n % len(weights)  # the first answer of a question fills the token caches: each weight goes first in turn
+        for w in weights[turn:] + weights[:turn]:
+            answerer = answerers[w]
+            t1 = time.perf_counter_ns()
+            answer, _ = answerer.answer(q["question"], state["documents"], query_embedding=state["embedding"])
+            ms = (time.perf_counter_ns() - t1) / 1e6
+            answer_ms[w].append(ms)
+            request_ms[w].append(retrieval + ms)
+            hits[w][q["lang"]].append(right(answer, q))
+    out = {str(w): {lang: ratio(sum(v), len(v)) for lang, v in sorted(hits[w].items())} for w in weights}
+    paired = {str(w): {lang: dict(zip(("mean", "low", "high"), (round(x, 4) for x in bootstrap_mean(
+        [float(a) - float(b) for a, b in zip(v, hits[weights[0]][lang], strict=True)], seed=SEED)), strict=True))
+        for lang, v in sorted(hits[w].items())} for w in weights[1:]}
+    for w in weights:
+        print(f"{preset} w={w}: " + "  ".join(f"{lang} {x['rate']:.3f} ({x['n']}/{x['of']})"
+                                             for lang, x in out[str(w)].items())
+              + f"  answer ms {pcts(answer_ms[w])}  request ms {pcts(request_ms[w])}", flush=True)
+    for w, d in paired.items():
+        print(f"  w={w} - w={weights[0]}, paired: " + "  ".join(f"{lang} {x['mean']:+.3f} [{x['low']:+.3f}, "
+                                                               f"{x['high']:+.3f}]" for lang, x in d.items()))
+    return {"split": split, "correct": out, "paired_vs_first": paired, "limit": limit, "n": len(tune),
+            "answer_ms": {str(w): pcts(answer_ms[w]) for w in weights},
+            "request_ms": {str(w): pcts(request_ms[w]) for w in weights}}
 
 
 def right(answer: str, q: dict[str, Any]) -> bool:
@@ -264,13 +316,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="answerable questions per language (seeded sample)")
     ap.add_argument("--calibrate", action="store_true", help="fit the gates on the tune halves instead")
     ap.add_argument("--grounding", choices=["none", "llm"], default="none", help="--calibrate: with the model check")
+    ap.add_argument("--tune-dense", action="store_true", help="pick generator.sentence_dense_weight on the tune halves")
+    ap.add_argument("--weights", nargs="+", type=float, default=[0, 0.5, 1, 1.5, 2, 3], help="--tune-dense: weights")
+    ap.add_argument("--split", choices=["tune", "test"], default="tune",
+                    help="--tune-dense: the half (pick on tune; test only to report the chosen weight's effect)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     extra = {"machine": {"cpus": os.cpu_count(), "load_average": [round(x, 1) for x in os.getloadavg()],
                          "python": platform.python_version()},
              "percentiles": PERCENTILE_METHOD, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
     for preset in args.presets:
-        if args.calibrate:
+        if args.tune_dense:
+            merge(args.out or WEIGHT_OUT, f"{preset}/{args.split}", tune_dense(preset, args.weights, args.limit,
+                                                                                args.split), extra)
+        elif args.calibrate:
             merge(args.out or GATES_OUT, f"{preset}/{args.grounding}", calibrate(preset, args.grounding, args.limit),
                   extra)
         else:
