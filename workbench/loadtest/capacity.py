@@ -207,6 +207,8 @@ class CapacityResult:
     """Wall time of the confirmation runs."""
     searched_rps: float | None = None
     """The rate the search found, when the confirmation stepped down from it to ``rate_rps`` (else ``None``)."""
+    step_down_skipped: bool = False
+    """The rate found did not hold and the time budget left no room to step down from it."""
 
     @property
     def confirmed(self) -> bool | None:
@@ -229,6 +231,8 @@ class CapacityResult:
         if base is not None and not base.as_expected:
             why.append(f"at {base.rate_rps:.3g} req/s it does not hold ({base.why}"
                        f"{', in both runs' if base.runs > 1 else ''})")
+            if self.step_down_skipped:
+                why.append("the time budget left no room to step down (raise --time-budget)")
         if over is not None and not over.as_expected:
             why.append(f"at {over.factor:g}x ({over.rate_rps:.3g} req/s) it still holds (attainment "
                        f"{over.slo_attainment:.1%}): the knee is above the rate found")
@@ -251,7 +255,7 @@ class CapacityResult:
                 "min_correct": self.min_correct, "attainment": self.attainment, "think_s": self.think_s,
                 "broke_at_rps": self.broke_at_rps, "headline": self.headline(), "stopped_by": self.stopped_by,
                 "search_s": self.search_s, "confirm_s": self.confirm_s, "confirmed": self.confirmed,
-                "searched_rps": self.searched_rps,
+                "searched_rps": self.searched_rps, "step_down_skipped": self.step_down_skipped,
                 "confirmation_line": self.confirmation_line(),
                 "confirmation": [c.to_dict() for c in self.confirmation],
                 "curve": self.curve.replace({np.nan: None}).to_dict(orient="records")}
@@ -424,7 +428,10 @@ async def find_capacity(target: Target | Sender, workload: Workload | Sequence[W
         holds, s, n = await run_twice(profile_at(rate), f"confirm 1x rate={rate:.4g}")
         for _ in range(CONFIRM_STEPS_DOWN):
             lower = rate * CONFIRM_STEP_DOWN
-            if holds or not fits(span(lower, confirm_s or step_s), lower):
+            if holds:
+                break
+            if not fits(span(lower, confirm_s or step_s), lower):
+                cap.step_down_skipped = True
                 break
             rate = lower
             holds, s, n = await run_twice(profile_at(rate), f"confirm 1x rate={rate:.4g} (stepped down)")

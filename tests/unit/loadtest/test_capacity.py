@@ -4,11 +4,12 @@ of slots), and the sweep. The effective service time is read from the search's o
 
 import asyncio
 
+import pandas as pd
 import pytest
 
 from workbench.errors import ConfigError
 from workbench.loadtest import Workload, WorkloadSpec
-from workbench.loadtest.capacity import find_capacity, step_holds, sweep
+from workbench.loadtest.capacity import CapacityResult, Confirmation, find_capacity, step_holds, sweep
 from workbench.loadtest.stats import SLO
 from workbench.loadtest.target import SlotTarget
 from workbench.serving.schema import ChatRequest, ChatResponse
@@ -188,3 +189,13 @@ async def test_time_budget_stops_the_search_and_keeps_room_for_the_confirmation(
     assert "before the time budget ran out" in tight.headline() and tight.confirmation == []
     with pytest.raises(ConfigError):
         await find_capacity(SlotTarget(service_s=0.005, slots=1), items, SLO(e2el_ms=200), time_budget_s=0)
+
+
+def test_not_confirmed_says_when_the_budget_left_no_room_to_step_down() -> None:
+    fail = Confirmation(1.0, 228.0, False, "SLO attainment 40.1% < 95%", True, 0.401, 0.5, 200.0, 412.0, runs=2)
+    over = Confirmation(1.2, 273.6, False, "SLO attainment 0.0% < 95%", False, 0.0, 0.5, 180.0, 1454.0)
+    cap = CapacityResult(228.0, 6, SLO(e2el_ms=200), 0.3, 0.95, 0.0, pd.DataFrame(), confirmation=[fail, over])
+    assert cap.confirmation_line().startswith("not confirmed: at 228 req/s it does not hold")
+    assert "budget" not in cap.confirmation_line()
+    cap.step_down_skipped = True
+    assert cap.confirmation_line().endswith("the time budget left no room to step down (raise --time-budget)")
