@@ -122,8 +122,12 @@ def test_generator_by_language_routes_each_question_to_its_languages_generator( 
         zh = qp.run("金卡年费多少")
         pieces: list[str] = []
         streamed = asyncio.run(qp.arun("how much is the gold card annual fee", streaming_callback=pieces.append))
+        zh_async = asyncio.run(qp.arun("金卡年费多少"))
     assert en.generator_meta["route"] == "en" and en.generator_meta.get("simulated")
     assert zh.generator_meta["route"] == "default" and not zh.generator_meta.get("simulated") and "600" in zh.answer
+    # the routed extractive answerer still gets the retrieval's question embedding (its dense sentence signal)
+    assert zh.generator_meta["dense"] is True and zh_async.generator_meta["dense"] is True
+    assert zh_async.answer == zh.answer
     assert streamed.generator_meta["route"] == "en" and "".join(pieces).strip() == streamed.answer.strip()
 
 

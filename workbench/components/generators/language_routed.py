@@ -10,6 +10,7 @@ English with one model and Chinese with another::
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,19 @@ class LanguageRoutedGenerator:
             if hasattr(gen, "warm_up"):
                 gen.warm_up()
 
+    @property
+    def dense(self) -> bool:
+        """Whether a language's generator weighs the question embedding (an extractive answerer with sentence
+        vectors): the query pipeline then passes ``query_embedding`` on."""
+        return any(getattr(gen, "dense", False) for gen in self.generators())
+
+    @staticmethod
+    def _inputs(gen: Generator, query_embedding: Any, **kwargs: Any) -> dict[str, Any]:
+        """The chosen generator's inputs: ``query_embedding`` only for one whose ``run`` takes it."""
+        if query_embedding is not None and "query_embedding" in inspect.signature(gen.run).parameters:
+            kwargs["query_embedding"] = query_embedding
+        return kwargs
+
     @staticmethod
     def _tag(out: dict[str, Any], route: str) -> dict[str, Any]:
         meta = [dict(m) for m in out.get("meta") or [{}]]
@@ -87,8 +101,8 @@ class LanguageRoutedGenerator:
 
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])
     def run(self, prompt: str = "", messages: list[dict[str, str]] | None = None, question: str = "",
-            documents: list[Any] | None = None,
-            streaming_callback: Callable[[str], None] | None = None) -> dict[str, Any]:
+            documents: list[Any] | None = None, streaming_callback: Callable[[str], None] | None = None,
+            query_embedding: Any = None) -> dict[str, Any]:
         """Answer with the generator of the question's language.
 
         :param prompt: the prompt of a base model.
@@ -96,22 +110,23 @@ class LanguageRoutedGenerator:
         :param question: the question (its language picks the generator).
         :param documents: the passages (extractive answerers read them).
         :param streaming_callback: receives each text piece.
+        :param query_embedding: the question's embedding, passed on to a generator that takes it.
         :returns: the chosen generator's ``replies`` and ``meta`` (``meta[0]["route"]`` added).
         :raises GeneratorError: the chosen generator failed.
         """
         route, gen = self.route(question)
-        out = gen.run(prompt=prompt, messages=messages, question=question, documents=documents or [],
-                      streaming_callback=streaming_callback)
+        out = gen.run(**self._inputs(gen, query_embedding, prompt=prompt, messages=messages, question=question,
+                                     documents=documents or [], streaming_callback=streaming_callback))
         return self._tag(out, route)
 
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])
     async def run_async(self, prompt: str = "", messages: list[dict[str, str]] | None = None, question: str = "",
-                        documents: list[Any] | None = None,
-                        streaming_callback: Callable[[str], None] | None = None) -> dict[str, Any]:
+                        documents: list[Any] | None = None, streaming_callback: Callable[[str], None] | None = None,
+                        query_embedding: Any = None) -> dict[str, Any]:
         """:meth:`run` on the event loop: the chosen generator's ``run_async`` when it has one."""
         route, gen = self.route(question)
-        kwargs = {"prompt": prompt, "messages": messages, "question": question, "documents": documents or [],
-                  "streaming_callback": streaming_callback}
+        kwargs = self._inputs(gen, query_embedding, prompt=prompt, messages=messages, question=question,
+                              documents=documents or [], streaming_callback=streaming_callback)
         if getattr(gen, "__haystack_supports_async__", False):
             out = await gen.run_async(**kwargs)  # type: ignore[attr-defined]
         else:
