@@ -207,9 +207,9 @@ class QueryPipeline:
         self.prompt_builder = PromptBuilder(style=p.style, examples=p.examples, max_passages=p.max_passages,
                                             max_context_chars=p.max_context_chars, context=p.context,
                                             max_sentences=p.max_sentences)
+        # the extractive answers' dense signal: the knowledge base's sentence vectors, by the query model
         vectors = kb.sentences if self.query_embedder is not None and kb.sentences is not None \
             and kb.sentences.model == cfg.embedder.model else None
-        """The extractive answers' dense signal: the knowledge base's sentence vectors, by the query model."""
         self.generator = make_generator(cfg.generator, max_passages=p.max_passages, sentence_vectors=vectors)
         small = cfg.serving.degradation.small_generator
         self.small_generator = make_generator(small, max_passages=p.max_passages, sentence_vectors=vectors) \
@@ -219,6 +219,9 @@ class QueryPipeline:
                                              dense_weight=cfg.generator.sentence_dense_weight)
         self.guard = GroundingGuard(max_passages=p.max_passages) \
             if cfg.generator.grounding == "extractive" and cfg.generator.kind != "extractive" else None
+        gens = (self.generator, self.small_generator or self.extractive, self.extractive)
+        self.dense_answers = bool(getattr(self.generator, "dense", False)) and all(_takes_embedding(g) for g in gens)
+        """Whether the generator stage gets the question's embedding (decided once: the request path only reads it)."""
         self.config_hash = cfg.hash
         """The config's content hash (computed once: it serializes the whole config)."""
         self.stages = self._stage_list()
@@ -270,14 +273,9 @@ class QueryPipeline:
         retrieval, reused) when every generator a plan may pick takes it (the extractive answerer's dense
         sentence signal); a request without dense retrieval has none, and the ranking is lexical."""
         kwargs = _with_history(kwargs, state)
-        if state.get("embedding") is not None and self._dense_answers():
+        if self.dense_answers and state.get("embedding") is not None:
             kwargs["query_embedding"] = state["embedding"]
         return kwargs
-
-    def _dense_answers(self) -> bool:
-        """Whether the generators take the query embedding (the main one uses it: sentence vectors, weight > 0)."""
-        gens = (self.generator, self.small_generator or self.extractive, self.extractive)
-        return bool(getattr(self.generator, "dense", False)) and all(_takes_embedding(g) for g in gens)
 
     def generator_for(self, plan: QueryPlan) -> Generator:
         """The generator that answers under ``plan`` (the small choice falls back to extractive answers)."""
@@ -449,7 +447,7 @@ class QueryPipeline:
         if self._haystack is None:
             self.warm_up(fallbacks=False)
             pipe, request, writer = haystack_wiring(self.stages, FULL_PLAN)
-            if "embedding" in writer and self._dense_answers():  # as _generator_inputs does for run/astream
+            if "embedding" in writer and self.dense_answers:  # as _generator_inputs does for run/astream
                 pipe.connect(writer["embedding"], "generator.query_embedding")
             self._haystack = (pipe, request, writer)
         return self._haystack

@@ -123,7 +123,7 @@ def passage_sentences(doc: Document) -> list[str]:
     return [sentence for sentence, _ in _passage_sentences(doc)]
 
 
-def _dense_z(similarity: SentenceSimilarity, docs: list[Document], counts: list[int]) -> list[float | None]:
+def _cosines(similarity: SentenceSimilarity, docs: list[Document], counts: list[int]) -> list[float | None]:
     """The cosine of every candidate (``None`` where unknown), passage by passage."""
     out: list[float | None] = []
     for doc, n in zip(docs, counts, strict=True):
@@ -163,7 +163,7 @@ def rank_sentences(question: str, documents: list[Document], *, max_passages: in
     sims: list[float | None] = [None] * len(candidates)
     dense = [0.0] * len(candidates)
     if sentence_similarity is not None:
-        sims = _dense_z(sentence_similarity, passages, counts)
+        sims = _cosines(sentence_similarity, passages, counts)
         known = np.array([x for x in sims if x is not None], dtype=np.float64)
         if dense_weight > 0 and known.size > 1:
             mean, std = float(known.mean()), float(known.std()) + 1e-6

@@ -44,6 +44,9 @@ class LanguageRoutedGenerator:
             raise ValueError(f"generator.by_language: unknown language(s) {sorted(unknown)}; use 'en' or 'zh'")
         self.routes = dict(routes)
         self.default = default
+        # which generators' ``run`` take the question's embedding (looked up once, not per request)
+        self._takes_embedding = {id(gen) for gen in self.generators()
+                                 if "query_embedding" in inspect.signature(gen.run).parameters}
 
     @classmethod
     def from_config(cls, g: GeneratorConfig, make: Callable[[GeneratorConfig], Generator]) -> Generator:
@@ -86,10 +89,9 @@ class LanguageRoutedGenerator:
         vectors): the query pipeline then passes ``query_embedding`` on."""
         return any(getattr(gen, "dense", False) for gen in self.generators())
 
-    @staticmethod
-    def _inputs(gen: Generator, query_embedding: Any, **kwargs: Any) -> dict[str, Any]:
+    def _inputs(self, gen: Generator, query_embedding: Any, **kwargs: Any) -> dict[str, Any]:
         """The chosen generator's inputs: ``query_embedding`` only for one whose ``run`` takes it."""
-        if query_embedding is not None and "query_embedding" in inspect.signature(gen.run).parameters:
+        if query_embedding is not None and id(gen) in self._takes_embedding:
             kwargs["query_embedding"] = query_embedding
         return kwargs
 
