@@ -168,6 +168,10 @@ class PromptConfig(_Section):
     context: Literal["passages", "sentences"] = "passages"
     """``sentences``: only the ``max_sentences`` best-ranked sentences of the passages (short prompts for small models)."""
     max_sentences: int = Field(3, ge=1, le=100)
+    sentence_dense_weight: float = Field(0.0, ge=0, le=100)
+    """``sentences`` with a dense embedder and the knowledge base's sentence vectors: each candidate sentence's
+    score gains this weight x the z-scored question-sentence cosine (the retrieval's query embedding, reused),
+    as ``generator.sentence_dense_weight`` does for extractive answers. 0: lexical only."""
 
 
 class GeneratorConfig(_Section):
