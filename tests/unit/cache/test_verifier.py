@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench.cache import NullVerifier, QueryNormalizer, RuleVerifier
+from workbench.cache.verifier import term_pattern
 from workbench.datasets import load_dataset
 
 
@@ -94,3 +96,31 @@ def test_opposite_directions_never_verify(rest: str, word: str) -> None:
     other = "lower" if word == "raise" else "raise"
     a, b = _N(f"how do i {word} my limit {rest}"), _N(f"how do i {other} my limit {rest}")
     assert _RULES.verify(a, b) is not None
+
+
+def _alternation(terms: list[str]) -> re.Pattern[str]:
+    """The plain alternation the trie must match exactly: longest first, Latin terms as whole words."""
+    alts = []
+    for term in sorted(terms, key=len, reverse=True):
+        esc = re.escape(term)
+        alts.append(rf"(?<![a-z0-9]){esc}(?![a-z0-9])" if re.fullmatch(r"[a-z0-9 ]+", term) else esc)
+    return re.compile("|".join(alts))
+
+
+_LEXICON_TERMS = sorted(_RULES._term)
+_TEXT_FROM_TERMS = st.lists(st.one_of(st.sampled_from(_LEXICON_TERMS), st.sampled_from(list("ab1 卡不-")),
+                                      st.text(max_size=4)), max_size=10).map("".join)
+
+
+@PROPERTY
+@given(_TEXT_FROM_TERMS)
+def test_term_pattern_finds_what_the_alternation_finds(text: str) -> None:
+    trie, plain = re.compile(term_pattern(_LEXICON_TERMS)), _alternation(_LEXICON_TERMS)
+    assert [(m.start(), m.group(0)) for m in trie.finditer(text)] == \
+        [(m.start(), m.group(0)) for m in plain.finditer(text)]
+
+
+def test_term_pattern_longest_first_and_whole_words() -> None:
+    pattern = re.compile(term_pattern(["gold", "gold card", "金卡", "金", "visa", "visa卡"]))
+    assert pattern.findall("gold card or goldfish, 金卡 金 visa卡 visas") == ["gold card", "金卡", "金", "visa卡"]
+    assert pattern.findall("agold gold2 gold") == ["gold"]
