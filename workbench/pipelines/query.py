@@ -204,12 +204,14 @@ class QueryPipeline:
             assert rr.model is not None
             self.reranker = CrossEncoderReranker(rr.model, top_k=rr.top_k)
         p = cfg.prompt
-        self.prompt_builder = PromptBuilder(style=p.style, examples=p.examples, max_passages=p.max_passages,
-                                            max_context_chars=p.max_context_chars, context=p.context,
-                                            max_sentences=p.max_sentences)
-        # the extractive answers' dense signal: the knowledge base's sentence vectors, by the query model
+        # the dense sentence signal (extractive answers, the prompt's sentences): the knowledge base's sentence
+        # vectors, by the query model
         vectors = kb.sentences if self.query_embedder is not None and kb.sentences is not None \
             and kb.sentences.model == cfg.embedder.model else None
+        self.prompt_builder = PromptBuilder(style=p.style, examples=p.examples, max_passages=p.max_passages,
+                                            max_context_chars=p.max_context_chars, context=p.context,
+                                            max_sentences=p.max_sentences, sentence_vectors=vectors,
+                                            sentence_dense_weight=p.sentence_dense_weight)
         self.generator = make_generator(cfg.generator, max_passages=p.max_passages, sentence_vectors=vectors)
         small = cfg.serving.degradation.small_generator
         self.small_generator = make_generator(small, max_passages=p.max_passages, sentence_vectors=vectors) \
@@ -258,7 +260,8 @@ class QueryPipeline:
                   {"question": "question", "documents": "documents", "abstention": "abstention"},
                   lambda plan: self.gate if plan.grounding else self.retrieval_gate),
             Stage("prompt_builder", "prompt", {"question": "question", "documents": "documents"},
-                  {"prompt": "prompt", "messages": "messages", "context": "context"}, lambda plan: self.prompt_builder),
+                  {"prompt": "prompt", "messages": "messages", "context": "context"}, lambda plan: self.prompt_builder,
+                  prepare=self._prompt_inputs),
             Stage("generator", "generate", {"prompt": "prompt", "messages": "messages", "question": "question",
                                             "documents": "documents"},
                   {"replies": "replies", "meta": "meta"}, self.generator_for, streams=True, prepare=self._generator_inputs),
@@ -267,6 +270,13 @@ class QueryPipeline:
                   {"replies": "replies", "meta": "meta"},
                   lambda plan: self.guard if plan.generator is GeneratorChoice.MAIN else None),
         )
+
+    def _prompt_inputs(self, kwargs: dict[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+        """The prompt builder's inputs: with the question's embedding (computed for dense retrieval, reused)
+        when its sentence ranking weighs the question-sentence cosine (``prompt.sentence_dense_weight``)."""
+        if self.prompt_builder.dense and state.get("embedding") is not None:
+            kwargs["query_embedding"] = state["embedding"]
+        return kwargs
 
     def _generator_inputs(self, kwargs: dict[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
         """The generator's inputs: the history first, and the question's embedding (computed for dense
@@ -449,6 +459,8 @@ class QueryPipeline:
             pipe, request, writer = haystack_wiring(self.stages, FULL_PLAN)
             if "embedding" in writer and self.dense_answers:  # as _generator_inputs does for run/astream
                 pipe.connect(writer["embedding"], "generator.query_embedding")
+            if "embedding" in writer and self.prompt_builder.dense:  # as _prompt_inputs does
+                pipe.connect(writer["embedding"], "prompt_builder.query_embedding")
             self._haystack = (pipe, request, writer)
         return self._haystack
 

@@ -23,6 +23,18 @@ def _sample(n: int, seed: int = 3):  # type: ignore[no-untyped-def]
     return random.Random(seed).sample(qs, n)
 
 
+def _count_embeddings(cfg: PipelineConfig, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The batch sizes of every embedding call the config's (shared, real) embedding model makes from now on."""
+    from workbench.models import load_embedding_model
+
+    embedded: list[int] = []
+    model = load_embedding_model(cfg.embedder.model, threads=cfg.embedder.threads)
+    for name in ("embed_queries", "embed_passages"):
+        real = getattr(model, name)
+        monkeypatch.setattr(model, name, lambda texts, _real=real: embedded.append(len(texts)) or _real(texts))
+    return embedded
+
+
 def test_knowledge_base_is_built_saved_and_reloaded(knowledge_base, default_config: PipelineConfig) -> None:  # type: ignore[no-untyped-def]
     ds = load_dataset()
     assert knowledge_base.stats["documents"] == len(ds.documents)
@@ -136,17 +148,12 @@ def test_extractive_answers_reuse_the_retrieval_embedding_and_embed_no_sentence(
     """``default`` weighs the question-sentence cosine with the question embedding dense retrieval computed
     (one embedding per request) and the sentence vectors of the knowledge base (no sentence embedded)."""
     from workbench.components import ExtractiveAnswerer
-    from workbench.models import load_embedding_model
 
     assert knowledge_base.sentences is not None and knowledge_base.sentences.sentences > 1000
     qp = QueryPipeline(default_config, knowledge_base)
     q = "can i use my credit card abroad"
     docs = qp.retrieve(q)
-    embedded: list[int] = []
-    model = load_embedding_model(default_config.embedder.model, threads=default_config.embedder.threads)
-    for name in ("embed_queries", "embed_passages"):
-        real = getattr(model, name)
-        monkeypatch.setattr(model, name, lambda texts, _real=real: embedded.append(len(texts)) or _real(texts))
+    embedded = _count_embeddings(default_config, monkeypatch)
     r = qp.run(q)
     assert embedded == [1] and r.generator_meta["dense"] is True  # the question, once; no sentence
     emb = qp.query_embedder.run(text=q)["embedding"]  # type: ignore[union-attr]
@@ -158,6 +165,57 @@ def test_extractive_answers_reuse_the_retrieval_embedding_and_embed_no_sentence(
     assert off.generator_meta["dense"] is False and off.answer == ExtractiveAnswerer().answer(q, docs)[0]
     lexical = QueryPipeline(default_config.with_overrides({"retriever.mode": "bm25"}), knowledge_base).run(q)
     assert lexical.generator_meta["dense"] is False
+
+
+@pytest.mark.slow
+def test_the_quality_prompt_ranks_its_sentences_with_the_retrieval_embedding(  # type: ignore[no-untyped-def]
+        knowledge_base, default_config: PipelineConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``quality``'s prompt (best sentences) with the simulated OpenAI-compatible service as its LLM: the prompt
+    builder gets the question embedding dense retrieval computed (one embedding per request), through the
+    blocking, async and Haystack surfaces; ``prompt.sentence_dense_weight: 0`` gives the lexical sentences."""
+    import asyncio
+
+    import numpy as np
+
+    from workbench.components import PromptBuilder
+
+    app = create_llm_app(SimulatedBackend(SimulatedLLM(ttft_ms=5, tpot_ms=1, jitter=0)))
+    q = "fee for withdrawing cash overseas"  # its three best sentences change with the cosine
+    with UvicornServer(app) as server:
+        quality = PipelineConfig.load("quality").model_copy(update={"index_dir": default_config.index_dir})
+        cfg = quality.with_overrides({"abstention.enabled": False, "generator.kind": "openai",
+                                      "generator.base_url": f"{server.url}/v1", "prompt.sentence_dense_weight": 1.0})
+        qp = QueryPipeline(cfg, knowledge_base)
+        assert qp.prompt_builder.dense and qp.prompt_builder.sentence_vectors is knowledge_base.sentences
+        seen: list[tuple[list[str], object]] = []
+        real = qp.prompt_builder.run
+
+        def spy(**kwargs):  # type: ignore[no-untyped-def]
+            out = real(**kwargs)
+            seen.append((out["context"], kwargs.get("query_embedding")))
+            return out
+
+        monkeypatch.setattr(qp.prompt_builder, "run", spy)
+        qp.warm_up(fallbacks=False)
+        embedded = _count_embeddings(cfg, monkeypatch)
+        r = qp.run(q)
+        assert embedded == [1]  # the question, once: the prompt reuses the retrieval's embedding
+        emb = qp.query_embedder.run(text=q)["embedding"]  # type: ignore[union-attr]
+        docs = qp.retrieve(q)
+        dense = qp.prompt_builder.context_texts(q, docs, query_embedding=emb)
+        lexical = PromptBuilder(context="sentences", max_sentences=3).context_texts(q, docs)
+        assert dense != lexical and seen[0][0] == dense and np.array_equal(seen[0][1], emb)  # type: ignore[arg-type]
+        asyncio.run(qp.arun(q))
+        qp.run_haystack(q)
+        assert [c for c, _ in seen[1:]] == [dense, dense] and all(e is not None for _, e in seen)
+        assert r.answer and r.generator_meta.get("simulated")
+        off = QueryPipeline(cfg.with_overrides({"prompt.sentence_dense_weight": 0}), knowledge_base)
+        assert not off.prompt_builder.dense
+        seen.clear()
+        real = off.prompt_builder.run
+        monkeypatch.setattr(off.prompt_builder, "run", spy)
+        off.run(q)
+    assert seen == [(lexical, None)]
 
 
 @pytest.mark.slow

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from haystack import Document, component, default_from_dict, default_to_dict
 
-from workbench.components.generators.extractive import rank_sentences
+from workbench.components.generators.extractive import ExtractiveAnswerer, SentenceVectorSource, rank_sentences
+from workbench.config import PromptConfig
 from workbench.text import detect_language
 
-__all__ = ["CROSS_LINGUAL_NOTES", "FEW_SHOT_EXAMPLES", "PromptBuilder", "flatten_passage"]
+__all__ = ["CROSS_LINGUAL_NOTES", "FEW_SHOT_EXAMPLES", "PROMPT_DENSE_WEIGHT", "PromptBuilder", "flatten_passage"]
+
+#: Weight of the z-scored question-sentence cosine in the ranking of ``context="sentences"`` when the builder
+#: holds sentence vectors and gets the question's embedding: ``prompt.sentence_dense_weight``'s default (the
+#: config is the one source of it).
+PROMPT_DENSE_WEIGHT: float = PromptConfig.model_fields["sentence_dense_weight"].default
 
 # Worked examples written for this project, about topics outside the knowledge base (a car park and
 # a library), so they show the answer format without leaking any fact the model is tested on. In order:
@@ -92,15 +100,24 @@ class PromptBuilder:
     ``max_sentences`` best-ranked sentences (:func:`rank_sentences`): a 270M model copies the right
     span from a short context far more often than from three 600-character passages.
 
+    Given ``sentence_vectors`` and, per request, the question's ``query_embedding`` (the one dense retrieval
+    used), the sentences are ranked with the extractive answerer's dense signal too: ``sentence_dense_weight``
+    x the z-scored question-sentence cosine (:func:`rank_sentences`, the same code as
+    :class:`~workbench.components.generators.extractive.ExtractiveAnswerer`); without either, lexically.
+
     ```python
     out = PromptBuilder(max_passages=3).run(question="金卡年费多少", documents=docs)
     out["prompt"], out["messages"], out["language"]
+    dense = PromptBuilder(context="sentences", sentence_vectors=kb.sentences)
+    dense.run(question=q, documents=docs, query_embedding=embedding)["context"]
     ```
     """
 
     def __init__(self, *, style: str = "few-shot", examples: int = 2, max_passages: int = 3,
                  max_context_chars: int = 1500, context: str = "passages", max_sentences: int = 3,
-                 cross_lingual_passages: int = 1, cross_lingual_chars: int = 400) -> None:
+                 cross_lingual_passages: int = 1, cross_lingual_chars: int = 400,
+                 sentence_vectors: SentenceVectorSource | None = None,
+                 sentence_dense_weight: float = PROMPT_DENSE_WEIGHT) -> None:
         """
         :param style: ``few-shot`` (worked examples in the question's language first) or ``instruction``.
         :param examples: how many worked examples (0-4).
@@ -114,7 +131,11 @@ class PromptBuilder:
             ranking never picks them. The question then carries :data:`CROSS_LINGUAL_NOTES` (answer in the
             question's language). 0: none.
         :param cross_lingual_chars: each such passage is cut to this many characters.
-        :raises ValueError: an unknown ``style`` or ``context``, or a negative count.
+        :param sentence_vectors: the vectors of the passages' sentences (by the model that embeds the
+            questions) for ``context="sentences"``; ``None``: lexical ranking only.
+        :param sentence_dense_weight: weight of the z-scored question-sentence cosine (0: lexical ranking only;
+            default ``prompt.sentence_dense_weight``).
+        :raises ValueError: an unknown ``style`` or ``context``, or a negative count or weight.
         """
         if style not in ("few-shot", "instruction"):
             raise ValueError("style must be 'few-shot' or 'instruction'")
@@ -126,12 +147,35 @@ class PromptBuilder:
         self.max_passages, self.max_context_chars = max_passages, max_context_chars
         self.context, self.max_sentences = context, max_sentences
         self.cross_lingual_passages, self.cross_lingual_chars = cross_lingual_passages, cross_lingual_chars
+        # the extractive answerer's dense signal (its cosine over the sentence vectors), not a second ranker
+        self._answerer = ExtractiveAnswerer(max_passages=max_passages, sentence_vectors=sentence_vectors,
+                                            dense_weight=sentence_dense_weight)
 
-    def context_texts(self, question: str, documents: list[Document]) -> list[str]:
-        """The numbered context entries: whole passages, or the best-ranked sentences of the passages; then
-        the passages found only in another language (see ``cross_lingual_passages``)."""
+    @property
+    def sentence_vectors(self) -> SentenceVectorSource | None:
+        """The sentence vectors the dense ranking reads (``None``: lexical only)."""
+        return self._answerer.sentence_vectors
+
+    @property
+    def sentence_dense_weight(self) -> float:
+        """Weight of the z-scored question-sentence cosine in the sentence ranking."""
+        return self._answerer.dense_weight
+
+    @property
+    def dense(self) -> bool:
+        """Whether a query embedding passed to :meth:`run` changes the context (sentence context, vectors
+        held, weight > 0)."""
+        return self.context == "sentences" and self._answerer.dense
+
+    def context_texts(self, question: str, documents: list[Document], *,
+                      query_embedding: np.ndarray | Sequence[float] | None = None) -> list[str]:
+        """The numbered context entries: whole passages, or the best-ranked sentences of the passages (with
+        the dense signal when ``query_embedding`` is given and :attr:`dense`); then the passages found only
+        in another language (see ``cross_lingual_passages``)."""
         if self.context == "sentences":
-            ranked = rank_sentences(question, documents, max_passages=self.max_passages)
+            ranked = rank_sentences(question, documents, max_passages=self.max_passages,
+                                    sentence_similarity=self._answerer.similarity(query_embedding),
+                                    dense_weight=self.sentence_dense_weight)
             texts = [s.text for s in ranked[: self.max_sentences]]
         else:
             texts = self._passages(documents)
@@ -155,12 +199,14 @@ class PromptBuilder:
         return out
 
     @component.output_types(prompt=str, messages=list[dict[str, str]], language=str, context=list[str])
-    def run(self, question: str, documents: list[Document]) -> dict[str, Any]:
-        """Build the prompt and messages for ``question`` over ``documents``."""
+    def run(self, question: str, documents: list[Document],
+            query_embedding: np.ndarray | None = None) -> dict[str, Any]:
+        """Build the prompt and messages for ``question`` over ``documents`` (``query_embedding``: the
+        question's, by the sentence vectors' model, for the dense sentence ranking)."""
         lang = detect_language(question)
         lab = _LABELS[lang]
         shots = FEW_SHOT_EXAMPLES[lang][: self.examples] if self.style == "few-shot" else []
-        passages = self.context_texts(question, documents)
+        passages = self.context_texts(question, documents, query_embedding=query_embedding)
         note = CROSS_LINGUAL_NOTES[lang] if any(detect_language(p) != lang for p in passages) else ""
         final = _block(lang, passages, question, None, note)
         parts = [lab["instruction"], *(_block(lang, p, q, a) for p, q, a in shots), final]
@@ -173,11 +219,20 @@ class PromptBuilder:
         return {"prompt": prompt, "messages": messages, "language": lang, "context": passages}
 
     def to_dict(self) -> dict[str, Any]:
+        """Init parameters; saved sentence vectors are referred to by their file (unsaved ones are left out)."""
+        vectors = self._answerer.to_dict()["init_parameters"]["sentence_vectors"]
         return default_to_dict(self, style=self.style, examples=self.examples, max_passages=self.max_passages,
                                max_context_chars=self.max_context_chars, context=self.context,
                                max_sentences=self.max_sentences, cross_lingual_passages=self.cross_lingual_passages,
-                               cross_lingual_chars=self.cross_lingual_chars)
+                               cross_lingual_chars=self.cross_lingual_chars, sentence_vectors=vectors,
+                               sentence_dense_weight=self.sentence_dense_weight)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PromptBuilder:
-        return default_from_dict(cls, data)
+        """The builder of :meth:`to_dict` (sentence vectors loaded from their file)."""
+        params = dict(data.get("init_parameters", {}))
+        if isinstance(params.get("sentence_vectors"), str):
+            from workbench.components.generators.sentence_vectors import SentenceVectors
+
+            params["sentence_vectors"] = SentenceVectors.load_file(params["sentence_vectors"])
+        return default_from_dict(cls, {**data, "init_parameters": params})
