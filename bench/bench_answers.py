@@ -4,6 +4,7 @@ the unanswerable questions, and what the gate costs, per preset and language.
     .venv/bin/python bench/bench_answers.py [--presets fast default quality] [--limit N] [--out PATH]
     .venv/bin/python bench/bench_answers.py --calibrate [--presets default] [--grounding none|llm]
     .venv/bin/python bench/bench_answers.py --tune-dense [--presets default] [--weights 0 0.5 1 1.5 2 3]
+    .venv/bin/python bench/bench_answers.py --tune-prompt offline|answers --presets quality [--weights 0 1] [--split test]
 
 Data: the answerable questions of ``datasets/meridian_bank/questions.jsonl`` (``cross_lingual: true`` marks
 the 33 whose only answer is an article in the other language) and the authored unanswerable questions of
@@ -41,6 +42,13 @@ and the same query embedding; ``correct`` per language and weight (the test half
 dense signal costs a request in the same run: the answerer's time per weight (the weights take turns going
 first on a question) and the request's (retrieval, embedding included, + answer), p50/p95.
 
+``--tune-prompt`` does the same for ``prompt.sentence_dense_weight`` (the sentences an LLM preset's prompt
+gives it, ``prompt.context: sentences``): ``offline`` counts, without the LLM, the questions whose prompt holds
+a right sentence (one the matcher judges correct as an answer) at each weight; ``answers`` runs the preset (gate
+off, one LLM shared by the weights) at each weight on the same questions: ``correct``, EM, F1, the paired
+difference from the first weight, request and generation latency, the 1-minute load average every 10 questions.
+Written to bench/results/prompt_sentence_weight.json.
+
 Writes bench/results/answers.json (results merged by preset) or, with --calibrate,
 bench/results/gates.json, or with --tune-dense bench/results/sentence_weight.json. The machine is 2 shared cores: the load average is recorded.
 """
@@ -59,7 +67,8 @@ from pathlib import Path
 from typing import Any
 
 import workbench  # noqa: F401  (offline switches)
-from workbench.components import ExtractiveAnswerer
+from workbench.components import ExtractiveAnswerer, PromptBuilder
+from workbench.components.generators.extractive import rank_sentences
 from workbench.config import PipelineConfig
 from workbench.evaluation.answerability import SPLIT_SEED, answerability_questions
 from workbench.evaluation.cache_truth import wilson_interval
@@ -74,6 +83,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "answers.json"
 GATES_OUT = ROOT / "bench" / "results" / "gates.json"
 WEIGHT_OUT = ROOT / "bench" / "results" / "sentence_weight.json"
+PROMPT_WEIGHT_OUT = ROOT / "bench" / "results" / "prompt_sentence_weight.json"
 SEED = SPLIT_SEED
 MAX_FALSE_ABSTAIN = 0.05
 
@@ -188,20 +198,126 @@ def tune_dense(preset: str, weights: list[float], limit: int | None = None, spli
             answer_ms[w].append(ms)
             request_ms[w].append(retrieval + ms)
             hits[w][q["lang"]].append(right(answer, q))
+    out, paired = by_weight(preset, hits, {w: f"  answer ms {pcts(answer_ms[w])}  request ms {pcts(request_ms[w])}"
+                                           for w in weights})
+    return {"split": split, "correct": out, "paired_vs_first": paired, "limit": limit, "n": len(tune),
+            "answer_ms": {str(w): pcts(answer_ms[w]) for w in weights},
+            "request_ms": {str(w): pcts(request_ms[w]) for w in weights}}
+
+
+def by_weight(preset: str, hits: dict[float, dict[str, list[bool]]],
+              notes: dict[float, str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per weight and language, the rate of ``hits`` (Wilson interval) and each weight's paired difference from
+    the first weight's (bootstrap over questions); printed."""
+    weights = list(hits)
     out = {str(w): {lang: ratio(sum(v), len(v)) for lang, v in sorted(hits[w].items())} for w in weights}
     paired = {str(w): {lang: dict(zip(("mean", "low", "high"), (round(x, 4) for x in bootstrap_mean(
         [float(a) - float(b) for a, b in zip(v, hits[weights[0]][lang], strict=True)], seed=SEED)), strict=True))
         for lang, v in sorted(hits[w].items())} for w in weights[1:]}
     for w in weights:
         print(f"{preset} w={w}: " + "  ".join(f"{lang} {x['rate']:.3f} ({x['n']}/{x['of']})"
-                                             for lang, x in out[str(w)].items())
-              + f"  answer ms {pcts(answer_ms[w])}  request ms {pcts(request_ms[w])}", flush=True)
+                                             for lang, x in out[str(w)].items()) + (notes or {}).get(w, ""), flush=True)
     for w, d in paired.items():
         print(f"  w={w} - w={weights[0]}, paired: " + "  ".join(f"{lang} {x['mean']:+.3f} [{x['low']:+.3f}, "
                                                                f"{x['high']:+.3f}]" for lang, x in d.items()))
-    return {"split": split, "correct": out, "paired_vs_first": paired, "limit": limit, "n": len(tune),
-            "answer_ms": {str(w): pcts(answer_ms[w]) for w in weights},
-            "request_ms": {str(w): pcts(request_ms[w]) for w in weights}}
+    return out, paired
+
+
+def _prompt_pipeline(preset: str) -> tuple[PipelineConfig, QueryPipeline]:
+    """The preset with the gate off, over its knowledge base with the sentence vectors attached."""
+    cfg = PipelineConfig.load(preset).with_overrides({"abstention.enabled": False})
+    if cfg.prompt.context != "sentences" or cfg.retriever.mode not in ("dense", "hybrid"):
+        raise SystemExit(f"{preset}: its prompt has no sentence context or no dense embedder: nothing to tune")
+    return cfg, QueryPipeline(cfg, load_knowledge_base(cfg, progress=False, sentence_vectors=True))
+
+
+def prompt_gold(preset: str, weights: list[float], limit: int | None = None, split: str = "tune") -> dict[str, Any]:
+    """Offline, no LLM: the share of the answerable questions of ``split`` whose prompt context holds a right
+    sentence (one the matcher judges ``correct`` as an answer) at each ``prompt.sentence_dense_weight``, over
+    the same passages and query embedding; ``sentences`` counts the ranked sentences only, ``context`` also the
+    other-language passage the context adds; ``ceiling``: any sentence of the passages read."""
+    cfg, qp = _prompt_pipeline(preset)
+    rows = sample([q for q in questions() if q["split"] == split and q["kind"] == "answerable"], limit)
+    p = cfg.prompt
+    builders = {w: PromptBuilder(style=p.style, examples=p.examples, max_passages=p.max_passages,
+                                 context=p.context, max_sentences=p.max_sentences,
+                                 sentence_vectors=qp.kb.sentences, sentence_dense_weight=w) for w in weights}
+    sentences: dict[float, dict[str, list[bool]]] = {w: defaultdict(list) for w in weights}
+    context: dict[float, dict[str, list[bool]]] = {w: defaultdict(list) for w in weights}
+    ceiling: dict[str, list[bool]] = defaultdict(list)
+    changed: dict[float, dict[str, list[bool]]] = {w: defaultdict(list) for w in weights}
+    for q in rows:
+        state = qp.retrieval_state(q["question"])
+        lexical = None
+        for w, builder in builders.items():
+            texts = builder.context_texts(q["question"], state["documents"], query_embedding=state["embedding"])
+            ranked = texts[: len(texts) - len(builder.other_language_texts(state["documents"]))]
+            sentences[w][q["lang"]].append(any(right(t, q) for t in ranked))
+            context[w][q["lang"]].append(any(right(t, q) for t in texts))
+            lexical = ranked if lexical is None else lexical
+            changed[w][q["lang"]].append(ranked != lexical)
+        every = rank_sentences(q["question"], state["documents"], max_passages=p.max_passages)
+        ceiling[q["lang"]].append(any(right(s.text, q) for s in every))
+    print("right sentence among the prompt's ranked sentences:")
+    out_s, paired_s = by_weight(preset, sentences)
+    print("right entry anywhere in the prompt's context (ranked sentences + other-language passage):")
+    out_c, paired_c = by_weight(preset, context)
+    return {"split": split, "limit": limit, "n": len(rows), "max_sentences": p.max_sentences,
+            "sentences": out_s, "sentences_paired_vs_first": paired_s,
+            "context": out_c, "context_paired_vs_first": paired_c,
+            "ceiling": {lang: ratio(sum(v), len(v)) for lang, v in sorted(ceiling.items())},
+            "context_changed": {str(w): {lang: ratio(sum(v), len(v)) for lang, v in sorted(d.items())}
+                                for w, d in changed.items()}}
+
+
+def prompt_answers(preset: str, weights: list[float], limit: int | None = None, split: str = "test") -> dict[str, Any]:
+    """The preset's answers (gate off) at each ``prompt.sentence_dense_weight`` on the same questions (a seeded
+    sample of ``limit`` per language of the answerable ``split``): ``correct``, EM and F1 per weight and language,
+    the paired difference from the first weight, and the request's latency; one LLM shared by the weights,
+    which take turns going first on a question."""
+    cfg, first = _prompt_pipeline(preset)
+    pipes = {w: QueryPipeline(cfg.with_overrides({"prompt.sentence_dense_weight": w}), first.kb) for w in weights}
+    first.warm_up(fallbacks=False)
+    for qp in pipes.values():
+        qp.generator = first.generator  # one model in memory: the weights differ only in the prompt
+        qp.warm_up(fallbacks=False)
+    rows = sample([q for q in questions() if q["split"] == split and q["kind"] == "answerable"], limit)
+    hits: dict[float, dict[str, list[bool]]] = {w: defaultdict(list) for w in weights}
+    scores: dict[float, dict[str, dict[str, list[float]]]] = {w: defaultdict(lambda: defaultdict(list)) for w in weights}
+    total_ms: dict[float, list[float]] = defaultdict(list)
+    generate_ms: dict[float, list[float]] = defaultdict(list)
+    prompt_ms: dict[float, list[float]] = defaultdict(list)
+    records = []
+    load = [round(os.getloadavg()[0], 1)]
+    for n, q in enumerate(rows):
+        turn = n % len(weights)
+        record: dict[str, Any] = {"id": q["id"], "lang": q["lang"]}
+        for w in weights[turn:] + weights[:turn]:
+            r = pipes[w].run(q["question"])
+            ok = right(r.answer, q)
+            hits[w][q["lang"]].append(ok)
+            s = answer_scores(r.answer, q["answers"], lang=q["lang"], question=q["question"])
+            for k in ("em", "f1"):
+                scores[w][q["lang"]][k].append(s[k])
+            total_ms[w].append(r.timings_ms["total"])
+            generate_ms[w].append(r.timings_ms.get("generate", 0.0))
+            prompt_ms[w].append(r.timings_ms.get("prompt", 0.0))
+            record[str(w)] = {"answer": r.answer, "correct": ok, "dense_prompt": pipes[w].prompt_builder.dense}
+        records.append(record)
+        if (n + 1) % 10 == 0:
+            load.append(round(os.getloadavg()[0], 1))
+            print(f"  {n + 1}/{len(rows)}  load {load[-1]}", flush=True)
+    out, paired = by_weight(preset, hits, {w: f"  request ms {pcts(total_ms[w])}  generate ms {pcts(generate_ms[w])}"
+                                           for w in weights})
+    mean_ci = lambda v: dict(zip(("mean", "low", "high"), (round(x, 4) for x in bootstrap_mean(v, seed=SEED)),  # noqa: E731
+                                 strict=True))
+    return {"split": split, "limit": limit, "n": len(rows), "gate": "off", "correct": out, "paired_vs_first": paired,
+            "em_f1": {str(w): {lang: {k: mean_ci(v) for k, v in d.items()} for lang, d in sorted(scores[w].items())}
+                      for w in weights},
+            "request_ms": {str(w): pcts(total_ms[w]) for w in weights},
+            "generate_ms": {str(w): pcts(generate_ms[w]) for w in weights},
+            "prompt_ms": {str(w): pcts(prompt_ms[w]) for w in weights},
+            "load_average_1min": load, "answers": records}
 
 
 def right(answer: str, q: dict[str, Any]) -> bool:
@@ -261,7 +377,9 @@ def abstention(cfg: PipelineConfig, kb: Any, rows: list[dict[str, Any]]) -> dict
 
 def evaluate(preset: str, limit: int | None) -> dict[str, Any]:
     cfg = PipelineConfig.load(preset)
-    kb = load_knowledge_base(cfg, progress=False)
+    # the sentence vectors for a dense preset's prompt too (prompt.sentence_dense_weight), not only its extractive answers
+    kb = load_knowledge_base(cfg, progress=False, sentence_vectors=True if cfg.retriever.mode in ("dense", "hybrid")
+                             else None)
     qs = questions()
     t0 = time.perf_counter()
     answerable = sample([q for q in qs if q["kind"] == "answerable"], limit)
@@ -317,16 +435,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calibrate", action="store_true", help="fit the gates on the tune halves instead")
     ap.add_argument("--grounding", choices=["none", "llm"], default="none", help="--calibrate: with the model check")
     ap.add_argument("--tune-dense", action="store_true", help="pick generator.sentence_dense_weight on the tune halves")
-    ap.add_argument("--weights", nargs="+", type=float, default=[0, 0.5, 1, 1.5, 2, 3], help="--tune-dense: weights")
+    ap.add_argument("--tune-prompt", choices=["offline", "answers"], default=None,
+                    help="prompt.sentence_dense_weight: right sentence in the prompt (offline, no LLM) or the answers")
+    ap.add_argument("--weights", nargs="+", type=float, default=[0, 0.5, 1, 1.5, 2, 3],
+                    help="--tune-dense / --tune-prompt: weights (the first is the paired baseline)")
     ap.add_argument("--split", choices=["tune", "test"], default="tune",
-                    help="--tune-dense: the half (pick on tune; test only to report the chosen weight's effect)")
+                    help="--tune-dense / --tune-prompt: the half (pick on tune; test to report the chosen weight's effect)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     extra = {"machine": {"cpus": os.cpu_count(), "load_average": [round(x, 1) for x in os.getloadavg()],
                          "python": platform.python_version()},
              "percentiles": PERCENTILE_METHOD, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
     for preset in args.presets:
-        if args.tune_dense:
+        if args.tune_prompt == "offline":
+            merge(args.out or PROMPT_WEIGHT_OUT, f"{preset}/offline/{args.split}",
+                  prompt_gold(preset, args.weights, args.limit, args.split), extra)
+        elif args.tune_prompt == "answers":
+            merge(args.out or PROMPT_WEIGHT_OUT, f"{preset}/answers/{args.split}/limit{args.limit}",
+                  prompt_answers(preset, args.weights, args.limit, args.split), extra)
+        elif args.tune_dense:
             merge(args.out or WEIGHT_OUT, f"{preset}/{args.split}", tune_dense(preset, args.weights, args.limit,
                                                                                 args.split), extra)
         elif args.calibrate:
