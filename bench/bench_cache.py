@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import platform
 import random
 import statistics
@@ -56,17 +57,43 @@ __all__ = ["main"]
 RESULTS = Path(__file__).resolve().parent / "results" / "cache.json"
 
 
+def _sample(stream: list[Any], sample: int | None, seed: int) -> list[Any]:
+    """``stream``, or a seeded sample of ``sample`` of its requests (an unbiased estimate of the same mean)."""
+    return stream if sample is None or sample >= len(stream) else random.Random(seed).sample(stream, sample)
+
+
+def _stats(lat: list[float], of_stream: int) -> dict[str, Any]:
+    return {"requests": len(lat), "of_stream": of_stream, "sampled": len(lat) < of_stream,
+            "latency_ms": {"mean": sum(lat) / len(lat), "p50": percentile(lat, 50), "p95": percentile(lat, 95)}}
+
+
 def _baseline(qp: Any, stream: list[Any], sample: int | None = None, seed: int = 0) -> dict[str, Any]:
-    """No cache: the pipeline on every request of ``stream``, or on a seeded sample of ``sample`` of them (an
-    unbiased estimate of the same mean, for presets whose miss costs seconds)."""
-    reqs = stream if sample is None or sample >= len(stream) else random.Random(seed).sample(stream, sample)
+    """No cache: the pipeline on every request of ``stream``, or on a seeded sample of ``sample`` of them (for
+    presets whose miss costs seconds)."""
+    reqs = _sample(stream, sample, seed)
     lat = []
     for req in reqs:
         t0 = time.perf_counter_ns()
         qp.run(req.text).to_dict()
         lat.append((time.perf_counter_ns() - t0) / 1e6)
-    return {"requests": len(lat), "of_stream": len(stream), "sampled": len(reqs) < len(stream),
-            "latency_ms": {"mean": sum(lat) / len(lat), "p50": percentile(lat, 50), "p95": percentile(lat, 95)}}
+        if len(reqs) < len(stream) and len(lat) % 10 == 0:
+            print(f"  baseline {len(lat)}/{len(reqs)}: mean {sum(lat) / len(lat):.0f} ms", flush=True)
+    return _stats(lat, len(stream))
+
+
+def _alternating(qp: Any, samples: dict[str, list[str]]) -> dict[str, list[float]]:
+    """The pipeline's time on each text of each named sample, taking one text of each sample in turn, so a
+    drift of the machine's speed (other work on shared cores) falls on every sample alike."""
+    lat: dict[str, list[float]] = {name: [] for name in samples}
+    for i in range(max(len(texts) for texts in samples.values())):
+        for name, texts in samples.items():
+            if i < len(texts):
+                t0 = time.perf_counter_ns()
+                qp.run(texts[i]).to_dict()
+                lat[name].append((time.perf_counter_ns() - t0) / 1e6)
+        print(f"  timed {i + 1}: " + ", ".join(f"{k} mean {sum(v) / len(v):.0f} ms" for k, v in lat.items() if v),
+              flush=True)
+    return lat
 
 
 class TimedEmbedder:
@@ -83,10 +110,37 @@ class TimedEmbedder:
         return out
 
 
+#: What a miss stores when ``--miss-sample`` times the pipeline on a sample of the misses instead of on each:
+#: the cache's decisions never read the payload (the request's intent is stored beside it), so the hits and
+#: wrong hits are those of the full run.
+NOT_GENERATED = {"answer": "(not generated: the miss path is timed on a sample of the misses)", "sources": []}
+
+
+def _miss_sample(res: StreamResult, stream: list[Any], sample: int, seed: int) -> list[str]:
+    """The texts of a seeded sample of ``sample`` of the misses of ``res``."""
+    misses = [i for i, layer in enumerate(res.layers) if layer is None]
+    return [stream[i].text for i in sorted(random.Random(seed).sample(misses, min(sample, len(misses))))]
+
+
+def _estimate(run: dict[str, Any], res: StreamResult, lat: list[float]) -> None:
+    """Complete ``run`` with the stream's mean latency estimated from the pipeline's times ``lat`` on a sample of
+    its misses: every request's own lookup (and, on a miss, store) as measured, plus, per miss, the sample's mean
+    pipeline time. The stream's percentiles are not reported (they are not measured)."""
+    misses = sum(1 for layer in res.layers if layer is None)
+    per_miss = sum(lat) / len(lat)
+    mean = (sum(res.latency_ms) + misses * per_miss) / len(res.layers)
+    run["miss_path_estimate"] = {"misses": misses, "sampled": len(lat), "stream_mean_ms": mean, "pipeline_ms": {
+        "mean": per_miss, "p50": percentile(lat, 50), "p95": percentile(lat, 95)}}
+    run["latency_ms"] = {"mean": mean, "p50": math.nan, "p95": math.nan, "estimated": True}
+
+
 def _run(name: str, cfg: PipelineConfig, kb_version: str, model: Any, qp: Any, stream: list[Any], *,
-         share: bool = True) -> dict:
+         share: bool = True, miss_sample: int | None = None, seed: int = 0) -> dict:
     """The stream through a stack of ``cfg``; a miss runs ``qp`` (given the lookup's embedding when the
-    pipeline's query model is the cache's: one embedding per request) and stores its answer."""
+    pipeline's query model is the cache's: one embedding per request) and stores its answer.
+
+    With ``miss_sample``, a miss stores :data:`NOT_GENERATED`; ``main`` then times the pipeline on a seeded
+    sample of the misses (``out["miss_texts"]``) alternately with the baseline's sample (:func:`_estimate`)."""
     embedder = TimedEmbedder(model)
     stack = CacheStack.from_config(cfg, kb_version=kb_version, embedder=embedder)  # type: ignore[arg-type]
     qe = qp.query_embedder
@@ -107,12 +161,16 @@ def _run(name: str, cfg: PipelineConfig, kb_version: str, model: Any, qp: Any, s
         qe.run = hand_on  # this instance only; removed below
     t0 = time.perf_counter()
     try:
-        res: StreamResult = replay_stream(stack, stream, lambda q: qp.run(q).to_dict(), tenant="bench")
+        answer = (lambda q: dict(NOT_GENERATED)) if miss_sample else (lambda q: qp.run(q).to_dict())
+        res: StreamResult = replay_stream(stack, stream, answer, tenant="bench")
     finally:
         if shared:
             del qe.run
     wall = time.perf_counter() - t0
     out = res.summary()
+    if miss_sample:
+        out["miss_texts"] = _miss_sample(res, stream, miss_sample, seed)
+        out["_result"] = res
     out["wall_s"] = wall
     out["shared_embedding"] = shared
     out["embeddings_reused"] = reused
@@ -184,7 +242,7 @@ def _hot_path(n: int) -> dict[str, float]:
 
 
 def _fmt(x: float | None, nd: int = 3) -> str:
-    return "-" if x is None else f"{x:.{nd}f}"
+    return "-" if x is None or math.isnan(x) else f"{x:.{nd}f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,21 +258,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="fast", help="the pipeline a miss runs (fast, default, quality, ...)")
     ap.add_argument("--baseline-sample", type=int, default=None,
                     help="time the no-cache baseline on a seeded sample of this many stream requests (default: all)")
+    ap.add_argument("--miss-sample", type=int, default=None,
+                    help="time the pipeline on a seeded sample of this many of each run's misses instead of on every "
+                         "miss (the mean latency is then an estimate; for presets whose miss costs seconds)")
     ap.add_argument("--no-sweep", action="store_true", help="skip the threshold sweep; use the shipped threshold")
     ap.add_argument("--runs", nargs="+", default=["semantic", "exact", "redis"],
                     choices=["semantic", "unshared", "exact", "redis"],
                     help="stack runs: exact+semantic, the same with the pipeline embedding again, exact only, Redis")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override (repeat), e.g. generator.threads=1 on cores shared with other work")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
     if args.requests is None:
         args.requests = 400 if args.quick else 5000
     started = time.perf_counter()
+    from bench_overload import parse_sets  # this folder is on sys.path when a bench script runs
 
     hot = _hot_path(1000 if args.quick else 5000)
     print("hot path, CPU µs per operation (no model; median of 5): "
           + ", ".join(f"{k.removesuffix('_us')} {v:.2f}" for k, v in hot.items()), flush=True)
 
-    cfg = PipelineConfig.load(args.preset).model_copy(update={"index_dir": args.index_dir})
+    cfg = PipelineConfig.load(args.preset).with_overrides(parse_sets(args.set)).model_copy(
+        update={"index_dir": args.index_dir})
     print(f"building/loading the {args.preset} pipeline ...", flush=True)
     qp = build_query_pipeline(cfg, progress=False)
     e5 = load_embedding_model(cfg.cache.semantic.model or cfg.embedder.model, threads=cfg.embedder.threads)
@@ -222,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         qp.run(q)
         e5.embed_queries([q])
 
-    # 1. threshold sweep (embeddings memoised so both verifiers share them)
+    # 1. one query embedding's cost, the no-cache baseline, then the threshold sweep (embeddings memoised so both
+    #    verifiers share them)
     memo = CachedEmbedder(e5)
     embeds = []
     for text in [r.text for r in ZipfSampler(intent_texts(), seed=98).sample(15)]:
@@ -230,7 +296,13 @@ def main(argv: list[str] | None = None) -> int:
         e5.embed_queries([text])
         embeds.append((time.perf_counter_ns() - t_embed) / 1e6)
     one_embed_ms = percentile(embeds, 50)  # median of 15 single-query embeddings
-    miss_ms = _baseline(qp, ZipfSampler(intent_texts(), seed=99).sample(50))["latency_ms"]["mean"]
+    # the no-cache baseline on the Zipf stream (its mean is also the sweep's cost of a miss)
+    stream = ZipfSampler(intent_texts(), s=args.zipf_s, seed=args.seed).sample(args.requests)
+    print(f"\nZipf stream: {len(stream)} requests, s={args.zipf_s}, seed={args.seed}, "
+          f"{len({r.text for r in stream})} distinct texts, {len({r.intent for r in stream})} intents", flush=True)
+    # with --miss-sample the baseline is timed later, alternately with each run's sample of misses
+    base = None if args.miss_sample else _baseline(qp, stream, args.baseline_sample, args.seed)
+    miss_ms = base["latency_ms"]["mean"] if base is not None else None
     thresholds = [round(0.85 + 0.01 * i, 2) for i in range(14)] if not args.no_sweep else [cfg.cache.semantic.threshold]
     sweeps = {v: threshold_sweep(memo, thresholds=thresholds, verifier=ver, miss_latency_ms=miss_ms,
                                  lookup_latency_ms=one_embed_ms)
@@ -250,21 +322,18 @@ def main(argv: list[str] | None = None) -> int:
               f"{n.wrong_hit_rate:9.3f} {n.near_miss_wrong_rate:8.3f}")
     print(f"picked threshold for wrong-hit rate <= {args.target_wrong:.1%}: {picked}")
 
-    # 2. the Zipf stream
-    stream = ZipfSampler(intent_texts(), s=args.zipf_s, seed=args.seed).sample(args.requests)
-    print(f"\nZipf stream: {len(stream)} requests, s={args.zipf_s}, seed={args.seed}, "
-          f"{len({r.text for r in stream})} distinct texts, {len({r.intent for r in stream})} intents", flush=True)
-    base = _baseline(qp, stream, args.baseline_sample, args.seed)
+    # 2. the same stream through the cache stacks
     common = {"cache.enabled": True, "cache.semantic.threshold": picked}
     runs = []
     if "semantic" in args.runs:
-        runs.append(_run("memory exact+semantic", cfg.with_overrides(common), qp.kb.version, e5, qp, stream))
+        runs.append(_run("memory exact+semantic", cfg.with_overrides(common), qp.kb.version, e5, qp, stream,
+                         miss_sample=args.miss_sample, seed=args.seed))
     if "unshared" in args.runs:
         runs.append(_run("  same, embedding twice", cfg.with_overrides(common), qp.kb.version, e5, qp, stream,
-                         share=False))
+                         share=False, miss_sample=args.miss_sample, seed=args.seed))
     if "exact" in args.runs:
         runs.append(_run("memory exact only", cfg.with_overrides({**common, "cache.semantic.enabled": False}),
-                         qp.kb.version, e5, qp, stream))
+                         qp.kb.version, e5, qp, stream, miss_sample=args.miss_sample, seed=args.seed))
     if not args.no_redis and "redis" in args.runs:
         from workbench.testing import RedisServer
 
@@ -273,6 +342,15 @@ def main(argv: list[str] | None = None) -> int:
                                        "cache.key_prefix": f"bench{uuid.uuid4().hex[:6]}"})
             runs.append(_run("redis exact+semantic", rcfg, qp.kb.version, e5, qp, stream))
 
+    if args.miss_sample:
+        print(f"\ntiming the pipeline on {args.baseline_sample or len(stream)} stream requests (no cache) and on "
+              f"{args.miss_sample} misses of each run, in turn", flush=True)
+        samples = {"no cache": [r.text for r in _sample(stream, args.baseline_sample, args.seed)]}
+        samples |= {r["name"]: r.pop("miss_texts") for r in runs}
+        timed = _alternating(qp, samples)
+        base = _stats(timed["no cache"], len(stream))
+        for r in runs:
+            _estimate(r, r.pop("_result"), timed[r["name"]])
     bm = base["latency_ms"]
     print(f"\n{'run':24} {'hit rate':>8} {'exact':>6} {'sem':>5} {'wrong/hit':>9} {'wrong/req':>9} "
           f"{'mean ms':>8} {'p50 ms':>7} {'p95 ms':>7} {'mean vs no-cache':>16}")
@@ -283,8 +361,13 @@ def main(argv: list[str] | None = None) -> int:
         lat, lay = r["latency_ms"], r["layers"]
         print(f"{r['name']:24} {r['hit_rate']:8.3f} {lay.get('exact', {}).get('count', 0):6d} "
               f"{lay.get('semantic', {}).get('count', 0):5d} {r['wrong_hit_rate_of_hits']:9.4f} "
-              f"{r['wrong_hit_rate_of_requests']:9.4f} {lat['mean']:8.3f} {lat['p50']:7.3f} {lat['p95']:7.3f} "
-              f"{lat['mean'] / bm['mean']:15.3f}x")
+              f"{r['wrong_hit_rate_of_requests']:9.4f} {lat['mean']:8.3f} {_fmt(lat['p50']):>7} {_fmt(lat['p95']):>7} "
+              f"{lat['mean'] / bm['mean']:15.3f}x" + (" (estimated)" if lat.get("estimated") else ""))
+        if "miss_path_estimate" in r:
+            est = r["miss_path_estimate"]
+            print(f"{'':24} estimated: {est['misses']} misses x the pipeline's mean {est['pipeline_ms']['mean']:.0f} ms "
+                  f"(p50 {est['pipeline_ms']['p50']:.0f}, p95 {est['pipeline_ms']['p95']:.0f}) on {est['sampled']} "
+                  f"sampled misses, plus each request's measured lookup and store")
     print(f"\n{'lookup latency (ms)':24} {'exact hit p50':>13} {'exact p95':>9} {'semantic hit p50':>16} "
           f"{'sem p95':>8} {'miss lookup p50':>15} {'miss total p50':>14}")
     for r in runs:
@@ -293,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['name']:24} {_fmt(ex.get('lookup_ms', {}).get('p50'), 4):>13} "
               f"{_fmt(ex.get('lookup_ms', {}).get('p95'), 4):>9} {_fmt(se.get('lookup_ms', {}).get('p50')):>16} "
               f"{_fmt(se.get('lookup_ms', {}).get('p95')):>8} {_fmt(mi.get('lookup_ms', {}).get('p50')):>15} "
-              f"{_fmt(mi.get('latency_ms', {}).get('p50')):>14}")
+              f"{_fmt(None if 'miss_path_estimate' in r else mi.get('latency_ms', {}).get('p50')):>14}")
     print("(semantic hit and miss lookups include embedding the query with e5-small; a miss then runs the pipeline, "
           "given that embedding when its query model is the same, and stores the answer)")
     for r in runs:
@@ -315,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "cache", "command": "python bench/bench_cache.py " + " ".join(argv or sys.argv[1:]),
         "percentiles": "nearest-rank", "wrong_hit_rate": "wrong hits / hits (also given per request)",
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
-        "config": {"preset": args.preset, "config_hash": cfg.hash, "kb_version": qp.kb.version,
+        "config": {"preset": args.preset, "overrides": parse_sets(args.set), "config_hash": cfg.hash, "kb_version": qp.kb.version,
                    "embedder": cfg.embedder.model, "threshold": picked, "verifier": "rules"},
         "stream": {"requests": len(stream), "zipf_s": args.zipf_s, "seed": args.seed,
                    "distinct_texts": len({r.text for r in stream}), "intents": len({r.intent for r in stream})},
