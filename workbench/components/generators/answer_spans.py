@@ -87,11 +87,12 @@ _SPANS: dict[str, re.Pattern[str]] = {
 }
 
 _QUALIFIER_BEFORE = re.compile(
-    r"(?:(?:at least|at most|up to|no more than|not more than|no less than|not less than|more than|less than|over|"
-    r"under|within|from|by|after|before|until|about|around|only|maximum of|minimum of|a maximum of|a minimum of|"
+    r"(?<![\w'-])(?:(?:at least|at most|up to|no more than|not more than|no less than|not less than|more than|less than|over|"
+    r"under|within|from|by|after|before|until|about|around|only|maximum of|minimum of|a maximum of|a minimum of|maximum|minimum|"
     r"between|valid for|every|each|the equivalent of|the last|the past|last|past)\s)+$"
     r"|(?:最长|最短|最多|最少|最低|最高|不低于|不超过|不少于|不高于|至少|至多|超过|低于|高于|满|约|每期|每月|每日|每天|每笔|"
-    r"每次|每年|每卡|单笔|单日|单次|累计|上限|年化|年满|日利率|月利率|年利率)+$", re.I)
+    r"每次|每年|每卡|单笔|单日|单次|累计(?:[\u4e00-\u9fff]{2}(?=满|不超过|不少于|达到))?|上限|年化|年满|日利率|月利率|年利率|连续|最近|北京时间|"
+    r"[\u4e00-\u9fff]{0,2}(?:金额|本金|额度|价格|余额|房价)的)+$", re.I)
 _QUALIFIER_AFTER = re.compile(
     r"^(?:\s(?:per|a|an|each|every)\s(?:(?:calendar|card|working|business|natural|statement)\s)?"
     r"(?:day|month|year|week|transaction|card|person|customer|account|withdrawal|instalment|payment|visit|guest|"
@@ -101,6 +102,8 @@ _QUALIFIER_AFTER = re.compile(
     r"|\s(?:on the (?:next|same|following|previous) (?:working |business )?day|on the day before|on the [a-z ]+? date|"
     r"the (?:same|next|following|previous) day|in a row)\b"
     r"|\sof the (?:amount|price|purchase price|loan|balance|principal)\b"
+    r"|\s(?:Beijing|China Standard) time\b"
+    rf"|\s(?:for|per) (?:every|each) {_CUR}\s?{_NUM}\b"
     r"|以上|以下|以内|之内|内|起存|起|左右|/年|/月|/笔|/天|/日|/次|每年|每月|每日|每笔)", re.I)
 
 
@@ -318,12 +321,20 @@ _CONDITION = re.compile(r"^(?:if|when|whenever|once|unless|while|after|before|as
 
 
 _EXAMPLE = re.compile(r"^(?:for example|for instance|e\.g\.|example)\b|^(?:举例|例如|比如|譬如)", re.I)
+_EXAMPLE_LABEL = re.compile(r"(?:^|\s)(?:for example|for instance|example)$|(?:举例|例如)$", re.I)
 
 
 def _is_condition(clause: str, label: str = "") -> bool:
     """A conditional clause ("if you are aged 70 or over", "逾期未激活的") states when, not what; a worked
     example ("举例：6000元分12期, ...", "for example ...") illustrates, it does not state the rule."""
-    return bool(_CONDITION.search(clause.strip()) or _EXAMPLE.search(clause.strip()) or _EXAMPLE.search(label.strip()))
+    return bool(_CONDITION.search(clause.strip())) or _is_example(clause, label)
+
+
+def _is_example(clause: str, label: str = "") -> bool:
+    """A worked example: the clause opens with "for example"/"举例", or follows one ("Example: RMB 6,000 over 12
+    months ...", also when the heading "Example" is glued to the clause before it: "0.65% per month Example")."""
+    label = label.strip()
+    return bool(_EXAMPLE.search(clause.strip()) or _EXAMPLE.search(label) or _EXAMPLE_LABEL.search(label))
 
 
 def polarity(clause: str) -> str | None:
@@ -354,6 +365,9 @@ _SCALES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 }
 
 
+_AFTER_CURRENCY = re.compile(rf"{_CUR}\s?$", re.I)
+
+
 def best_span(kind: str, sentence: str, question: str) -> AnswerSpan | None:
     """The span of ``kind`` that answers ``question`` in ``sentence`` (qualifiers kept), or None.
 
@@ -368,7 +382,8 @@ def best_span(kind: str, sentence: str, question: str) -> AnswerSpan | None:
             return None
         cut = _predicate_start(clause.text)
         return AnswerSpan(clause.text[cut:], "yesno", clause.start + cut, clause.end)
-    spans = find_spans(kind, sentence)
+    # a number that follows a currency is an amount, never a count ("2 points for every RMB 10": not "10 spent")
+    spans = [s for s in find_spans(kind, sentence) if s.kind != "count" or not _AFTER_CURRENCY.search(sentence[:s.start])]
     if not spans:
         return None
     if kind == "path":
@@ -391,15 +406,49 @@ def best_span(kind: str, sentence: str, question: str) -> AnswerSpan | None:
     extended = [_extend(s, sentence, c) for s, c in zip(spans, clause_of, strict=True)]
     asked = [answer for question_cue, answer in _SCALES.values() if question_cue.search(question)]
 
-    def rank(i: int) -> tuple[float, float, int]:
+    def rank(i: int) -> tuple[bool, float, float, int]:
         s, c = spans[i], clause_of[i]
         left = sentence[max(c.start, s.start - 40): s.start]
         bonus = _OWN_TYPE_BONUS * (s.kind == kind) + _SCALE_BONUS * any(a.search(extended[i].text) for a in asked) \
             - _CONDITION_PENALTY * _is_condition(c.text, c.label)  # "If paid out on the 29th, ... is the 28th": not the 29th
-        return (_overlap_score(q, f"{c.label} {c.text}", idf) + bonus, _overlap_score(q, left, idf), -s.start)
+        # a span stated by the rule beats any span of a worked example
+        return (not _is_example(c.text, c.label), _overlap_score(q, f"{c.label} {c.text}", idf) + bonus,
+                _overlap_score(q, left, idf), -s.start)
 
     i = max(range(len(spans)), key=rank)
     span, home = extended[i], clause_of[i]
     if re.search("[\u4e00-\u9fff]", home.text) and len(home.text) <= _SHORT_ZH_CLAUSE:
         return AnswerSpan(home.text, span.kind, home.start, home.end)
-    return span
+    return _drop_implied(span, question)
+
+
+#: Words of a span that the question already says: (question cue, span kinds, the words at the span's start,
+#: the words at its end). A deadline question asks for the time, "before"/"by" restates it ("whats the cut-off
+#: time" → "16:00", not "before 16:00"); a fee named by its period asks for the amount ("annual fee" →
+#: "RMB 600", not "RMB 600 per year"); a rate question does not need the rate's name back ("活期利率多少" →
+#: "0.20%", not "年利率0.20%"); a question about how long something lasts or is valid does not need "valid for".
+_IMPLIED: list[tuple[re.Pattern[str], tuple[str, ...], re.Pattern[str] | None, re.Pattern[str] | None]] = [
+    (re.compile(r"\bcut[- ]?off\b|\bdeadline\b|\blatest\b|截止|最晚", re.I), ("time",),
+     re.compile(r"^(?:before|by|until|no later than)\s+", re.I), None),
+    (re.compile(r"\b(?:annual|yearly)\s(?:\w+\s)?fees?\b", re.I), ("money",), None,
+     re.compile(r"\s(?:per|a|each|every)\s(?:calendar\s|card\s)?year$", re.I)),
+    (re.compile(r"\bmonthly\s(?:\w+\s)?fees?\b", re.I), ("money",), None,
+     re.compile(r"\s(?:per|a|each|every)\s(?:calendar\s)?month$", re.I)),
+    (re.compile(r"利率|利息"), ("rate",), re.compile(r"^[日月年]利率"), None),
+    (re.compile(r"how long|\bvalid|\blast\b|有效期|多久", re.I), ("duration",), re.compile(r"^valid for\s+", re.I), None),
+]
+
+
+def _drop_implied(span: AnswerSpan, question: str) -> AnswerSpan:
+    """``span`` without the words at its edges that ``question`` already says (:data:`_IMPLIED`)."""
+    start, end, text = span.start, span.end, span.text
+    for cue, kinds, head, tail in _IMPLIED:
+        if span.kind not in kinds or not cue.search(question):
+            continue
+        m = head.match(text) if head else None
+        if m and m.end() < len(text):
+            start, text = start + m.end(), text[m.end():]
+        m = tail.search(text) if tail else None
+        if m and m.start() > 0:
+            end, text = end - (len(text) - m.start()), text[: m.start()]
+    return AnswerSpan(text, span.kind, start, end)
