@@ -8,7 +8,7 @@ from workbench.components.generators.answer_spans import best_span, question_typ
 CASES = [
     # a qualifier is a whole word: "reach" does not end in the qualifier "each"
     ("money", "how much must my balance reach to skip the fee",
-     "The fee is skipped when your average balance reaches RMB 80,000.", "RMB 80,000"),
+     "The fee is waived once your savings reach RMB 80,000.", "RMB 80,000"),
     ("money", "how much is the overdraft charge for each day",
      "An overdraft costs each RMB 15 per day.", "each RMB 15 per day"),
     # a deadline question asks for the time: "before"/"by" restates it
@@ -39,6 +39,13 @@ CASES = [
     # a number after a currency is an amount, never a count; an earning rate keeps its base
     ("count", "how many miles per rmb on the travel card",
      "Travel card: 3 miles for every RMB 20 spent Lounge visits are not included.", "3 miles for every RMB 20"),
+    # a table row that names the question's term, whatever the numerals or the language
+    ("rate", "两年期定期利率多少", "【定期年利率】3个月：1.10%6个月：1.30%1年：1.50%2年：1.60%3年：1.90%", "1.60%"),
+    ("rate", "interest rate for a 6-month deposit", "Rates: 3 months: 1.10%, 1 year: 1.50%, 6 months: 1.30%, 2 years: 1.60%.",
+     "1.30%"),
+    ("money", "分十二期每期手续费多少", "3期：每期0.75%6期：每期0.70%12期：每期0.60%", "每期0.60%"),
+    # a daily cumulative cap keeps its scale, so a question about a day finds it
+    ("money", "短信验证一天能转多少", "· 短信验证码：单笔3万元，日累计8万元；", "日累计8万元"),
     # a worked example after a heading glued to a clause ("... per month Example: RMB 6,000 ...") is not the rule
     ("money", "fee for a 6 month instalment",
      "- 6 months: 0.70% per month Example: RMB 3,000 over 6 months means RMB 500 principal plus a RMB 21 fee.",

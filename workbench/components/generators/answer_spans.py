@@ -91,7 +91,7 @@ _QUALIFIER_BEFORE = re.compile(
     r"under|within|from|by|after|before|until|about|around|only|maximum of|minimum of|a maximum of|a minimum of|maximum|minimum|"
     r"between|valid for|every|each|the equivalent of|the last|the past|last|past)\s)+$"
     r"|(?:最长|最短|最多|最少|最低|最高|不低于|不超过|不少于|不高于|至少|至多|超过|低于|高于|满|约|每期|每月|每日|每天|每笔|"
-    r"每次|每年|每卡|单笔|单日|单次|累计(?:[\u4e00-\u9fff]{2}(?=满|不超过|不少于|达到))?|上限|年化|年满|日利率|月利率|年利率|连续|最近|北京时间|"
+    r"每次|每年|每卡|单笔|单日|单次|(?:当日|当月|日|月)?累计(?:[\u4e00-\u9fff]{2}(?=满|不超过|不少于|达到))?|上限|年化|年满|日利率|月利率|年利率|连续|最近|北京时间|"
     r"[\u4e00-\u9fff]{0,2}(?:金额|本金|额度|价格|余额|房价)的)+$", re.I)
 _QUALIFIER_AFTER = re.compile(
     r"^(?:\s(?:per|a|an|each|every)\s(?:(?:calendar|card|working|business|natural|statement)\s)?"
@@ -366,6 +366,31 @@ _SCALES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 
 
 _AFTER_CURRENCY = re.compile(rf"{_CUR}\s?$", re.I)
+_TERM = re.compile(r"(\d+|[一二两三四五六七八九十]+)\s?(?:个)?(年|月|期|天|日)|(\d+)[\s-](year|month|day)s?\b", re.I)
+_TERM_UNIT = {"year": "年", "month": "月", "day": "天", "日": "天"}
+_ZH_DIGIT = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+#: Span ranking: bonus when the span's row of a table names the question's term ("1年：1.55%" for "一年期").
+_TERM_BONUS = 2.0
+
+
+def _zh_number(text: str) -> int:
+    """A Chinese numeral below 100 ("三" 3, "十二" 12, "二十" 20) as an int."""
+    if "十" not in text:
+        return _ZH_DIGIT.get(text, 0)
+    tens, _, units = text.partition("十")
+    return _ZH_DIGIT.get(tens, 1) * 10 + _ZH_DIGIT.get(units, 0)
+
+
+def _terms(text: str) -> set[str]:
+    """The terms (a number of years, months, instalments or days) ``text`` names, normalised across the two
+    languages and numeral systems: "一年期", "1年", "1-year" → ``{"1年"}``; "12 months", "12个月" → ``{"12月"}``."""
+    out = set()
+    for m in _TERM.finditer(text):
+        number, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        value = int(number) if number.isdigit() else _zh_number(number)
+        if value:
+            out.add(f"{value}{_TERM_UNIT.get(unit.lower(), unit)}")
+    return out
 
 
 def best_span(kind: str, sentence: str, question: str) -> AnswerSpan | None:
@@ -405,12 +430,15 @@ def best_span(kind: str, sentence: str, question: str) -> AnswerSpan | None:
 
     extended = [_extend(s, sentence, c) for s, c in zip(spans, clause_of, strict=True)]
     asked = [answer for question_cue, answer in _SCALES.values() if question_cue.search(question)]
+    asked_terms = _terms(question)
 
     def rank(i: int) -> tuple[bool, float, float, int]:
         s, c = spans[i], clause_of[i]
         left = sentence[max(c.start, s.start - 40): s.start]
         bonus = _OWN_TYPE_BONUS * (s.kind == kind) + _SCALE_BONUS * any(a.search(extended[i].text) for a in asked) \
             - _CONDITION_PENALTY * _is_condition(c.text, c.label)  # "If paid out on the 29th, ... is the 28th": not the 29th
+        if asked_terms and asked_terms & _terms(f"{c.label} {sentence[c.start:s.start]}"):
+            bonus += _TERM_BONUS  # "一年期定期利率" in "3个月：1.15%6个月：1.35%1年：1.55%": the 1年 row
         # a span stated by the rule beats any span of a worked example
         return (not _is_example(c.text, c.label), _overlap_score(q, f"{c.label} {c.text}", idf) + bonus,
                 _overlap_score(q, left, idf), -s.start)
