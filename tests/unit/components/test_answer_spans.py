@@ -46,6 +46,11 @@ CASES = [
     ("money", "分十二期每期手续费多少", "3期：每期0.75%6期：每期0.70%12期：每期0.60%", "每期0.60%"),
     # a daily cumulative cap keeps its scale, so a question about a day finds it
     ("money", "短信验证一天能转多少", "· 短信验证码：单笔3万元，日累计8万元；", "日累计8万元"),
+    # a yes/no clause is matched with the label before its colon, as quantity spans are
+    ("yesno", "is there a limit on payments in the app",
+     "In the app: there is no payment limit other than your daily cap, so the app is the place for payments above "
+     "your card limits.", "no payment limit other than your daily cap"),
+    ("yesno", "柜台取现有没有限额", "柜台取现：除账户余额外不设限额，超出ATM限额的取现可到柜台办理。", "不设限额"),
     # a worked example after a heading glued to a clause ("... per month Example: RMB 6,000 ...") is not the rule
     ("money", "fee for a 6 month instalment",
      "- 6 months: 0.70% per month Example: RMB 3,000 over 6 months means RMB 500 principal plus a RMB 21 fee.",

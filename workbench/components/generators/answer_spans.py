@@ -254,7 +254,8 @@ def _overlap_score(question_tokens: set[str], text: str, idf: Callable[[str], fl
 
 
 def best_clause(question: str, sentence: str, *, require: Callable[[Clause], bool] | None = None) -> Clause | None:
-    """The clause of ``sentence`` that shares most (IDF-weighted within the sentence) words with ``question``."""
+    """The clause of ``sentence`` that shares most (IDF-weighted within the sentence) words with ``question``, its
+    label counted with it ("At the counter: there is no transfer limit ..." is about the counter)."""
     clauses = [c for c in split_clauses(sentence) if require is None or require(c)]
     if not clauses:
         return None
@@ -267,7 +268,7 @@ def best_clause(question: str, sentence: str, *, require: Callable[[Clause], boo
     def idf(t: str) -> float:
         return 1.0 + math.log(len(clauses) / df.get(t, 1))
 
-    return max(clauses, key=lambda c: (_overlap_score(q, c.text, idf), -c.start))
+    return max(clauses, key=lambda c: (_overlap_score(q, f"{c.label} {c.text}", idf), -c.start))
 
 
 def _extend(span: AnswerSpan, sentence: str, clause: Clause) -> AnswerSpan:
