@@ -72,11 +72,14 @@ class KnowledgeBase:
 
 def wants_sentence_vectors(cfg: PipelineConfig) -> bool:
     """Whether ``cfg``'s knowledge base carries sentence vectors: it has a dense embedder (``retriever.mode``
-    dense or hybrid) and an extractive generator (or a language's) with ``sentence_dense_weight`` > 0."""
+    dense or hybrid) and something ranks sentences with them: an extractive generator (or a language's) with
+    ``generator.sentence_dense_weight`` > 0, or a sentence context in the prompt with
+    ``prompt.sentence_dense_weight`` > 0."""
     g = cfg.generator
     gens = [g, *(g.for_language(lang) for lang in g.by_language)]
-    return cfg.retriever.mode in ("dense", "hybrid") and any(
-        one.kind == "extractive" and one.sentence_dense_weight > 0 for one in gens)
+    prompt = cfg.prompt.context == "sentences" and cfg.prompt.sentence_dense_weight > 0
+    return cfg.retriever.mode in ("dense", "hybrid") and (prompt or any(
+        one.kind == "extractive" and one.sentence_dense_weight > 0 for one in gens))
 
 
 def _attach_sentences(kb: KnowledgeBase, cfg: PipelineConfig) -> None:

@@ -102,6 +102,10 @@ def test_sentence_vectors_are_saved_reused_and_updated_for_the_changed_documents
     cfg, kb = small_kb(tmp_path, "default")  # hybrid + extractive: the answerer's dense signal is wanted
     assert wants_sentence_vectors(cfg) and not wants_sentence_vectors(PipelineConfig.load("fast"))
     assert not wants_sentence_vectors(cfg.with_overrides({"generator.sentence_dense_weight": 0}))
+    quality = PipelineConfig.load("quality")  # an LLM whose prompt ranks its sentences with them
+    assert wants_sentence_vectors(quality)
+    assert not wants_sentence_vectors(quality.with_overrides({"prompt.sentence_dense_weight": 0}))
+    assert not wants_sentence_vectors(quality.with_overrides({"prompt.context": "passages"}))
     vectors = kb.sentences
     assert vectors is not None and vectors.model == cfg.embedder.model and vectors.key == kb.version
     assert "sentence_vectors_build_s" in kb.stats and kb.stats["sentence_vectors"] == vectors.sentences > 0
