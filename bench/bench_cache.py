@@ -122,15 +122,27 @@ def _miss_sample(res: StreamResult, stream: list[Any], sample: int, seed: int) -
     return [stream[i].text for i in sorted(random.Random(seed).sample(misses, min(sample, len(misses))))]
 
 
-def _estimate(run: dict[str, Any], res: StreamResult, lat: list[float]) -> None:
+def _estimate(run: dict[str, Any], res: StreamResult, lat: list[float], base: list[float], seed: int,
+              resamples: int = 4000) -> None:
     """Complete ``run`` with the stream's mean latency estimated from the pipeline's times ``lat`` on a sample of
     its misses: every request's own lookup (and, on a miss, store) as measured, plus, per miss, the sample's mean
-    pipeline time. The stream's percentiles are not reported (they are not measured)."""
+    pipeline time. The ratio to the no-cache mean (sampled times ``base``) gets a seeded percentile-bootstrap 95%
+    interval over both samples. The stream's percentiles are not reported (they are not measured)."""
     misses = sum(1 for layer in res.layers if layer is None)
-    per_miss = sum(lat) / len(lat)
-    mean = (sum(res.latency_ms) + misses * per_miss) / len(res.layers)
-    run["miss_path_estimate"] = {"misses": misses, "sampled": len(lat), "stream_mean_ms": mean, "pipeline_ms": {
-        "mean": per_miss, "p50": percentile(lat, 50), "p95": percentile(lat, 95)}}
+    own, n = sum(res.latency_ms), len(res.layers)
+
+    def ratio(miss_times: list[float], base_times: list[float]) -> float:
+        return (own + misses * statistics.fmean(miss_times)) / n / statistics.fmean(base_times)
+
+    rng = random.Random(seed)
+    boot = sorted(ratio(rng.choices(lat, k=len(lat)), rng.choices(base, k=len(base))) for _ in range(resamples))
+    mean = (own + misses * statistics.fmean(lat)) / n
+    run["miss_path_estimate"] = {
+        "misses": misses, "sampled": len(lat), "stream_mean_ms": mean,
+        "pipeline_ms": {"mean": statistics.fmean(lat), "p50": percentile(lat, 50), "p95": percentile(lat, 95)},
+        "ratio_vs_no_cache": ratio(lat, base),
+        "ratio_ci95": [percentile(boot, 2.5), percentile(boot, 97.5)], "bootstrap_resamples": resamples,
+        "pipeline_times_ms": lat, "no_cache_times_ms": base}
     run["latency_ms"] = {"mean": mean, "p50": math.nan, "p95": math.nan, "estimated": True}
 
 
@@ -350,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         timed = _alternating(qp, samples)
         base = _stats(timed["no cache"], len(stream))
         for r in runs:
-            _estimate(r, r.pop("_result"), timed[r["name"]])
+            _estimate(r, r.pop("_result"), timed[r["name"]], timed["no cache"], args.seed)
     bm = base["latency_ms"]
     print(f"\n{'run':24} {'hit rate':>8} {'exact':>6} {'sem':>5} {'wrong/hit':>9} {'wrong/req':>9} "
           f"{'mean ms':>8} {'p50 ms':>7} {'p95 ms':>7} {'mean vs no-cache':>16}")
@@ -367,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
             est = r["miss_path_estimate"]
             print(f"{'':24} estimated: {est['misses']} misses x the pipeline's mean {est['pipeline_ms']['mean']:.0f} ms "
                   f"(p50 {est['pipeline_ms']['p50']:.0f}, p95 {est['pipeline_ms']['p95']:.0f}) on {est['sampled']} "
-                  f"sampled misses, plus each request's measured lookup and store")
+                  f"sampled misses, plus each request's measured lookup and store; ratio 95% CI "
+                  f"[{est['ratio_ci95'][0]:.3f}, {est['ratio_ci95'][1]:.3f}] (bootstrap over both samples)")
     print(f"\n{'lookup latency (ms)':24} {'exact hit p50':>13} {'exact p95':>9} {'semantic hit p50':>16} "
           f"{'sem p95':>8} {'miss lookup p50':>15} {'miss total p50':>14}")
     for r in runs:
