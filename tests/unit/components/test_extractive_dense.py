@@ -11,7 +11,6 @@ from haystack import Document
 from workbench.components import ExtractiveAnswerer
 from workbench.components.generators.extractive import passage_sentences, rank_sentences
 from workbench.components.generators.sentence_vectors import SentenceVectors, passage_digest
-from workbench.models import load_embedding_model
 
 QUESTION = "how do i reset my forgotten password"
 RIGHT = "Tap Forgot password on the sign-in screen and confirm the SMS code to choose a new one."
@@ -21,11 +20,6 @@ SIGN_IN = Document(id="s#0", content=f"Signing in\n{LURE}\n{RIGHT}\nThe app supp
                    "Branches open at 9 am.", meta={"doc_id": "s", "title": "Cards"})
 OTHER = Document(id="o#0", content="Fees\nThe gold card costs RMB 600 per year.\nThe fee is waived after 12 purchases.",
                  meta={"doc_id": "o", "title": "Gold card"})
-
-
-@pytest.fixture(scope="module")
-def e5():  # type: ignore[no-untyped-def]
-    return load_embedding_model("e5-small")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from workbench.components.builders.prompt_builder import PROMPT_DENSE_WEIGHT
 from workbench.components.generators.extractive import rank_sentences
 from workbench.components.generators.sentence_vectors import SentenceVectors
 from workbench.config import PromptConfig
-from workbench.models import load_embedding_model
 
 QUESTION = "what should i do if my card is stolen"
 RIGHT = "Call 95528 at once so we can freeze it, then order a replacement in the app."
@@ -24,11 +23,6 @@ SAFETY = Document(id="c#0", content=f"Card safety\n{LURES[1]}\n{LURES[0]}\n{RIGH
                   meta={"doc_id": "c", "title": "Cards"})
 FEES = Document(id="f#0", content="Fees\nThe gold card costs RMB 600 per year.\nThe fee is waived after 12 purchases.",
                 meta={"doc_id": "f", "title": "Gold card"})
-
-
-@pytest.fixture(scope="module")
-def e5():  # type: ignore[no-untyped-def]
-    return load_embedding_model("e5-small")
 
 
 @pytest.fixture(scope="module")
