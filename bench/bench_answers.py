@@ -5,6 +5,7 @@ the unanswerable questions, and what the gate costs, per preset and language.
     .venv/bin/python bench/bench_answers.py --calibrate [--presets default] [--grounding none|llm]
     .venv/bin/python bench/bench_answers.py --tune-dense [--presets default] [--weights 0 0.5 1 1.5 2 3]
     .venv/bin/python bench/bench_answers.py --tune-prompt offline|answers --presets quality [--weights 0 1] [--split test]
+        [--prompt-key prompt.sentence_dense_weight|prompt.max_sentences|prompt.examples] [--set generator.threads=1]
 
 Data: the answerable questions of ``datasets/meridian_bank/questions.jsonl`` (``cross_lingual: true`` marks
 the 33 whose only answer is an article in the other language) and the authored unanswerable questions of
@@ -47,7 +48,8 @@ gives it, ``prompt.context: sentences``): ``offline`` counts, without the LLM, t
 a right sentence (one the matcher judges correct as an answer) at each weight; ``answers`` runs the preset (gate
 off, one LLM shared by the weights) at each weight on the same questions: ``correct``, EM, F1, the paired
 difference from the first weight, request and generation latency, the 1-minute load average every 10 questions.
-Written to bench/results/prompt_sentence_weight.json.
+``--prompt-key prompt.max_sentences`` (or ``prompt.examples``) tunes the number of ranked sentences (or worked examples) the prompt gives instead (the
+``--weights`` are then its values). Written to bench/results/prompt_sentence_weight.json.
 
 Writes bench/results/answers.json (results merged by preset) or, with --calibrate,
 bench/results/gates.json, or with --tune-dense bench/results/sentence_weight.json. The machine is 2 shared cores: the load average is recorded.
@@ -84,6 +86,7 @@ OUT = ROOT / "bench" / "results" / "answers.json"
 GATES_OUT = ROOT / "bench" / "results" / "gates.json"
 WEIGHT_OUT = ROOT / "bench" / "results" / "sentence_weight.json"
 PROMPT_WEIGHT_OUT = ROOT / "bench" / "results" / "prompt_sentence_weight.json"
+PROMPT_KEYS = ("prompt.sentence_dense_weight", "prompt.max_sentences", "prompt.examples")
 SEED = SPLIT_SEED
 MAX_FALSE_ABSTAIN = 0.05
 
@@ -223,25 +226,29 @@ def by_weight(preset: str, hits: dict[float, dict[str, list[bool]]],
     return out, paired
 
 
-def _prompt_pipeline(preset: str) -> tuple[PipelineConfig, QueryPipeline]:
-    """The preset with the gate off, over its knowledge base with the sentence vectors attached."""
-    cfg = PipelineConfig.load(preset).with_overrides({"abstention.enabled": False})
+def _prompt_pipeline(preset: str, overrides: dict[str, Any] | None = None) -> tuple[PipelineConfig, QueryPipeline]:
+    """The preset (with ``overrides``) with the gate off, over its knowledge base with the sentence vectors
+    attached."""
+    cfg = PipelineConfig.load(preset).with_overrides({**(overrides or {}), "abstention.enabled": False})
     if cfg.prompt.context != "sentences" or cfg.retriever.mode not in ("dense", "hybrid"):
         raise SystemExit(f"{preset}: its prompt has no sentence context or no dense embedder: nothing to tune")
     return cfg, QueryPipeline(cfg, load_knowledge_base(cfg, progress=False, sentence_vectors=True))
 
 
-def prompt_gold(preset: str, weights: list[float], limit: int | None = None, split: str = "tune") -> dict[str, Any]:
+def prompt_gold(preset: str, weights: list[float], limit: int | None = None, split: str = "tune",
+                key: str = PROMPT_KEYS[0], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Offline, no LLM: the share of the answerable questions of ``split`` whose prompt context holds a right
-    sentence (one the matcher judges ``correct`` as an answer) at each ``prompt.sentence_dense_weight``, over
-    the same passages and query embedding; ``sentences`` counts the ranked sentences only, ``context`` also the
-    other-language passage the context adds; ``ceiling``: any sentence of the passages read."""
-    cfg, qp = _prompt_pipeline(preset)
+    sentence (one the matcher judges ``correct`` as an answer) at each value of the prompt setting ``key``
+    (``prompt.sentence_dense_weight`` or ``prompt.max_sentences``), over the same passages and query embedding;
+    ``sentences`` counts the ranked sentences only, ``context`` also the other-language passage the context
+    adds; ``ceiling``: any sentence of the passages read."""
+    cfg, qp = _prompt_pipeline(preset, overrides)
     rows = sample([q for q in questions() if q["split"] == split and q["kind"] == "answerable"], limit)
     p = cfg.prompt
-    builders = {w: PromptBuilder(style=p.style, examples=p.examples, max_passages=p.max_passages,
-                                 context=p.context, max_sentences=p.max_sentences,
-                                 sentence_vectors=qp.kb.sentences, sentence_dense_weight=w) for w in weights}
+    setting = {w: cfg.with_overrides({key: w}).prompt for w in weights}
+    builders = {w: PromptBuilder(style=s.style, examples=s.examples, max_passages=s.max_passages,
+                                 context=s.context, max_sentences=s.max_sentences, sentence_vectors=qp.kb.sentences,
+                                 sentence_dense_weight=s.sentence_dense_weight) for w, s in setting.items()}
     sentences: dict[float, dict[str, list[bool]]] = {w: defaultdict(list) for w in weights}
     context: dict[float, dict[str, list[bool]]] = {w: defaultdict(list) for w in weights}
     ceiling: dict[str, list[bool]] = defaultdict(list)
@@ -262,7 +269,8 @@ def prompt_gold(preset: str, weights: list[float], limit: int | None = None, spl
     out_s, paired_s = by_weight(preset, sentences)
     print("right entry anywhere in the prompt's context (ranked sentences + other-language passage):")
     out_c, paired_c = by_weight(preset, context)
-    return {"split": split, "limit": limit, "n": len(rows), "max_sentences": p.max_sentences,
+    return {"split": split, "limit": limit, "n": len(rows), "key": key, "overrides": overrides or {},
+            "max_sentences": p.max_sentences,
             "sentences": out_s, "sentences_paired_vs_first": paired_s,
             "context": out_c, "context_paired_vs_first": paired_c,
             "ceiling": {lang: ratio(sum(v), len(v)) for lang, v in sorted(ceiling.items())},
@@ -270,13 +278,14 @@ def prompt_gold(preset: str, weights: list[float], limit: int | None = None, spl
                                 for w, d in changed.items()}}
 
 
-def prompt_answers(preset: str, weights: list[float], limit: int | None = None, split: str = "test") -> dict[str, Any]:
-    """The preset's answers (gate off) at each ``prompt.sentence_dense_weight`` on the same questions (a seeded
-    sample of ``limit`` per language of the answerable ``split``): ``correct``, EM and F1 per weight and language,
-    the paired difference from the first weight, and the request's latency; one LLM shared by the weights,
-    which take turns going first on a question."""
-    cfg, first = _prompt_pipeline(preset)
-    pipes = {w: QueryPipeline(cfg.with_overrides({"prompt.sentence_dense_weight": w}), first.kb) for w in weights}
+def prompt_answers(preset: str, weights: list[float], limit: int | None = None, split: str = "test",
+                   key: str = PROMPT_KEYS[0], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The preset's answers (gate off) at each value of the prompt setting ``key`` on the same questions (a
+    seeded sample of ``limit`` per language of the answerable ``split``): ``correct``, EM and F1 per value and
+    language, the paired difference from the first value, and the request's latency; one LLM shared by the
+    values, which take turns going first on a question."""
+    cfg, first = _prompt_pipeline(preset, overrides)
+    pipes = {w: QueryPipeline(cfg.with_overrides({key: w}), first.kb) for w in weights}
     first.warm_up(fallbacks=False)
     for qp in pipes.values():
         qp.generator = first.generator  # one model in memory: the weights differ only in the prompt
@@ -311,7 +320,7 @@ def prompt_answers(preset: str, weights: list[float], limit: int | None = None, 
                                            for w in weights})
     mean_ci = lambda v: dict(zip(("mean", "low", "high"), (round(x, 4) for x in bootstrap_mean(v, seed=SEED)),  # noqa: E731
                                  strict=True))
-    return {"split": split, "limit": limit, "n": len(rows), "gate": "off", "correct": out, "paired_vs_first": paired,
+    return {"split": split, "limit": limit, "n": len(rows), "key": key, "overrides": overrides or {}, "gate": "off", "correct": out, "paired_vs_first": paired,
             "em_f1": {str(w): {lang: {k: mean_ci(v) for k, v in d.items()} for lang, d in sorted(scores[w].items())}
                       for w in weights},
             "request_ms": {str(w): pcts(total_ms[w]) for w in weights},
@@ -439,20 +448,29 @@ def main(argv: list[str] | None = None) -> int:
                     help="prompt.sentence_dense_weight: right sentence in the prompt (offline, no LLM) or the answers")
     ap.add_argument("--weights", nargs="+", type=float, default=[0, 0.5, 1, 1.5, 2, 3],
                     help="--tune-dense / --tune-prompt: weights (the first is the paired baseline)")
+    ap.add_argument("--prompt-key", choices=PROMPT_KEYS, default=PROMPT_KEYS[0],
+                    help="--tune-prompt: the prompt setting the --weights are values of")
     ap.add_argument("--split", choices=["tune", "test"], default="tune",
                     help="--tune-dense / --tune-prompt: the half (pick on tune; test to report the chosen weight's effect)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="--tune-prompt: a config override, e.g. generator.threads=1 on cores shared with other work")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
+    from bench_overload import parse_sets  # this folder is on sys.path when a bench script runs
+
+    sets = parse_sets(args.set)
     extra = {"machine": {"cpus": os.cpu_count(), "load_average": [round(x, 1) for x in os.getloadavg()],
                          "python": platform.python_version()},
              "percentiles": PERCENTILE_METHOD, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+    # results of the dense weight keep their old keys; another setting's go under its own name
+    knob = "" if args.prompt_key == PROMPT_KEYS[0] else f"/{args.prompt_key}"
     for preset in args.presets:
         if args.tune_prompt == "offline":
-            merge(args.out or PROMPT_WEIGHT_OUT, f"{preset}/offline/{args.split}",
-                  prompt_gold(preset, args.weights, args.limit, args.split), extra)
+            merge(args.out or PROMPT_WEIGHT_OUT, f"{preset}/offline/{args.split}{knob}",
+                  prompt_gold(preset, args.weights, args.limit, args.split, args.prompt_key, sets), extra)
         elif args.tune_prompt == "answers":
-            merge(args.out or PROMPT_WEIGHT_OUT, f"{preset}/answers/{args.split}/limit{args.limit}",
-                  prompt_answers(preset, args.weights, args.limit, args.split), extra)
+            merge(args.out or PROMPT_WEIGHT_OUT, f"{preset}/answers/{args.split}/limit{args.limit}{knob}",
+                  prompt_answers(preset, args.weights, args.limit, args.split, args.prompt_key, sets), extra)
         elif args.tune_dense:
             merge(args.out or WEIGHT_OUT, f"{preset}/{args.split}", tune_dense(preset, args.weights, args.limit,
                                                                                 args.split), extra)
