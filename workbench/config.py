@@ -175,6 +175,10 @@ class PromptConfig(_Section):
     tune half (a right sentence among ``quality``'s 3: en 0.799 -> 0.824, zh 0.730 -> 0.770; 0.5-3 tried); test
     half: en 0.755 -> 0.767, zh 0.709 -> 0.768, and ``quality``'s answers did not get worse (30 + 30 questions,
     paired: en +0.033, zh +0.000; bench/bench_answers.py --tune-prompt, bench/results/prompt_sentence_weight.json)."""
+    not_found: bool = False
+    """Tell the model to reply "NOT FOUND" / "没有找到" when its context does not answer; that reply becomes an
+    abstention (``abstained: true``, reason ``generator: ...``) after the gate's. For instruction-tuned chat
+    models (``quality``); a small base model would not follow it."""
 
 
 class GeneratorConfig(_Section):

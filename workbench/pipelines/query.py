@@ -47,6 +47,7 @@ from workbench.components import (
 )
 from workbench.components.generators.language_routed import LanguageRoutedGenerator
 from workbench.components.generators.protocol import Generator
+from workbench.components.generators.reply import is_not_found
 from workbench.components.generators.sentence_vectors import SentenceVectors
 from workbench.config import GeneratorConfig, PipelineConfig
 from workbench.errors import InputError
@@ -211,7 +212,8 @@ class QueryPipeline:
         self.prompt_builder = PromptBuilder(style=p.style, examples=p.examples, max_passages=p.max_passages,
                                             max_context_chars=p.max_context_chars, context=p.context,
                                             max_sentences=p.max_sentences, sentence_vectors=vectors,
-                                            sentence_dense_weight=p.sentence_dense_weight)
+                                            sentence_dense_weight=p.sentence_dense_weight,
+                                            not_found=p.not_found)
         self.generator = make_generator(cfg.generator, max_passages=p.max_passages, sentence_vectors=vectors)
         small = cfg.serving.degradation.small_generator
         self.small_generator = make_generator(small, max_passages=p.max_passages, sentence_vectors=vectors) \
@@ -364,12 +366,18 @@ class QueryPipeline:
         abstained = bool(decision.get("abstained"))
         if abstained and on_piece is not None:
             on_piece(abstain_answer(language))  # a streaming client sees the abstention as the answer's text
+        reply = state["replies"][0] if state.get("replies") else ""
+        if not abstained and self.prompt_builder.not_found and is_not_found(reply):
+            # the model said its context does not answer (``prompt.not_found``): an abstention after the gate's
+            # (a streaming client has seen the reply's pieces; the final answer is the abstention's text)
+            abstained = True
+            decision = {**decision, "abstained": True, "reason": "generator: the context does not answer"}
         timings["total"] = (_NS() - t0) / 1e6
         meta = state["meta"][0] if state.get("meta") and not abstained else {}
         docs: list[Document] = [] if abstained else state.get("documents", [])
         return RAGAnswer(
             question=question,
-            answer=abstain_answer(language) if abstained else (state["replies"][0] if state.get("replies") else ""),
+            answer=abstain_answer(language) if abstained else reply,
             sources=[Source(id=d.meta.get("doc_id", d.id), passage_id=d.id, title=d.meta.get("title", ""),
                             text=d.content or "", score=float(d.score or 0.0)) for d in docs],
             timings_ms={k: round(v, 3) for k, v in timings.items()},

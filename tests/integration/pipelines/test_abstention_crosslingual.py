@@ -122,3 +122,22 @@ def test_a_plan_without_grounding_uses_the_retrieval_gate(default_config: Pipeli
     assert "grounding" not in degraded.abstention["signals"]
     assert degraded.abstention["score"] == pytest.approx(full.abstention["score"] + 0.5 * full.abstention[
         "signals"]["grounding"])
+
+
+def test_model_says_not_found_and_the_pipeline_abstains(default_config: PipelineConfig, knowledge_base) -> None:  # type: ignore[no-untyped-def]
+    """``prompt.not_found``: a chat model told to reply NOT FOUND / 没有找到 when its sentences do not answer;
+    the pipeline turns that reply into an abstention (the gate off here, so only the model decides)."""
+    cfg = default_config.with_overrides({
+        "generator.kind": "llama-cpp", "generator.model": "qwen2.5-coder-0.5b", "generator.threads": 1,
+        "generator.max_tokens": 16, "prompt.context": "sentences", "prompt.not_found": True,
+        "abstention.enabled": False})
+    qp = QueryPipeline(cfg, knowledge_base)
+    assert "NOT FOUND" in qp.prompt_builder.run(question=OFF_TOPIC[0], documents=[])["messages"][0]["content"]
+    for question, lang in zip(OFF_TOPIC, ("en", "zh"), strict=True):
+        r = qp.run(question)
+        assert r.abstained and r.answer == ABSTAIN_ANSWERS[lang] and not r.sources, (question, r.answer)
+        assert r.abstention["reason"].startswith("generator"), r.abstention
+    # without the instruction the same model answers the off-topic question with something from the context
+    plain = QueryPipeline(cfg.with_overrides({"prompt.not_found": False}), knowledge_base)
+    r = plain.run(OFF_TOPIC[0])
+    assert not r.abstained and r.answer and r.sources

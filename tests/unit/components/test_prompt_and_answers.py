@@ -11,7 +11,7 @@ from workbench.components.generators.answer_spans import (
     split_clauses,
 )
 from workbench.components.generators.extractive import rank_sentences
-from workbench.components.generators.reply import clean_reply
+from workbench.components.generators.reply import NOT_FOUND_REPLIES, clean_reply, is_not_found
 
 GOLD = Document(id="g#0", content="Gold Card\nAnnual fee\nThe main card costs RMB 600 per year. There is no first-year "
                 "waiver.\nCredit limit\nRMB 30,000 to RMB 100,000.", meta={"doc_id": "gold", "title": "Gold Card"})
@@ -300,3 +300,22 @@ def test_qwen_05b_answers_in_english_from_a_chinese_passage() -> None:
     first, again = _cross_lingual_replies("qwen2.5-coder-0.5b")
     assert first == again, "deterministic"
     assert detect_language(first) == "en" and "20" in first, first
+
+
+def test_not_found_instruction_reply_and_guard() -> None:
+    """``prompt.not_found``: the instruction in both prompt forms and languages, the reply it asks for
+    recognised (and nothing that merely starts like it), kept by the grounding guard, and serialised."""
+    for question, lang in (("gold card fee", "en"), ("金卡年费多少", "zh")):
+        on = PromptBuilder(not_found=True).run(question=question, documents=[GOLD])
+        off = PromptBuilder().run(question=question, documents=[GOLD])
+        assert NOT_FOUND_REPLIES[lang] in on["messages"][0]["content"] and NOT_FOUND_REPLIES[lang] in on["prompt"]
+        assert NOT_FOUND_REPLIES[lang] not in off["prompt"], lang
+    for reply in ("NOT FOUND", "Not found.", " 没有找到。", "**NOT FOUND**"):
+        assert is_not_found(reply), reply
+    for reply in ("", "Not found in the app: call 95528", "RMB 600", "没有找到卡片时请挂失"):
+        assert not is_not_found(reply), reply
+    guarded = GroundingGuard().run(replies=["NOT FOUND"], meta=[{}], question="gold card fee", documents=[GOLD],
+                                   context=["The main card costs RMB 600 per year."])
+    assert guarded["replies"] == ["NOT FOUND"], "the guard does not replace the not-found reply with a guess"
+    again = PromptBuilder.from_dict(PromptBuilder(not_found=True).to_dict())
+    assert again.not_found and not PromptBuilder.from_dict(PromptBuilder().to_dict()).not_found

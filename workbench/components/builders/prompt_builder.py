@@ -9,10 +9,12 @@ import numpy as np
 from haystack import Document, component, default_from_dict, default_to_dict
 
 from workbench.components.generators.extractive import ExtractiveAnswerer, SentenceVectorSource, rank_sentences
+from workbench.components.generators.reply import NOT_FOUND_REPLIES, is_not_found
 from workbench.config import PromptConfig
 from workbench.text import detect_language
 
-__all__ = ["CROSS_LINGUAL_NOTES", "FEW_SHOT_EXAMPLES", "PROMPT_DENSE_WEIGHT", "PromptBuilder", "flatten_passage"]
+__all__ = ["CROSS_LINGUAL_NOTES", "FEW_SHOT_EXAMPLES", "NOT_FOUND_REPLIES", "PROMPT_DENSE_WEIGHT", "PromptBuilder",
+           "flatten_passage", "is_not_found"]  # the not-found reply is defined beside the generators' reply cleaning
 
 #: Weight of the z-scored question-sentence cosine in the ranking of ``context="sentences"`` when the builder
 #: holds sentence vectors and gets the question's embedding: ``prompt.sentence_dense_weight``'s default (the
@@ -67,6 +69,12 @@ _LABELS = {
 }
 
 
+_NOT_FOUND_RULES = {
+    "en": f" If the context does not say it, reply exactly: {NOT_FOUND_REPLIES['en']}",
+    "zh": f"如果资料中没有答案，只回答：{NOT_FOUND_REPLIES['zh']}",
+}
+
+
 def flatten_passage(text: str) -> str:
     """One line per passage for a numbered context, keeping section headings attached to their text:
     "Annual fee\nThe main card costs RMB 600." → "Annual fee: The main card costs RMB 600."."""
@@ -117,7 +125,7 @@ class PromptBuilder:
                  max_context_chars: int = 1500, context: str = "passages", max_sentences: int = 3,
                  cross_lingual_passages: int = 1, cross_lingual_chars: int = 400,
                  sentence_vectors: SentenceVectorSource | None = None,
-                 sentence_dense_weight: float = PROMPT_DENSE_WEIGHT) -> None:
+                 sentence_dense_weight: float = PROMPT_DENSE_WEIGHT, not_found: bool = False) -> None:
         """
         :param style: ``few-shot`` (worked examples in the question's language first) or ``instruction``.
         :param examples: how many worked examples (0-4).
@@ -135,6 +143,8 @@ class PromptBuilder:
             questions) for ``context="sentences"``; ``None``: lexical ranking only.
         :param sentence_dense_weight: weight of the z-scored question-sentence cosine (0: lexical ranking only;
             default ``prompt.sentence_dense_weight``).
+        :param not_found: tell the model to reply :data:`NOT_FOUND_REPLIES` when the context does not answer
+            (``prompt.not_found``; the pipeline turns that reply into an abstention, :func:`is_not_found`).
         :raises ValueError: an unknown ``style`` or ``context``, or a negative count or weight.
         """
         if style not in ("few-shot", "instruction"):
@@ -147,6 +157,7 @@ class PromptBuilder:
         self.max_passages, self.max_context_chars = max_passages, max_context_chars
         self.context, self.max_sentences = context, max_sentences
         self.cross_lingual_passages, self.cross_lingual_chars = cross_lingual_passages, cross_lingual_chars
+        self.not_found = not_found
         # the extractive answerer's dense signal (its cosine over the sentence vectors), not a second ranker
         self._answerer = ExtractiveAnswerer(max_passages=max_passages, sentence_vectors=sentence_vectors,
                                             dense_weight=sentence_dense_weight)
@@ -205,13 +216,14 @@ class PromptBuilder:
         question's, by the sentence vectors' model, for the dense sentence ranking)."""
         lang = detect_language(question)
         lab = _LABELS[lang]
+        instruction = lab["instruction"] + (_NOT_FOUND_RULES[lang] if self.not_found else "")
         shots = FEW_SHOT_EXAMPLES[lang][: self.examples] if self.style == "few-shot" else []
         passages = self.context_texts(question, documents, query_embedding=query_embedding)
         note = CROSS_LINGUAL_NOTES[lang] if any(detect_language(p) != lang for p in passages) else ""
         final = _block(lang, passages, question, None, note)
-        parts = [lab["instruction"], *(_block(lang, p, q, a) for p, q, a in shots), final]
+        parts = [instruction, *(_block(lang, p, q, a) for p, q, a in shots), final]
         prompt = "\n\n".join(parts)
-        messages = [{"role": "system", "content": lab["instruction"]}]
+        messages = [{"role": "system", "content": instruction}]
         for p, q, a in shots:
             messages.append({"role": "user", "content": _block(lang, p, q, None).rsplit("\n", 1)[0]})
             messages.append({"role": "assistant", "content": a})
@@ -225,7 +237,7 @@ class PromptBuilder:
                                max_context_chars=self.max_context_chars, context=self.context,
                                max_sentences=self.max_sentences, cross_lingual_passages=self.cross_lingual_passages,
                                cross_lingual_chars=self.cross_lingual_chars, sentence_vectors=vectors,
-                               sentence_dense_weight=self.sentence_dense_weight)
+                               sentence_dense_weight=self.sentence_dense_weight, not_found=self.not_found)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PromptBuilder:

@@ -8,6 +8,7 @@ from typing import Any
 from haystack import Document, component, default_from_dict, default_to_dict
 
 from workbench.components.generators.extractive import ExtractiveAnswerer
+from workbench.components.generators.reply import is_not_found
 
 __all__ = ["GroundingGuard", "is_grounded"]
 
@@ -42,9 +43,12 @@ class GroundingGuard:
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])
     def run(self, replies: list[str], question: str, documents: list[Document], context: list[str],
             meta: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """Keep the reply if grounded in ``context``, else answer extractively from ``documents``."""
+        """Keep the reply if grounded in ``context`` (or the model's "not found" reply, ``prompt.not_found``),
+        else answer extractively from ``documents``."""
         reply = replies[0] if replies else ""
         m = dict(meta[0]) if meta else {}
+        if is_not_found(reply):
+            return {"replies": [reply], "meta": [m]}
         if is_grounded(reply, context):
             m["grounded"] = True
             return {"replies": [reply], "meta": [m]}
