@@ -384,8 +384,8 @@ def abstention(cfg: PipelineConfig, kb: Any, rows: list[dict[str, Any]]) -> dict
     return out
 
 
-def evaluate(preset: str, limit: int | None) -> dict[str, Any]:
-    cfg = PipelineConfig.load(preset)
+def evaluate(preset: str, limit: int | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    cfg = PipelineConfig.load(preset).with_overrides(overrides or {})
     # the sentence vectors for a dense preset's prompt too (prompt.sentence_dense_weight), not only its extractive answers
     kb = load_knowledge_base(cfg, progress=False, sentence_vectors=True if cfg.retriever.mode in ("dense", "hybrid")
                              else None)
@@ -394,7 +394,7 @@ def evaluate(preset: str, limit: int | None) -> dict[str, Any]:
     answerable = sample([q for q in qs if q["kind"] == "answerable"], limit)
     result: dict[str, Any] = {"config_hash": cfg.hash, "cross_lingual": cfg.retriever.cross_lingual,
                               "abstention": cfg.abstention.enabled, "grounding": cfg.abstention.grounding,
-                              "limit": limit, "hit_at_5": hit_at_5(QueryPipeline(cfg, kb), answerable)}
+                              "limit": limit, "overrides": overrides or {}, "hit_at_5": hit_at_5(QueryPipeline(cfg, kb), answerable)}
     test = sample([q for q in qs if q["split"] == "test" and q["kind"] == "answerable"], limit, seed=SEED + 1)
     test += [q for q in qs if q["split"] == "test" and q["kind"] != "answerable"]
     result["abstention_test"] = abstention(cfg, kb, test)
@@ -453,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=["tune", "test"], default="tune",
                     help="--tune-dense / --tune-prompt: the half (pick on tune; test to report the chosen weight's effect)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="--tune-prompt: a config override, e.g. generator.threads=1 on cores shared with other work")
+                    help="a config override (the evaluation and --tune-prompt), e.g. generator.threads=1 on cores "
+                         "shared with other work")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     from bench_overload import parse_sets  # this folder is on sys.path when a bench script runs
@@ -478,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             merge(args.out or GATES_OUT, f"{preset}/{args.grounding}", calibrate(preset, args.grounding, args.limit),
                   extra)
         else:
-            result = evaluate(preset, args.limit)
+            result = evaluate(preset, args.limit, sets)
             result["command"] = extra["command"]  # the file's top-level command is the latest run's
             show(preset, result)
             merge(args.out or OUT, preset, result, extra)
