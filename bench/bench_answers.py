@@ -351,7 +351,9 @@ def abstention(cfg: PipelineConfig, kb: Any, rows: list[dict[str, Any]]) -> dict
     """Run the preset on the test halves; abstention rates, answers lost and latency per language."""
     qp = QueryPipeline(cfg, kb)
     qp.warm_up(fallbacks=False)
-    plain = QueryPipeline(cfg.with_overrides({"abstention.enabled": False}), kb) if cfg.abstention.enabled else qp
+    # "lost" compares with the preset without any abstention: no gate, and no not-found reply (prompt.not_found)
+    plain = QueryPipeline(cfg.with_overrides({"abstention.enabled": False, "prompt.not_found": False}), kb) \
+        if cfg.abstention.enabled or cfg.prompt.not_found else qp
     records = []
     for q in rows:
         r = qp.run(q["question"])
