@@ -48,8 +48,8 @@ gives it, ``prompt.context: sentences``): ``offline`` counts, without the LLM, t
 a right sentence (one the matcher judges correct as an answer) at each weight; ``answers`` runs the preset (gate
 off, one LLM shared by the weights) at each weight on the same questions: ``correct``, EM, F1, the paired
 difference from the first weight, request and generation latency, the 1-minute load average every 10 questions.
-``--prompt-key prompt.max_sentences`` (or ``prompt.examples``) tunes the number of ranked sentences (or worked examples) the prompt gives instead (the
-``--weights`` are then its values). Written to bench/results/prompt_sentence_weight.json.
+``--prompt-key prompt.max_sentences`` (or ``prompt.examples``) tunes the number of ranked sentences (or worked
+examples) the prompt gives instead (the ``--weights`` are then its values). Written to bench/results/prompt_sentence_weight.json.
 
 Writes bench/results/answers.json (results merged by preset) or, with --calibrate,
 bench/results/gates.json, or with --tune-dense bench/results/sentence_weight.json. The machine is 2 shared cores: the load average is recorded.

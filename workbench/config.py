@@ -178,7 +178,8 @@ class PromptConfig(_Section):
     not_found: bool = False
     """Tell the model to reply "NOT FOUND" / "没有找到" when its context does not answer; that reply becomes an
     abstention (``abstained: true``, reason ``generator: ...``) after the gate's. For instruction-tuned chat
-    models (``quality``); a small base model would not follow it."""
+    models; a small base model would not follow it. Off in ``quality``: with the gate it abstained 23 of 35
+    in-domain unanswerable test questions (gate alone 15) but 10 of 60 answerable ones (gate alone 3)."""
 
 
 class GeneratorConfig(_Section):

@@ -9,12 +9,11 @@ import numpy as np
 from haystack import Document, component, default_from_dict, default_to_dict
 
 from workbench.components.generators.extractive import ExtractiveAnswerer, SentenceVectorSource, rank_sentences
-from workbench.components.generators.reply import NOT_FOUND_REPLIES, is_not_found
+from workbench.components.generators.reply import NOT_FOUND_REPLIES
 from workbench.config import PromptConfig
 from workbench.text import detect_language
 
-__all__ = ["CROSS_LINGUAL_NOTES", "FEW_SHOT_EXAMPLES", "NOT_FOUND_REPLIES", "PROMPT_DENSE_WEIGHT", "PromptBuilder",
-           "flatten_passage", "is_not_found"]  # the not-found reply is defined beside the generators' reply cleaning
+__all__ = ["CROSS_LINGUAL_NOTES", "FEW_SHOT_EXAMPLES", "PROMPT_DENSE_WEIGHT", "PromptBuilder", "flatten_passage"]
 
 #: Weight of the z-scored question-sentence cosine in the ranking of ``context="sentences"`` when the builder
 #: holds sentence vectors and gets the question's embedding: ``prompt.sentence_dense_weight``'s default (the
@@ -144,7 +143,8 @@ class PromptBuilder:
         :param sentence_dense_weight: weight of the z-scored question-sentence cosine (0: lexical ranking only;
             default ``prompt.sentence_dense_weight``).
         :param not_found: tell the model to reply :data:`NOT_FOUND_REPLIES` when the context does not answer
-            (``prompt.not_found``; the pipeline turns that reply into an abstention, :func:`is_not_found`).
+            (``prompt.not_found``; the pipeline turns that reply into an abstention,
+            :func:`~workbench.components.generators.reply.is_not_found`).
         :raises ValueError: an unknown ``style`` or ``context``, or a negative count or weight.
         """
         if style not in ("few-shot", "instruction"):

@@ -18,6 +18,7 @@ def clean_reply(text: str, stop: Sequence[str] = ("\n",)) -> str:
 
 #: The reply a model is told to give when its context does not answer (``prompt.not_found``), per language.
 NOT_FOUND_REPLIES = {"en": "NOT FOUND", "zh": "没有找到"}
+_NOT_FOUND_UPPER = frozenset(r.upper() for r in NOT_FOUND_REPLIES.values())
 
 
 def is_not_found(reply: str) -> bool:
@@ -28,4 +29,4 @@ def is_not_found(reply: str) -> bool:
     (True, True, False)
     """
     text = reply.strip().strip(" .。!！\"'“”「」*").upper()
-    return text in {r.upper() for r in NOT_FOUND_REPLIES.values()}
+    return text in _NOT_FOUND_UPPER
