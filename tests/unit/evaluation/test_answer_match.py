@@ -54,6 +54,12 @@ CASES = [
     ("within 10 working days", ["5 to 10 working days"], "how long is the decision", "correct", "duration"),
     ("10 working days", ["5 to 10 working days"], "how long is the decision", "partly", "value-partial"),
     ("3 days", ["within 3 working days"], "how long", "partly", "value-partial"),
+    # RULES D3: the end of a range the question asks for; A8: values the question already states
+    ("50天", ["20至50天"], "信用卡免息期最长多少天", "correct", "duration"),
+    ("20天", ["20至50天"], "信用卡免息期最长多少天", "partly", "value-partial"),
+    ("6 months", ["6 to 60 months"], "shortest term for a personal loan", "correct", "duration"),
+    ("5 RMB", ["1,000 points = RMB 5"], "1000 points is worth how much", "correct", "amount"),
+    ("1000", ["1,000 points = RMB 5"], "1000 points is worth how much", "wrong", "value-mismatch"),
     ("0.1%", ["0.1% of the amount, minimum RMB 50, maximum RMB 260"], "remittance fee", "partly", "value-partial"),
     ("No", ["There is no first-year waiver"], "is the gold card free for the first year", "correct", "yes-no"),
     ("不用", ["首年免年费"], "经典卡第一年要交年费吗", "correct", "yes-no"),

@@ -29,7 +29,8 @@ Against each reference, the first rule that applies decides (the best verdict ov
    (``amount``, ``count``...); a different value of the same kind is ``value-mismatch`` (wrong); a value
    stated per a different period (per transaction vs per day) or with the opposite bound is
    ``value-scope`` (wrong); one end of a range, working vs calendar days or part of the reference's
-   values is ``value-partial`` (partly).
+   values is ``value-partial`` (partly). The reference's values that the question states need not be in
+   the answer, and the end of a range the question asks for ("longest", 最少) is enough (correct).
 8. ``within-reference``: the answer is a part of the reference that keeps its key values and at least
    half of its content (correct) or less (partly).
 9. ``overlap``: token F1 (character level for Chinese) ≥ ``correct_f1`` is correct, ≥ ``partly_f1``
@@ -241,12 +242,36 @@ def _equal(g: Quantity, a: Quantity) -> bool:
     return abs(g.value - a.value) <= 1e-6 * max(1.0, abs(g.value))
 
 
-def _values_verdict(answer: str, gold: str, a_values: list[Quantity],
-                    g_values: list[Quantity]) -> tuple[Verdict, str, str] | None:
-    """Compare the typed values; ``None`` when the answer states no value of the reference's kinds."""
+#: The question asks for the top (``high``) or the bottom (``low``) of what the reference gives as a range.
+_ASKS_END = {
+    "high": re.compile(r"\b(?:longest|maximum|max|most|highest|largest|biggest|latest|at most|upper limit)\b|"
+                       r"最长|最多|最高|最大|最晚|最迟|上限|封顶"),
+    "low": re.compile(r"\b(?:shortest|minimum|min|least|lowest|smallest|earliest|at least|lower limit)\b|"
+                      r"最短|最少|最低|最小|最早|下限|起存|起购"),
+}
+
+
+def _asked_end(question: str) -> str | None:
+    """``high`` / ``low`` when the question asks for one end of a range ("longest", "最少"), else ``None``."""
+    norm = normalize_text(question)
+    ends = [end for end, pattern in _ASKS_END.items() if pattern.search(norm)]
+    return ends[0] if len(ends) == 1 else None
+
+
+def _values_verdict(answer: str, gold: str, a_values: list[Quantity], g_values: list[Quantity],
+                    question: str = "") -> tuple[Verdict, str, str] | None:
+    """Compare the typed values; ``None`` when the answer states no value of the reference's kinds.
+
+    The reference's values that the question itself states ("1000 points is worth how much", gold "1,000
+    points = RMB 5") need not be repeated (RULES A8), as long as one value is left to answer; one end of a
+    range is the answer when the question asks for that end ("最长多少天", gold 20至50天: 50天; RULES D3)."""
     kinds = [q for q in g_values if q.kind != "date" or q.unit != "year"]
     if not kinds:
         return None
+    stated = quantities(question) if question else []
+    unsaid = [g for g in kinds if not any(_compatible(g, q) and _equal(g, q) for q in stated)]
+    if unsaid and len(unsaid) < len(kinds) and all(g.kind != "date" for g in kinds):
+        kinds = unsaid
     relevant = [a for a in a_values if any(_compatible(g, a) for g in kinds)]
     if not relevant:
         return None
@@ -274,12 +299,17 @@ def _values_verdict(answer: str, gold: str, a_values: list[Quantity],
              and any(_compatible(g, a) and g.kind == a.kind for g, _ in matched)]
     gold_ranges = ranges(gold, g_values)
     if len(matched) < len(kinds):
+        asked = _asked_end(question) if question else None
         for low, high in gold_ranges:
             hit = {id(g) for g, _ in matched}
             if id(high) in hit and id(low) not in hit:
                 a = next(a for g, a in matched if g is high)
                 if a.bound == "max":
                     return "correct", rule, "the range's upper bound, stated as a bound"
+                if asked == "high":
+                    return "correct", rule, "the range's upper end, which the question asks for"
+            if id(low) in hit and id(high) not in hit and asked == "low":
+                return "correct", rule, "the range's lower end, which the question asks for"
             if (id(low) in hit) != (id(high) in hit):
                 return "partly", "value-partial", "one end of a range"
         if extra:
@@ -337,7 +367,7 @@ def _match_one(answer: str, gold: str, *, question: str, yes_no: bool, correct_f
         if conditional:
             return AnswerMatch("partly", "yes-no", gold, "the reference states a condition")
         return AnswerMatch("correct", "yes-no", gold)
-    values = _values_verdict(answer, gold, quantities(answer), quantities(gold))
+    values = _values_verdict(answer, gold, quantities(answer), quantities(gold), question)
     if values is not None:
         return AnswerMatch(values[0], values[1], gold, values[2])
     if _contains(g_tok, a_tok) and (len(a_tok) >= 2 or (a_tok[0].isalpha() and len(a_tok[0]) > 2)):
