@@ -6,6 +6,7 @@ the unanswerable questions, and what the gate costs, per preset and language.
     .venv/bin/python bench/bench_answers.py --tune-dense [--presets default] [--weights 0 0.5 1 1.5 2 3]
     .venv/bin/python bench/bench_answers.py --tune-prompt offline|answers --presets quality [--weights 0 1] [--split test]
         [--prompt-key prompt.sentence_dense_weight|prompt.max_sentences|prompt.examples] [--set generator.threads=1]
+    .venv/bin/python bench/bench_answers.py --reader-ceiling --presets quality [--limit 40]
 
 Data: the answerable questions of ``datasets/meridian_bank/questions.jsonl`` (``cross_lingual: true`` marks
 the 33 whose only answer is an article in the other language) and the authored unanswerable questions of
@@ -33,7 +34,8 @@ Per preset:
 
 ``--calibrate`` fits each language's gate (``workbench.pipelines.abstention.GateModel.fit``: logistic
 regression over the retrieval signals the preset has, at most 5% of the tune answerable questions
-abstained) and prints the ``abstention`` section to paste into the preset; with ``--grounding llm`` it adds
+abstained) and prints the ``abstention`` section to paste into the preset, then the fitted gate's rates on
+the test half beside the preset's shipped retrieval gate's (same signals); with ``--grounding llm`` it adds
 the grounding model's signal (slow: one model call per question).
 
 ``--tune-dense`` picks ``generator.sentence_dense_weight`` on the tune halves: each answerable tune question
@@ -50,6 +52,11 @@ off, one LLM shared by the weights) at each weight on the same questions: ``corr
 difference from the first weight, request and generation latency, the 1-minute load average every 10 questions.
 ``--prompt-key prompt.max_sentences`` (or ``prompt.examples``) tunes the number of ranked sentences (or worked
 examples) the prompt gives instead (the ``--weights`` are then its values). Written to bench/results/prompt_sentence_weight.json.
+
+``--reader-ceiling`` separates an LLM preset's two sources of misses on a seeded sample of same-language test
+questions (gate off): its answers as served, and again where none of the prompt's ranked sentences was right,
+with the last one replaced by a right sentence of the gold document (:func:`reader_ceiling`). The ceiling is
+what the reader gets right when sentence selection is perfect. Written to bench/results/reader_ceiling.json.
 
 Writes bench/results/answers.json (results merged by preset) or, with --calibrate,
 bench/results/gates.json, or with --tune-dense bench/results/sentence_weight.json. The machine is 2 shared cores: the load average is recorded.
@@ -86,6 +93,7 @@ OUT = ROOT / "bench" / "results" / "answers.json"
 GATES_OUT = ROOT / "bench" / "results" / "gates.json"
 WEIGHT_OUT = ROOT / "bench" / "results" / "sentence_weight.json"
 PROMPT_WEIGHT_OUT = ROOT / "bench" / "results" / "prompt_sentence_weight.json"
+CEILING_OUT = ROOT / "bench" / "results" / "reader_ceiling.json"
 PROMPT_KEYS = ("prompt.sentence_dense_weight", "prompt.max_sentences", "prompt.examples")
 SEED = SPLIT_SEED
 MAX_FALSE_ABSTAIN = 0.05
@@ -144,10 +152,11 @@ def gate_signals(qp: QueryPipeline, rows: list[dict[str, Any]], gate: Abstention
     return out
 
 
-def calibrate(preset: str, grounding: str, limit: int | None = None) -> dict[str, Any]:
+def calibrate(preset: str, grounding: str, limit: int | None = None,
+              overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fit each language's gate on the tune halves (``limit``: a seeded sample of that many answerable
     questions per language, every unanswerable one); the ``abstention`` section for the preset."""
-    cfg = PipelineConfig.load(preset).with_overrides({"abstention.enabled": False})
+    cfg = PipelineConfig.load(preset).with_overrides({**(overrides or {}), "abstention.enabled": False})
     qp = QueryPipeline(cfg, load_knowledge_base(cfg, progress=False))
     a = cfg.abstention
     gate = AbstentionGate(qp.kb.store, gates={}, dense=qp.dense is not None, lexical=qp.bm25 is not None,
@@ -157,6 +166,7 @@ def calibrate(preset: str, grounding: str, limit: int | None = None) -> dict[str
     names = [s for s in SIGNALS if (s != "dense_top1" or qp.dense is not None)
              and (s != "bm25_per_token" or qp.bm25 is not None) and (s != "grounding" or grounding == "llm")]
     section: dict[str, Any] = {}
+    test_rates: dict[str, Any] = {}
     for lang in ("en", "zh"):
         tune = [q for q in questions() if q["split"] == "tune" and q["lang"] == lang]
         rows = sample([q for q in tune if q["kind"] == "answerable"], limit) + [q for q in tune
@@ -165,14 +175,34 @@ def calibrate(preset: str, grounding: str, limit: int | None = None) -> dict[str
         model = GateModel.fit(signals, [q["kind"] != "answerable" for q in rows], signals=names,
                               max_false_abstain=MAX_FALSE_ABSTAIN)
         section[lang] = model.to_config()
-        abstained = [model.logit(s) > 0 for s in signals]  # type: ignore[operator]
-        un = [a for a, q in zip(abstained, rows, strict=True) if q["kind"] != "answerable"]
-        an = [a for a, q in zip(abstained, rows, strict=True) if q["kind"] == "answerable"]
-        print(f"{preset}/{lang}: tune recall {sum(un)}/{len(un)}, false abstain {sum(an)}/{len(an)}: "
-              f"{json.dumps(section[lang])}", flush=True)
+        tuned = gate_rates(model, signals, rows)
+        print(f"{preset}/{lang}: tune recall {tuned['recall']['n']}/{tuned['recall']['of']}, false abstain "
+              f"{tuned['false_abstain']['n']}/{tuned['false_abstain']['of']}: {json.dumps(section[lang])}", flush=True)
+        # the test half, never read by the fit: the new gate beside the preset's shipped one, on the same signals
+        test = [q for q in questions() if q["split"] == "test" and q["lang"] == lang]
+        test_signals = gate_signals(qp, test, gate, grounding == "llm")
+        shipped = a.retrieval_gate.get(lang)
+        test_rates[lang] = {"fitted": gate_rates(model, test_signals, test)}
+        if shipped:
+            test_rates[lang]["shipped_retrieval_gate"] = gate_rates(
+                GateModel(shipped.bias, dict(shipped.weights)), test_signals, test)
+        for name, r in test_rates[lang].items():
+            print(f"  test {name}: " + "  ".join(f"{k} {x['rate']:.3f} ({x['n']}/{x['of']})" for k, x in r.items()),
+                  flush=True)
     key = "grounded_gate" if grounding == "llm" else "retrieval_gate"
     return {key: section, "signals": names, "max_false_abstain": MAX_FALSE_ABSTAIN, "limit": limit,
-            "grounding_model": a.grounding_model if grounding == "llm" else None}
+            "grounding_model": a.grounding_model if grounding == "llm" else None, "test": test_rates}
+
+
+def gate_rates(model: GateModel, signals: list[dict[str, float | None]],
+               rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Recall (all, in-domain, off-topic) and the false-abstain rate of ``model``'s decisions (logit > 0; a
+    missing signal: no abstention) on ``rows``."""
+    abstained = [(model.logit(s) or 0.0) > 0 for s in signals]
+    pick = lambda kinds: [x for x, q in zip(abstained, rows, strict=True) if q["kind"] in kinds]  # noqa: E731
+    return {name: ratio(sum(v), len(v)) for name, v in (
+        ("recall", pick(("in_domain", "off_topic"))), ("recall_in_domain", pick(("in_domain",))),
+        ("recall_off_topic", pick(("off_topic",))), ("false_abstain", pick(("answerable",))))}
 
 
 def tune_dense(preset: str, weights: list[float], limit: int | None = None, split: str = "tune") -> dict[str, Any]:
@@ -329,6 +359,67 @@ def prompt_answers(preset: str, weights: list[float], limit: int | None = None, 
             "load_average_1min": load, "answers": records}
 
 
+def reader_ceiling(preset: str, limit: int | None = 40, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the preset's reader gets right when its prompt is sure to hold a right sentence: on a seeded sample
+    of ``limit`` same-language answerable test questions per language (gate off), each question is answered as
+    served, and, when none of the prompt's ranked sentences is right, again with the last of them replaced by
+    the best-ranked right sentence of a gold document in the question's language (everything else as served:
+    the other sentences, the other-language passage, the worked examples). ``ceiling - served`` is what better
+    sentence selection could gain at most; ``1 - ceiling`` is the reader's own share of the misses."""
+    _, qp = _prompt_pipeline(preset, overrides)
+    qp.warm_up(fallbacks=False)
+    by_doc: dict[str, list[Any]] = defaultdict(list)
+    for d in qp.kb.store.documents:
+        by_doc[str(d.meta.get("doc_id", d.id))].append(d)
+    rows = sample([q for q in questions() if q["split"] == "test" and q["kind"] == "answerable"
+                   and not q["cross_lingual"]], limit)
+    builder = qp.prompt_builder
+    served: dict[str, list[bool]] = defaultdict(list)
+    ceiling: dict[str, list[bool]] = defaultdict(list)
+    had: dict[str, list[bool]] = defaultdict(list)
+    records, load = [], [round(os.getloadavg()[0], 1)]
+    for n, q in enumerate(rows):
+        state = qp.retrieval_state(q["question"])
+        texts = builder.context_texts(q["question"], state["documents"], query_embedding=state["embedding"])
+        other = builder.other_language_texts(state["documents"])
+        ranked = texts[: len(texts) - len(other)]
+        r = qp.run(q["question"])
+        ok = right(r.answer, q)
+        present = any(right(t, q) for t in ranked)
+        record = {"id": q["id"], "lang": q["lang"], "served": r.answer, "served_correct": ok,
+                  "right_sentence_served": present}
+        best = ok
+        if not present:
+            gold = [d for g in q["gold_doc_ids"] for d in by_doc.get(g, []) if d.meta.get("lang") == q["lang"]]
+            right_ones = [s.text for s in rank_sentences(q["question"], gold, max_passages=len(gold)) if right(s.text, q)]
+            if not right_ones:  # the matcher finds no sentence of the gold document right: not counted
+                continue
+            given = [*ranked[:-1], right_ones[0], *other]
+            builder.context_texts = lambda *_a, _given=given, **_k: _given  # type: ignore[method-assign]  # one call
+            try:
+                again = qp.run(q["question"])
+            finally:
+                del builder.context_texts
+            best = right(again.answer, q)
+            record.update(given=right_ones[0], ceiling=again.answer)
+        record["ceiling_correct"] = best
+        served[q["lang"]].append(ok)
+        ceiling[q["lang"]].append(best)
+        had[q["lang"]].append(present)
+        records.append(record)
+        if (n + 1) % 10 == 0:
+            load.append(round(os.getloadavg()[0], 1))
+            print(f"  {n + 1}/{len(rows)}  load {load[-1]}", flush=True)
+    print("served, then with a right sentence sure to be in the prompt:")
+    out, paired = by_weight(preset, {0: served, 1: ceiling})
+    return {"split": "test", "limit": limit, "n": len(records), "overrides": overrides or {}, "gate": "off",
+            "served": out["0"], "ceiling": out["1"], "ceiling_minus_served": paired["1"],
+            "right_sentence_served": {lang: ratio(sum(v), len(v)) for lang, v in sorted(had.items())},
+            "ceiling_when_served_had_it": {lang: ratio(sum(c for c, h in zip(ceiling[lang], v, strict=True) if h),
+                                                       sum(v)) for lang, v in sorted(had.items())},
+            "load_average_1min": load, "answers": records}
+
+
 def right(answer: str, q: dict[str, Any]) -> bool:
     """The headline ``correct``: the answer-type-aware matcher's verdict is ``correct``."""
     return match_answer(answer, q["answers"], question=q["question"]).verdict == "correct"
@@ -454,8 +545,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="--tune-prompt: the prompt setting the --weights are values of")
     ap.add_argument("--split", choices=["tune", "test"], default="tune",
                     help="--tune-dense / --tune-prompt: the half (pick on tune; test to report the chosen weight's effect)")
+    ap.add_argument("--reader-ceiling", action="store_true",
+                    help="an LLM preset's answers with a right sentence sure to be in its prompt (--limit, default 40)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="a config override (the evaluation and --tune-prompt), e.g. generator.threads=1 on cores "
+                    help="a config override (the evaluation, --calibrate and --tune-prompt), e.g. generator.threads=1 on cores "
                          "shared with other work")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -474,12 +567,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.tune_prompt == "answers":
             merge(args.out or PROMPT_WEIGHT_OUT, f"{preset}/answers/{args.split}/limit{args.limit}{knob}",
                   prompt_answers(preset, args.weights, args.limit, args.split, args.prompt_key, sets), extra)
+        elif args.reader_ceiling:
+            limit = args.limit or 40
+            merge(args.out or CEILING_OUT, f"{preset}/limit{limit}", reader_ceiling(preset, limit, sets), extra)
         elif args.tune_dense:
             merge(args.out or WEIGHT_OUT, f"{preset}/{args.split}", tune_dense(preset, args.weights, args.limit,
                                                                                 args.split), extra)
         elif args.calibrate:
-            merge(args.out or GATES_OUT, f"{preset}/{args.grounding}", calibrate(preset, args.grounding, args.limit),
-                  extra)
+            merge(args.out or GATES_OUT, f"{preset}/{args.grounding}",
+                  calibrate(preset, args.grounding, args.limit, sets), extra)
         else:
             result = evaluate(preset, args.limit, sets)
             result["command"] = extra["command"]  # the file's top-level command is the latest run's
