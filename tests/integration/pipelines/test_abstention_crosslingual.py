@@ -109,10 +109,12 @@ def test_cli_ask_json_says_abstained(default_config: PipelineConfig, knowledge_b
 
 @pytest.mark.slow
 def test_a_plan_without_grounding_uses_the_retrieval_gate(default_config: PipelineConfig, knowledge_base) -> None:  # type: ignore[no-untyped-def]
-    """With ``abstention.grounding: llm`` full service asks the model; ``QueryPlan(grounding=False)`` does not."""
+    """With ``abstention.grounding: llm`` full service asks the model; ``QueryPlan(grounding=False)`` does not, and
+    neither does a language whose gate gives the check no weight (``quality``'s Chinese gate)."""
     a = default_config.abstention
     grounded = {lang: {"bias": g.bias, "weights": {**g.weights, "grounding": -0.5}} for lang, g in
                 a.retrieval_gate.items()}
+    grounded["zh"] = {"bias": a.retrieval_gate["zh"].bias, "weights": dict(a.retrieval_gate["zh"].weights)}
     cfg = default_config.with_overrides({"abstention.grounding": "llm", "abstention.grounded_gate": grounded})
     qp = QueryPipeline(cfg, knowledge_base)
     q = "how much is the gold card annual fee"
@@ -122,6 +124,8 @@ def test_a_plan_without_grounding_uses_the_retrieval_gate(default_config: Pipeli
     assert "grounding" not in degraded.abstention["signals"]
     assert degraded.abstention["score"] == pytest.approx(full.abstention["score"] + 0.5 * full.abstention[
         "signals"]["grounding"])
+    chinese = qp.run("金卡年费多少")
+    assert chinese.abstention["score"] is not None and "grounding" not in chinese.abstention["signals"]
 
 
 def test_model_says_not_found_and_the_pipeline_abstains(default_config: PipelineConfig, knowledge_base) -> None:  # type: ignore[no-untyped-def]
