@@ -246,7 +246,7 @@ def _equal(g: Quantity, a: Quantity) -> bool:
 _ASKS_END = {
     "high": re.compile(r"\b(?:longest|maximum|max|most|highest|largest|biggest|latest|at most|upper limit)\b|"
                        r"最长|最多|最高|最大|最晚|最迟|上限|封顶"),
-    "low": re.compile(r"\b(?:shortest|minimum|min|least|lowest|smallest|earliest|at least|lower limit)\b|"
+    "low": re.compile(r"\b(?:shortest|minimum|least|lowest|smallest|earliest|at least|lower limit)\b|"
                       r"最短|最少|最低|最小|最早|下限|起存|起购"),
 }
 
