@@ -116,4 +116,7 @@ async def test_a_worker_sigkilled_under_load_loses_no_acknowledged_turn(fast_cfg
     assert (report.lost, report.read_your_writes_violations, report.order_inversions) == (0, 0, 0), report
     assert (report.duplicates, report.phantoms, report.refused) == (0, 0, 0), report
     log = (tmp_path / "serve.log").read_text()
-    assert log.count("Application startup complete") >= 2 and "died" in log   # uvicorn saw the worker die
+    # both workers served; the killed one never shut down (uvicorn's "Child process died" line is not required: its
+    # supervisor pings the live worker first, up to 5 s, so under load it may notice only after the test stopped it)
+    assert log.count("Application startup complete") >= 2
+    assert log.count("Finished server process") < log.count("Started server process"), log
