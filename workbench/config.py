@@ -495,10 +495,12 @@ class ServingConfig(_Section):
     of slots adapts too: a request that held its slot longer than half the target lowers it (too many ran at
     once on shared cores), fast ones raise it back up to ``max_concurrency``. ``None``: a fixed
     ``max_concurrency`` and only ``max_wait_ms`` bounds a wait."""
-    max_concurrency: int = Field(8, ge=1)
+    max_concurrency: int | None = Field(None, ge=1)
     """The most pipeline requests in flight at once (cache hits do not take a slot); with ``latency_target_ms``
-    the admission finds the real parallelism of the pipeline below it (CPU cores for in-process models, the LLM
-    server's slots for a remote generator)."""
+    the admission finds the real parallelism of the pipeline below it (the LLM server's slots for a remote
+    generator). ``None``: 8, except that a generator in this process on the CPU (``llama-cpp``,
+    ``transformers``) takes the usable cores ÷ ``generator.threads`` (1 on 2 cores with 2 threads): requests
+    that start together slow down alike, which the adaptive limit cannot see."""
     embed_batch_size: int = Field(32, ge=1)
     embed_max_wait_ms: float = Field(2.0, ge=0)
     """Micro-batching: wait at most this long to fill a query-embedding batch."""

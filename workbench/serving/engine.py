@@ -57,7 +57,7 @@ class AsyncEngine:
         self.cfg, self.parts, self.lanes = cfg, parts, parts.lanes
         self.cache, self.memory, self.agent = parts.cache, parts.memory, parts.agent
         self.router = VariantRouter(CONTROL, {v.name: v.share for v in s.variants})
-        self.admission = AdmissionQueue.from_config(s)
+        self.admission = AdmissionQueue.for_pipeline(cfg)
         self.policy = DegradationPolicy.for_pipeline(cfg, cache=parts.cache is not None)
         self.metrics = EngineMetrics()
         self.counts: dict[str, int] = {"requests": 0, "cache_hits": 0, "shed": 0, "errors": 0}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from workbench.serving import (
     MicroBatcher,
     VariantRouter,
 )
-from workbench.serving.admission import HEADROOM, ServiceTime
+from workbench.serving.admission import HEADROOM, ServiceTime, inprocess_parallelism
 from workbench.serving.degradation import distinct_levels
 
 
@@ -264,6 +265,28 @@ def test_admission_from_config_and_bad_bounds() -> None:
         AdmissionQueue(max_concurrency=0, max_queue=1, max_wait_ms=1)
     with pytest.raises(ConfigError):
         AdmissionQueue(max_concurrency=1, max_queue=1, max_wait_ms=1, latency_target_ms=0)
+
+
+def test_admission_caps_an_inprocess_llm_at_the_cores_it_can_use() -> None:
+    """A CPU generator in this process caps the slots at cores // threads unless max_concurrency was set: the
+    adaptive limit cannot see requests that start together slowing down alike (the demo's quality load run:
+    8 admitted at once, 7 still running at the drain timeout)."""
+    cores = len(os.sched_getaffinity(0))
+    quality = PipelineConfig.load("quality")
+    assert quality.generator.kind == "llama-cpp" and quality.serving.max_concurrency is None
+    expected = max(1, cores // (quality.generator.threads or 1))
+    assert inprocess_parallelism(quality) == expected
+    q = AdmissionQueue.for_pipeline(quality)
+    assert q.max_concurrency == min(8, expected) and q.slots == min(8, expected)
+    one_thread = quality.with_overrides({"generator.threads": 1})
+    assert AdmissionQueue.for_pipeline(one_thread).max_concurrency == min(8, cores)
+    explicit = quality.with_overrides({"serving.max_concurrency": 6})
+    assert AdmissionQueue.for_pipeline(explicit).max_concurrency == 6  # the user's setting wins
+    assert AdmissionQueue.for_pipeline(quality.with_overrides({"serving.max_concurrency": 8})).max_concurrency == 8
+    fast = PipelineConfig.load("fast")  # extractive: nothing to cap
+    assert inprocess_parallelism(fast) is None and AdmissionQueue.for_pipeline(fast).max_concurrency == 8
+    remote = fast.with_overrides({"generator.kind": "openai", "generator.base_url": "http://127.0.0.1:9/v1"})
+    assert inprocess_parallelism(remote) is None  # the server's slots bound it; the adaptive limit finds them
 
 
 async def test_micro_batcher_batches_concurrent_calls() -> None:
