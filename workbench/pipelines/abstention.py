@@ -257,12 +257,17 @@ class GroundingCheck:
         """The model and its yes/no scoring (:class:`~workbench.components.generators.verdict.VerdictModel`)."""
 
     def warm_up(self) -> None:
-        """Load the model (once).
+        """Load the model and evaluate the instruction and worked examples every check starts with (once): the
+        model keeps that prefix, so the first request does not pay for it (2.5 s instead of 8.1 s for an
+        English question with ``quality``'s 1.5B model on 2 threads).
 
         :raises ModelNotFoundError: the model is not installed.
         :raises GeneratorError: the model has no chat template.
         """
+        if self.verdict.loaded:
+            return
         self.verdict.warm_up()
+        self.score("warm-up", ["warm-up"])
 
     @staticmethod
     def messages(question: str, lines: Sequence[str]) -> list[dict[str, str]]:

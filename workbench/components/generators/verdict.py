@@ -48,6 +48,11 @@ class VerdictModel:
         self._no: list[int] = []
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is loaded."""
+        return self._llm is not None
+
     def warm_up(self) -> None:
         """Load the model (once).
 
