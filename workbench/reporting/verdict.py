@@ -177,6 +177,20 @@ def _num(value: Any) -> float:
     return out
 
 
+def _overload_flag(load: dict[str, Any], offered: float, goodput: float) -> str:
+    """What an overloaded load run did with the requests it was offered: goodput against the offer, the shares
+    shed and failed (a request still running when the run ended is failed), and, when some went unanswered,
+    that the latency percentiles are of the answered ones only."""
+    text = f"overloaded: goodput {goodput:.1f} of {offered:g} req/s offered ({goodput / offered:.0%})"
+    shed, failed = (0.0 if math.isnan(v) else v for v in (_num(load.get("shed_rate")), _num(load.get("error_rate"))))
+    parts = [f"{v:.0%} {what}" for v, what in ((shed, "shed"), (failed, "failed or unfinished")) if v > 0]
+    if parts:
+        requests = _num(load.get("requests"))
+        answered = "" if math.isnan(requests) else f" {round(requests * (1 - shed - failed))} of {int(requests)}"
+        return f"{text}; {', '.join(parts)}; its latency percentiles are of the{answered} answered requests only"
+    return f"{text}; the answered requests missed the load run's SLO"
+
+
 def _score(r: ExperimentResult, metric: str, policy: ReportConfig) -> RunScore:
     mean, low, high = bootstrap_mean(r.rows[metric].to_numpy(dtype=float), resamples=policy.resamples,
                                      confidence=policy.confidence, seed=policy.seed)
@@ -196,8 +210,7 @@ def _score(r: ExperimentResult, metric: str, policy: ReportConfig) -> RunScore:
     flags = []
     if load is not None and not math.isnan(offered) and offered > 0 and not math.isnan(goodput) \
             and goodput < policy.goodput_flag_ratio * offered:
-        flags.append(f"overloaded: goodput {goodput:.1f} of {offered:g} req/s offered ({goodput / offered:.0%}); "
-                     "its latency is mostly queueing")
+        flags.append(_overload_flag(load, offered, goodput))
     errors = int(_num(overall.get("errors")) or 0)
     if errors:
         flags.append(f"{errors} question(s) failed")

@@ -75,6 +75,15 @@ def test_an_overloaded_load_run_is_flagged_and_its_load_p95_is_what_the_slo_sees
     assert score["a"].latency_source == "under load (20 req/s)"
     table = v.headline_frame()
     assert table.loc[1, "goodput req/s"] == "2.5 of 20 (12%)" and "overloaded" in table.loc[1, "flags"]
+    assert "missed the load run's SLO" in score["b"].flags[0]
+    # requests shed or left unfinished are said, and so is what the percentiles then describe
+    shed = {**load_bad, "requests": 9, "shed_rate": 7 / 9, "error_rate": 0.0, "goodput_rps": 0.0}
+    unfinished = {**load_bad, "requests": 9, "shed_rate": 0.0, "error_rate": 8 / 9, "goodput_rps": 0.0}
+    v = recommend([run("s", pattern(80, 0.7), 10, load=shed), run("u", pattern(80, 0.7), 10, load=unfinished)],
+                  ReportConfig(slo_p95_ms=1000, min_quality=0.5))
+    flags = {s.config: s.flags[0] for s in v.scores}
+    assert "78% shed" in flags["s"] and "of the 2 of 9 answered requests only" in flags["s"]
+    assert "89% failed or unfinished" in flags["u"] and "of the 1 of 9 answered" in flags["u"]
 
 
 def test_holm_and_the_permutation_p_value() -> None:
