@@ -469,6 +469,11 @@ class DegradationConfig(_Section):
     """The lightest level that may be entered (4: cache only, when the cache is enabled)."""
     small_generator: GeneratorConfig | None = None
     """The generator of level 2 (``None``: level 2 answers extractively, like level 3)."""
+    overflow: bool = False
+    """A request the pipeline's admission would shed is answered extractively instead (level 3, in slots of its
+    own, with the same latency target; shed only when those are full too), so a peak costs answer quality, not
+    answers. Only with an LLM generator and ``max_level`` ≥ 3. On in ``quality``: its one in-process model
+    answers about one request per 7 s here, and an extractive answer takes tens of milliseconds."""
 
 
 class VariantConfig(_Section):

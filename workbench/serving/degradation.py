@@ -50,9 +50,11 @@ class DegradationLevel(IntEnum):
     NO_RERANKER = 1
     """Drops the reranker."""
     SMALL_GENERATOR = 2
-    """Drops the reranker and the main generator: the small generator answers (extractive if none is set)."""
+    """Drops the reranker, the main generator and the abstention gate's grounding model: the small generator
+    answers (extractive if none is set)."""
     EXTRACTIVE = 3
-    """Drops the reranker and every language model: extractive answers from the retrieved passages."""
+    """Drops the reranker and every language model (the grounding model too): extractive answers from the
+    retrieved passages."""
     CACHE_ONLY = 4
     """Drops the whole pipeline: only cached answers are served, misses are shed (needs the cache)."""
 
@@ -75,9 +77,11 @@ class DegradationLevel(IntEnum):
 _PLANS = {
     DegradationLevel.FULL: QueryPlan(),
     DegradationLevel.NO_RERANKER: QueryPlan(rerank=False),
-    DegradationLevel.SMALL_GENERATOR: QueryPlan(rerank=False, generator=GeneratorChoice.SMALL),
-    DegradationLevel.EXTRACTIVE: QueryPlan(rerank=False, generator=GeneratorChoice.EXTRACTIVE),
-    DegradationLevel.CACHE_ONLY: QueryPlan(rerank=False, generator=GeneratorChoice.EXTRACTIVE),
+    # from level 2 on the abstention gate decides from retrieval signals alone: its grounding model is a language
+    # model too (quality's 1.5B: ~2.5 s per English request, one at a time behind its lock)
+    DegradationLevel.SMALL_GENERATOR: QueryPlan(rerank=False, generator=GeneratorChoice.SMALL, grounding=False),
+    DegradationLevel.EXTRACTIVE: QueryPlan(rerank=False, generator=GeneratorChoice.EXTRACTIVE, grounding=False),
+    DegradationLevel.CACHE_ONLY: QueryPlan(rerank=False, generator=GeneratorChoice.EXTRACTIVE, grounding=False),
 }
 
 #: The name of each level, indexed by its number, as reported in responses and metrics.

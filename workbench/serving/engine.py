@@ -59,8 +59,12 @@ class AsyncEngine:
         self.router = VariantRouter(CONTROL, {v.name: v.share for v in s.variants})
         self.admission = AdmissionQueue.for_pipeline(cfg)
         self.policy = DegradationPolicy.for_pipeline(cfg, cache=parts.cache is not None)
+        self.overflow: AdmissionQueue | None = None
+        """The slots of requests the admission would shed, answered extractively (``degradation.overflow``)."""
+        if s.degradation.enabled and s.degradation.overflow and DegradationLevel.EXTRACTIVE in self.policy.levels:
+            self.overflow = AdmissionQueue.from_config(s.model_copy(update={"max_concurrency": None}))
         self.metrics = EngineMetrics()
-        self.counts: dict[str, int] = {"requests": 0, "cache_hits": 0, "shed": 0, "errors": 0}
+        self.counts: dict[str, int] = {"requests": 0, "cache_hits": 0, "shed": 0, "errors": 0, "overflow": 0}
         self.ready = self._closed = False
         self._ticker: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
@@ -176,15 +180,29 @@ class AsyncEngine:
                     self.metrics.shed.labels("cache_only").inc()
                     raise OverloadedError("degraded to cache-only service: this question is not cached",
                                           retry_after=max(1.0, self.cfg.serving.degradation.cooldown_s))
+                admitted = False
                 try:
                     async with self.admission.slot(since_ns=t0) as waited:  # time spent so far counts
+                        admitted = True
                         timings["queue"] = round(waited, 3)
                         level = max(level, self.policy.level)  # a request that queued takes the level of now
                         async for item in self._serve(req, turn, lane, level, timings, t0, streaming):
                             yield item
                 except OverloadedError:
-                    self.metrics.shed.labels("admission").inc()
-                    raise
+                    if admitted or self.overflow is None:
+                        self.metrics.shed.labels("admission").inc()
+                        raise
+                if not admitted:  # shed by the pipeline's admission: an extractive answer in the overflow slots
+                    level = DegradationLevel.EXTRACTIVE
+                    try:
+                        async with self.overflow.slot(since_ns=t0) as waited:
+                            timings["queue"] = round(waited, 3)
+                            self.counts["overflow"] += 1
+                            async for item in self._serve(req, turn, lane, level, timings, t0, streaming):
+                                yield item
+                    except OverloadedError:
+                        self.metrics.shed.labels("overflow").inc()
+                        raise
         except WorkbenchError as exc:
             self.counts["shed" if isinstance(exc, OverloadedError) else "errors"] += 1
             self.metrics.observe_request(variant=lane.name, level=level, cache_layer=None, status=exc.type,

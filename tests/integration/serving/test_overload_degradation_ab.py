@@ -43,6 +43,37 @@ async def test_overload_sheds_with_429_no_hang_no_500(llm_cfg: Callable[..., Pip
             assert 'workbench_shed_total{reason="admission"}' in metrics
 
 
+@pytest.mark.parametrize("overflow", [True, False])
+async def test_overflow_answers_extractively_what_admission_would_shed(llm_cfg: Callable[..., PipelineConfig],
+                                                                      fast_kb: KnowledgeBase, overflow: bool) -> None:
+    """degradation.overflow: a request the pipeline's one slot cannot take in time gets an extractive answer
+    (level 3, no LLM call) from slots of its own instead of a 429; without it the same burst is shed."""
+    cfg = llm_cfg({"serving.max_concurrency": 1, "serving.max_queue": 1, "serving.max_wait_ms": 50,
+                   "serving.degradation.overflow": overflow, "serving.degradation.cooldown_s": 60})
+    async with AsyncEngine.from_config(cfg, kb=fast_kb) as engine:
+        assert (engine.overflow is not None) is overflow
+
+        async def one(i: int) -> ChatResponse | OverloadedError:
+            try:
+                return await engine.handle(ChatRequest(question=QUESTIONS[i % 4], user=f"u{i}"))
+            except OverloadedError as exc:
+                return exc
+
+        out = await asyncio.wait_for(asyncio.gather(*[one(i) for i in range(12)]), 20)
+    answered = [r for r in out if isinstance(r, ChatResponse)]
+    shed = [r for r in out if isinstance(r, OverloadedError)]
+    full = [r for r in answered if r.degradation_level == 0]
+    assert full and all(r.simulated for r in full if not r.abstained)
+    if overflow:
+        assert not shed and len(answered) == 12
+        extractive = [r for r in answered if r.degradation_level == 3]
+        assert len(extractive) >= 6 and engine.counts["overflow"] == len(extractive)
+        assert all(r.degradation == "extractive" and not r.simulated and r.answer for r in extractive)
+        assert 'workbench_shed_total{reason="overflow"}' not in engine.metrics.render().decode()
+    else:
+        assert len(shed) >= 6 and engine.counts["overflow"] == 0
+
+
 async def test_degradation_level_rises_under_load_and_recovers(llm_cfg: Callable[..., PipelineConfig],
                                                                fast_kb: KnowledgeBase) -> None:
     cfg = llm_cfg({"serving.max_concurrency": 2, "serving.max_queue": 64, "serving.max_wait_ms": 5000,

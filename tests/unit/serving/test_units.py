@@ -409,6 +409,8 @@ def test_levels_say_what_they_drop_and_cache_only_needs_a_cache() -> None:
     assert plans[DegradationLevel.NO_RERANKER].generator is GeneratorChoice.MAIN
     assert plans[DegradationLevel.SMALL_GENERATOR].generator is GeneratorChoice.SMALL
     assert plans[DegradationLevel.EXTRACTIVE].generator is GeneratorChoice.EXTRACTIVE
+    # every language model goes from level 2 on, the abstention gate's grounding model included
+    assert [plans[lvl].grounding for lvl in DegradationLevel] == [True, True, False, False, False]
     assert [lvl.serves_misses for lvl in DegradationLevel] == [True, True, True, True, False]
     now = [0.0]
     for cache, top in ((False, DegradationLevel.EXTRACTIVE), (True, DegradationLevel.CACHE_ONLY)):
