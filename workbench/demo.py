@@ -67,6 +67,8 @@ class DemoLoad:
             slo=SLO(e2el_ms=self.slo_e2e_ms), score=True))
         s = result.summary()
         lat = s.get("latency_ms", {})
+        levels = s.get("degradation_levels") or {}
+        answered = sum(levels.values())
         return {
             "rate": self.rate,  # asked; the arrivals are random, so what was offered is measured:
             "offered_rps": round(float(s.get("offered_rps", self.rate)), 2),
@@ -79,6 +81,8 @@ class DemoLoad:
             "error_rate": s["error_rate"],
             "shed_rate": s["shed_rate"],
             "correct_share": s.get("correct_share"),
+            "slo_attainment": s.get("slo_attainment"),
+            "degraded_share": (sum(n for lvl, n in levels.items() if int(lvl) > 0) / answered) if answered else None,
             "correct_goodput_rps": s.get("correct_goodput_rps"),
             "percentile_method": s["percentile_method"],
         }

@@ -1,5 +1,6 @@
 """The main job end to end, small: evaluate + load-test a preset and write the report."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,9 @@ def test_demo_writes_a_report_with_quality_and_load(tmp_path: Path, default_conf
     assert "fast" in html and "default" in html
     assert not (index.parent / "serving_vs_bare.json").exists() and "Serving stack vs bare" not in html
     assert "<h2>Not compared" not in html and "correct_goodput_rps" in html   # one question set, correct goodput
+    loads = json.loads((index.parent / "results.json").read_text(encoding="utf-8"))["load"]
+    assert {x["config"] for x in loads} == {"fast", "default"}
+    assert all(0 <= x["slo_attainment"] <= 1 and x["degraded_share"] == 0 for x in loads)  # extractive: no level
     for name in ("report.md", "results.csv", "results.json", "manifest.json"):
         assert (index.parent / name).is_file()
     assert any(line.startswith("report:") for line in lines)

@@ -179,16 +179,24 @@ def _num(value: Any) -> float:
 
 def _overload_flag(load: dict[str, Any], offered: float, goodput: float) -> str:
     """What an overloaded load run did with the requests it was offered: goodput against the offer, the shares
-    shed and failed (a request still running when the run ended is failed), and, when some went unanswered,
+    shed and failed (a request still running when the run ended is failed), the shares of the answers served at
+    a degraded level and within the run's SLO (when the run recorded them), and, when some went unanswered,
     that the latency percentiles are of the answered ones only."""
     text = f"overloaded: goodput {goodput:.1f} of {offered:g} req/s offered ({goodput / offered:.0%})"
     shed, failed = (0.0 if math.isnan(v) else v for v in (_num(load.get("shed_rate")), _num(load.get("error_rate"))))
     parts = [f"{v:.0%} {what}" for v, what in ((shed, "shed"), (failed, "failed or unfinished")) if v > 0]
-    if parts:
+    attained, degraded = _num(load.get("slo_attainment")), _num(load.get("degraded_share"))
+    if not math.isnan(degraded) and degraded > 0:
+        parts.append(f"{degraded:.0%} of the answers at a degraded level")
+    if not math.isnan(attained):
+        parts.append(f"{attained:.0%} of the answers within the load run's SLO")
+    if shed or failed:
         requests = _num(load.get("requests"))
         answered = "" if math.isnan(requests) else f" {round(requests * (1 - shed - failed))} of {int(requests)}"
-        return f"{text}; {', '.join(parts)}; its latency percentiles are of the{answered} answered requests only"
-    return f"{text}; the answered requests missed the load run's SLO"
+        parts.append(f"its latency percentiles are of the{answered} answered requests only")
+    elif math.isnan(attained):
+        parts.append("the answers came later than the load run's SLO")
+    return "; ".join([text, *parts])
 
 
 def _score(r: ExperimentResult, metric: str, policy: ReportConfig) -> RunScore:

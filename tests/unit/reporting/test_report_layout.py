@@ -35,7 +35,7 @@ def test_report_recommends_and_separates(run: Maker, pattern: Pattern, tmp_path:
                                      "<h2>Full tables", "Metric definitions")]
     assert order == sorted(order)
     assert "Pick default" in page and "overloaded: goodput 2.5 of 20 req/s" in page
-    assert "missed the load run&#x27;s SLO" in page or "missed the load run's SLO" in page
+    assert "later than the load run&#x27;s SLO" in page or "later than the load run's SLO" in page
     headline = page[page.index("<h2>Headline"):page.index("What each alternative")]
     assert "<td>quality</td>" not in headline and "<td>fast</td>" in headline   # the run on 40 other questions is not in it
     assert headline.count("<th>") <= 13                             # short: not the 59-column summary

@@ -75,7 +75,7 @@ def test_an_overloaded_load_run_is_flagged_and_its_load_p95_is_what_the_slo_sees
     assert score["a"].latency_source == "under load (20 req/s)"
     table = v.headline_frame()
     assert table.loc[1, "goodput req/s"] == "2.5 of 20 (12%)" and "overloaded" in table.loc[1, "flags"]
-    assert "missed the load run's SLO" in score["b"].flags[0]
+    assert "later than the load run's SLO" in score["b"].flags[0]
     # requests shed or left unfinished are said, and so is what the percentiles then describe
     shed = {**load_bad, "requests": 9, "shed_rate": 7 / 9, "error_rate": 0.0, "goodput_rps": 0.0}
     unfinished = {**load_bad, "requests": 9, "shed_rate": 0.0, "error_rate": 8 / 9, "goodput_rps": 0.0}
@@ -84,6 +84,11 @@ def test_an_overloaded_load_run_is_flagged_and_its_load_p95_is_what_the_slo_sees
     flags = {s.config: s.flags[0] for s in v.scores}
     assert "78% shed" in flags["s"] and "of the 2 of 9 answered requests only" in flags["s"]
     assert "89% failed or unfinished" in flags["u"] and "of the 1 of 9 answered" in flags["u"]
+    overflowed = {**load_bad, "requests": 9, "shed_rate": 0.0, "error_rate": 0.0, "goodput_rps": 0.36,
+                  "slo_attainment": 7 / 9, "degraded_share": 7 / 9}
+    flag = recommend([run("o", pattern(80, 0.7), 10, load=overflowed)], ReportConfig()).scores[0].flags[0]
+    assert "78% of the answers at a degraded level" in flag and "78% of the answers within the load run's SLO" in flag
+    assert "percentiles" not in flag and "later than" not in flag
 
 
 def test_holm_and_the_permutation_p_value() -> None:
