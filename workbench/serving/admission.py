@@ -288,12 +288,15 @@ class AdmissionQueue:
         return OverloadedError(reason, retry_after=self.retry_after_s())
 
     @asynccontextmanager
-    async def slot(self, *, since_ns: int | None = None) -> AsyncIterator[float]:
+    async def slot(self, *, since_ns: int | None = None, unmeasured_wait: bool = True) -> AsyncIterator[float]:
         """Hold a pipeline slot for the block; yields the milliseconds spent waiting for it.
 
         :param since_ns: when the request arrived (``time.perf_counter_ns``): what it spent before asking for a
             slot (a cache lookup, say) counts against its wait budget, and a request that would answer after the
             target even with a free slot (spent + mean service) is shed while others are in flight (``shed_late``).
+        :param unmeasured_wait: whether a request may wait for a slot before any service time was measured (its
+            wait then cannot be predicted, so it waits up to its budget). ``False`` when the caller has somewhere
+            else to send it (the engine's overflow): it is shed at once instead (``shed_predicted``).
         :raises OverloadedError: shed at the door or while waiting (see the module docstring).
         """
         t0 = _NS()
@@ -308,7 +311,7 @@ class AdmissionQueue:
         if self._taken < self.slots and not self._line:
             self._taken += 1
         else:
-            await self._wait(spent)
+            await self._wait(spent, unmeasured_wait=unmeasured_wait)
         self.in_flight += 1
         start = _NS()
         try:
@@ -319,12 +322,15 @@ class AdmissionQueue:
             self._observe((_NS() - start) / 1e6)
             self._grant()
 
-    async def _wait(self, spent_ms: float) -> None:
+    async def _wait(self, spent_ms: float, *, unmeasured_wait: bool = True) -> None:
         if len(self._line) >= self.max_queue:
             self.shed_full += 1
             raise self._shed(f"admission queue is full ({self.max_queue} waiting)")
         budget = self.wait_budget_ms(spent_ms)
         predicted = self.predicted_wait_ms(len(self._line) + 1)
+        if predicted is None and not unmeasured_wait:
+            self.shed_predicted += 1
+            raise self._shed("every pipeline slot is busy and no service time is measured yet")
         if predicted is not None and predicted > budget:
             self.shed_predicted += 1
             raise self._shed(f"a pipeline slot would take about {predicted:.0f} ms; "

@@ -182,7 +182,8 @@ class AsyncEngine:
                                           retry_after=max(1.0, self.cfg.serving.degradation.cooldown_s))
                 admitted = False
                 try:
-                    async with self.admission.slot(since_ns=t0) as waited:  # time spent so far counts
+                    # time spent so far counts; with an overflow, no blind wait before a service time is known
+                    async with self.admission.slot(since_ns=t0, unmeasured_wait=self.overflow is None) as waited:
                         admitted = True
                         timings["queue"] = round(waited, 3)
                         level = max(level, self.policy.level)  # a request that queued takes the level of now

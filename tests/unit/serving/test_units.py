@@ -267,6 +267,36 @@ def test_admission_from_config_and_bad_bounds() -> None:
         AdmissionQueue(max_concurrency=1, max_queue=1, max_wait_ms=1, latency_target_ms=0)
 
 
+async def test_admission_without_unmeasured_wait_sheds_at_once_until_a_service_time_is_known() -> None:
+    """The engine's overflow path: with every slot busy and no service time measured, a request is shed at once
+    (it has somewhere else to go) instead of waiting blind for up to its budget (900 ms of a 1 s target)."""
+    q = AdmissionQueue(max_concurrency=1, max_queue=10, max_wait_ms=5000, latency_target_ms=1000)
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with q.slot():
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    t = time.perf_counter()
+    with pytest.raises(OverloadedError, match="no service time is measured yet"):
+        async with q.slot(unmeasured_wait=False):
+            pass
+    assert time.perf_counter() - t < 0.5 and q.shed_predicted == 1
+
+    async def wait_blind() -> float:
+        async with q.slot() as waited:  # the default waits for the slot
+            return waited
+
+    waiter = asyncio.create_task(wait_blind())
+    await asyncio.sleep(0.05)
+    assert not waiter.done() and q.waiting == 1
+    release.set()
+    await holder
+    assert 40.0 <= await waiter < 1000.0 and q.in_flight == 0
+
+
 def test_admission_caps_an_inprocess_llm_at_the_cores_it_can_use() -> None:
     """A CPU generator in this process caps the slots at cores // threads unless max_concurrency was set: the
     adaptive limit cannot see requests that start together slowing down alike (the demo's quality load run:
