@@ -29,7 +29,7 @@ __all__ = ["DEMO_QUESTIONS", "DemoLoad", "ServingPeak", "run_demo"]
 #: Questions every preset answers (one seeded sample: the report compares runs on the same questions only). The
 #: slowest preset sets it: ``quality`` (Qwen2.5-Coder-1.5B on 2 CPU cores) answers in about 7 s at the median on
 #: a quiet machine (bench/results/preset_quality.json: p50 6.95 s, p95 11.6 s; its English gate's grounding check
-#: adds about 2.6 s, bench/results/answers.json), so 50 questions cost it about 6 minutes (364 s in the example
+#: adds about 2.6 s, bench/results/answers.json), so 50 questions cost it about 6-7 minutes (390 s in the example
 #: report's run), while 150 would cost about 20; the extractive presets answer 50 in seconds.
 DEMO_QUESTIONS = 50
 
