@@ -2,7 +2,8 @@
 
 validate → route (A/B, sticky: the variant's cache and pipeline) → the session (held for the turn; its
 owner checked; a follow-up rewritten) → cache (before admission: hits never take a slot) → degradation
-level → admission (bounded queue, max wait, shed with ``OverloadedError``) → tools →
+level → admission (bounded queue, max wait, shed with ``OverloadedError``; with ``degradation.overflow`` a request
+it would shed is served at the extractive level in slots of its own instead) → tools →
 ``pipeline.astream(level.plan)`` (``arun`` for ``handle``; its embed stage is handed the cache lookup's embedding
 when the semantic layer runs the pipeline's query model: a request embeds its question once, through the lane's
 micro-batcher) → the turn appended to memory (durable before the
