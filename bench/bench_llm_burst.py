@@ -44,18 +44,6 @@ SETUPS: dict[str, dict[str, Any]] = {
 }
 
 
-def parse_set(items: list[str]) -> dict[str, Any]:
-    """``key=value`` overrides, the value read as JSON when it parses (numbers, true/false, null)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, _, raw = item.partition("=")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
-
-
 def run_setup(cfg: PipelineConfig, load: DemoLoad) -> dict[str, Any]:
     """One load run against ``cfg``: the load summary plus the counts the table shows."""
     t = time.perf_counter()
@@ -85,7 +73,9 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/llm_burst.json")
     args = ap.parse_args()
 
-    base = PipelineConfig.load(args.preset).with_overrides(parse_set(args.set))
+    from bench_overload import parse_sets  # this folder is on sys.path when a bench script runs
+
+    base = PipelineConfig.load(args.preset).with_overrides(parse_sets(args.set))
     if base.generator.kind not in ("llama-cpp", "transformers"):
         raise SystemExit(f"{args.preset}: the generator ({base.generator.kind}) does not run in this process")
     load = DemoLoad(rate=args.rate, duration_s=args.seconds, slo_e2e_ms=args.slo_ms, seed=args.seed)

@@ -258,7 +258,7 @@ class GroundingCheck:
 
     def warm_up(self) -> None:
         """Load the model and evaluate the instruction and worked examples every check starts with (once): the
-        model keeps that prefix, so the first request does not pay for it (2.5 s instead of 8.1 s for an
+        model keeps that prefix, so the first request does not pay for it (its check took 3.0 s instead of 8.1 s for an
         English question with ``quality``'s 1.5B model on 2 threads).
 
         :raises ModelNotFoundError: the model is not installed.

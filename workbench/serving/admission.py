@@ -179,10 +179,12 @@ class AdmissionQueue:
         self.shed_late = 0
 
     @classmethod
-    def from_config(cls, serving: ServingConfig) -> AdmissionQueue:
-        """The queue of a ``serving`` config section: ``AdmissionQueue.from_config(cfg.serving)``."""
-        return cls(max_concurrency=serving.max_concurrency or DEFAULT_SLOTS, max_queue=serving.max_queue,
-                   max_wait_ms=serving.max_wait_ms, latency_target_ms=serving.latency_target_ms)
+    def from_config(cls, serving: ServingConfig, *, max_concurrency: int | None = None) -> AdmissionQueue:
+        """The queue of a ``serving`` config section: ``AdmissionQueue.from_config(cfg.serving)``;
+        ``max_concurrency`` replaces the section's (which, unset, means :data:`DEFAULT_SLOTS`)."""
+        return cls(max_concurrency=max_concurrency or serving.max_concurrency or DEFAULT_SLOTS,
+                   max_queue=serving.max_queue, max_wait_ms=serving.max_wait_ms,
+                   latency_target_ms=serving.latency_target_ms)
 
     @classmethod
     def for_pipeline(cls, cfg: PipelineConfig) -> AdmissionQueue:
@@ -194,12 +196,8 @@ class AdmissionQueue:
         so the floor of their service times rises with them and none looks inflated (9 requests at 1.5 req/s
         against ``quality``, 8 admitted at once: 2 answered, the first after 30 s, 7 still running at the
         drain timeout)."""
-        queue = cls.from_config(cfg.serving)
-        ceiling = inprocess_parallelism(cfg)
-        if ceiling is not None and cfg.serving.max_concurrency is None:
-            queue.max_concurrency = min(queue.max_concurrency, ceiling)
-            queue.limit = float(queue.max_concurrency)
-        return queue
+        ceiling = inprocess_parallelism(cfg) if cfg.serving.max_concurrency is None else None
+        return cls.from_config(cfg.serving, max_concurrency=min(DEFAULT_SLOTS, ceiling) if ceiling else None)
 
     @classmethod
     def for_lookups(cls, serving: ServingConfig) -> AdmissionQueue:

@@ -30,7 +30,7 @@ from workbench.errors import OverloadedError, UnknownTenantError, WorkbenchError
 from workbench.observability.metrics import EngineMetrics
 from workbench.pipelines import RAGAnswer, validate_question
 from workbench.pipelines.knowledge_base import KnowledgeBase
-from workbench.serving.admission import AdmissionQueue, request_deadline
+from workbench.serving.admission import DEFAULT_SLOTS, AdmissionQueue, request_deadline
 from workbench.serving.collaborators import CONTROL, EngineParts, SessionTurn
 from workbench.serving.degradation import DegradationLevel, DegradationPolicy
 from workbench.serving.lane import Lane
@@ -63,7 +63,7 @@ class AsyncEngine:
         self.overflow: AdmissionQueue | None = None
         """The slots of requests the admission would shed, answered extractively (``degradation.overflow``)."""
         if s.degradation.enabled and s.degradation.overflow and DegradationLevel.EXTRACTIVE in self.policy.levels:
-            self.overflow = AdmissionQueue.from_config(s.model_copy(update={"max_concurrency": None}))
+            self.overflow = AdmissionQueue.from_config(s, max_concurrency=DEFAULT_SLOTS)
         self.metrics = EngineMetrics()
         self.counts: dict[str, int] = {"requests": 0, "cache_hits": 0, "shed": 0, "errors": 0, "overflow": 0}
         self.ready = self._closed = False

@@ -36,17 +36,18 @@ def test_exports_sorted() -> None:
             assert hasattr(mod, name)
 
 
+async def _hold(q: AdmissionQueue, release: asyncio.Event) -> None:
+    """Hold one of ``q``'s slots until ``release`` is set."""
+    async with q.slot():
+        await release.wait()
+
+
 async def test_admission_sheds_when_queue_full_and_after_deadline() -> None:
     q = AdmissionQueue(max_concurrency=1, max_queue=1, max_wait_ms=100, latency_target_ms=None)
     release = asyncio.Event()
-
-    async def hold() -> None:
-        async with q.slot():
-            await release.wait()
-
-    holder = asyncio.create_task(hold())
+    holder = asyncio.create_task(_hold(q, release))
     await asyncio.sleep(0)
-    waiter = asyncio.create_task(hold())  # takes the one queue place
+    waiter = asyncio.create_task(_hold(q, release))  # takes the one queue place
     await asyncio.sleep(0)
     assert q.waiting == 1
     with pytest.raises(OverloadedError) as err:
@@ -272,12 +273,7 @@ async def test_admission_without_unmeasured_wait_sheds_at_once_until_a_service_t
     (it has somewhere else to go) instead of waiting blind for up to its budget (900 ms of a 1 s target)."""
     q = AdmissionQueue(max_concurrency=1, max_queue=10, max_wait_ms=5000, latency_target_ms=1000)
     release = asyncio.Event()
-
-    async def hold() -> None:
-        async with q.slot():
-            await release.wait()
-
-    holder = asyncio.create_task(hold())
+    holder = asyncio.create_task(_hold(q, release))
     await asyncio.sleep(0)
     t = time.perf_counter()
     with pytest.raises(OverloadedError, match="no service time is measured yet"):
